@@ -1,0 +1,107 @@
+"""The generator contract (DESIGN sec. 2): sample() once per latent, render() many views cheaply."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from torch import Tensor
+
+from ..cameras import Cameras, OrbitSpec
+from ..labels import LabelSet
+
+
+@dataclass(frozen=True)
+class RenderingConfig:
+    """How rays are marched through a generator's volume.
+
+    depth_resolution / depth_resolution_importance: stratified and importance samples per ray;
+    ray_start / ray_end: ray depth range (world units along unit rays);
+    box_warp: side of the cube mapped onto the tri-plane's [-1,1] extent;
+    white_back: composite over white instead of black;
+    neural_resolution: image size of the raw volume render (before super-resolution).
+    """
+
+    depth_resolution: int
+    depth_resolution_importance: int
+    ray_start: float
+    ray_end: float
+    box_warp: float
+    white_back: bool
+    neural_resolution: int
+
+
+@dataclass
+class Subject:
+    """A batch of sampled latents with everything render() needs cached.
+
+    seeds:    one integer seed per subject (B).
+    ws:       [B,num_ws,w_dim] intermediate latents (learned generators) or None.
+    planes:   [B,3,C,H,W] tri-plane features (learned generators) or None.
+    features: per-block backbone feature maps [B,C_i,H_i,W_i] (learned generators; the semantic
+              branch learns from them), empty for procedural worlds.
+    params:   generator-specific extras (procedural: the analytic world description per seed).
+    """
+
+    seeds: list[int]
+    ws: Tensor | None = None
+    planes: Tensor | None = None
+    features: list[Tensor] = field(default_factory=list)
+    params: Any = None
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass
+class RenderOutput:
+    """Images of B views (one subject per view, or one subject broadcast over all views).
+
+    rgb:      [B,3,H,W] in [0,1], final resolution (after super-resolution if any).
+    rgb_raw:  [B,3,h,w] in [0,1], neural (volume-rendered) resolution.
+    depth:    [B,1,h,w] expected distance along the unit ray (world units).
+    opacity:  [B,1,h,w] accumulated alpha in [0,1].
+    features: [B,C,h,w] volume-rendered feature image (learned generators) or None.
+    labels:   [B,H,W] int64 part ids (exact ground truth for procedural worlds, argmax of the
+              semantic branch for learned ones) or None.
+    semantic: [B,K,H,W] per-class probabilities, or None.
+    """
+
+    rgb: Tensor
+    rgb_raw: Tensor
+    depth: Tensor
+    opacity: Tensor
+    features: Tensor | None = None
+    labels: Tensor | None = None
+    semantic: Tensor | None = None
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What every generator (procedural, tri-plane GAN, EG3D checkpoint) provides."""
+
+    name: str
+    z_dim: int
+    c_dim: int
+    label_set: LabelSet | None
+    rendering: RenderingConfig
+    orbit: OrbitSpec
+    # Half the side of the cube (centered at the origin) that holds the whole subject:
+    # marching cubes and point-cloud cropping work inside it.
+    bounds: float
+    # The density value at which the surface is taken (marching cubes level).
+    density_threshold: float
+
+    def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject: ...
+
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
+        """Render len(cameras) views. A one-subject batch is broadcast over all cameras;
+        otherwise len(subject) must equal len(cameras)."""
+        ...
+
+    def density(self, subject: Subject, points: Tensor) -> Tensor:
+        """[B,P] non-negative volume density at world points [B,P,3]."""
+        ...
+
+    def labels_at(self, subject: Subject, points: Tensor) -> Tensor | None:
+        """[B,P] int64 part ids at world points [B,P,3] (None when the generator has no labels)."""
+        ...
