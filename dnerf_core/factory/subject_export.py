@@ -1,0 +1,159 @@
+"""The main job: one subject of a generator -> labeled PLY cloud, part GLB, masks, transforms.
+
+Everything is written into a staging folder inside the output folder and moved into place only
+when all of it succeeded, so a failed export leaves the output folder as it was.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cameras import spread_orbit_cameras
+from ..errors import DnerfError
+from ..generators.base import Generator
+from .export.atomic import atomic_write_text, ensure_dir
+
+MANIFEST_NAME = "export.json"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export for one subject.
+
+    seed: the subject's seed; views: number of cameras spread over the generator's orbit range;
+    resolution: view size in pixels (None: the generator's default); truncation: latent truncation;
+    ply / glb / masks: which outputs to write; voxel_size: point-cloud voxel (None: from bounds);
+    mesh_resolution: marching-cubes grid size per axis.
+    """
+
+    seed: int
+    views: int = 8
+    resolution: int | None = None
+    truncation: float = 1.0
+    ply: bool = True
+    glb: bool = True
+    masks: bool = True
+    voxel_size: float | None = None
+    mesh_resolution: int = 128
+
+    def validate(self) -> None:
+        if self.views < 1:
+            raise DnerfError(f"--views must be at least 1, got {self.views}")
+        if self.resolution is not None and not 8 <= self.resolution <= 4096:
+            raise DnerfError(f"--resolution must be between 8 and 4096, got {self.resolution}")
+        if not 16 <= self.mesh_resolution <= 512:
+            raise DnerfError(f"--mesh-resolution must be between 16 and 512, got {self.mesh_resolution}")
+        if self.voxel_size is not None and not self.voxel_size > 0:
+            raise DnerfError(f"--voxel-size must be positive, got {self.voxel_size}")
+        if not self.seed >= 0:
+            raise DnerfError(f"--seed must be a non-negative integer, got {self.seed}")
+        if not (self.ply or self.glb or self.masks):
+            raise DnerfError("nothing to export: pass at least one of --ply, --glb, --masks")
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    files: list[Path] = field(default_factory=list)
+    n_points: int = 0
+    n_faces: int = 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: Path, progress) -> ExportResult:
+    from .export.depth import DEFAULT_DEPTH_SCALE, write_depth_png
+    from .export.glb import write_glb
+    from .export.images import write_rgb_png
+    from .export.masks import write_mask_png
+    from .export.ply import write_point_cloud_ply
+    from .export.transforms import FrameFiles, write_transforms_json
+    from .mesh import extract_mesh
+    from .pointcloud import backproject, voxel_downsample
+    from .views import render_views, z_depth
+
+    result = ExportResult(stage)
+    label_set = generator.label_set
+    if label_set is None:
+        raise DnerfError(f"{spec} has no part labels: pass a semantic checkpoint (--semantic) or a procedural world")
+    subject = generator.sample([opts.seed], truncation=opts.truncation)
+    cameras = spread_orbit_cameras(opts.views, generator.orbit)
+    progress.set_description("render views")
+    views = render_views(generator, subject, cameras, resolution=opts.resolution,
+                         progress=lambda n: progress.update(n))
+    label_set.save(stage / "labels.json")
+    if opts.masks:
+        progress.set_description("write masks")
+        frames = []
+        zdepth = z_depth(views)
+        for i in range(len(cameras)):
+            name = f"{i:03d}.png"
+            write_rgb_png(stage / "rgb" / name, views.rgb[i].numpy())
+            write_mask_png(stage / "mask" / name, views.labels[i].numpy(), label_set)
+            depth = zdepth[i].numpy().copy()
+            depth[views.opacity[i].numpy() < 0.5] = 0.0
+            write_depth_png(stage / "depth" / name, depth, DEFAULT_DEPTH_SCALE)
+            frames.append(FrameFiles(f"rgb/{name}", f"mask/{name}", f"depth/{name}"))
+        h, w = views.labels.shape[1:]
+        write_transforms_json(stage / "transforms.json", cameras, w, h, frames, depth_scale=DEFAULT_DEPTH_SCALE,
+                              extra={"labels_file": "labels.json", "generator": spec, "seed": opts.seed})
+    if opts.ply:
+        progress.set_description("point cloud")
+        cloud = backproject(views)
+        voxel = opts.voxel_size if opts.voxel_size is not None else 2 * generator.bounds / 256
+        cloud = voxel_downsample(cloud, voxel)
+        write_point_cloud_ply(stage / "cloud.ply", cloud, label_set)
+        result.n_points = len(cloud)
+    if opts.glb:
+        progress.set_description("mesh")
+        mesh = extract_mesh(generator, subject, resolution=opts.mesh_resolution)
+        write_glb(stage / "mesh.glb", mesh, label_set)
+        result.n_faces = len(mesh.faces)
+    progress.update(1)
+    return result
+
+
+def _publish(stage: Path, out: Path) -> list[Path]:
+    """Move every staged file into the output folder (same filesystem: each move is a rename)."""
+    moved = []
+    for src in sorted(p for p in stage.rglob("*") if p.is_file()):
+        dst = out / src.relative_to(stage)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        moved.append(dst)
+    return moved
+
+
+def export_subject(generator: Generator, spec: str, opts: ExportOptions, out: str | Path,
+                   show_progress: bool = False) -> ExportResult:
+    """Render, extract and write one labeled subject into `out`; returns what was written."""
+    from tqdm import tqdm
+
+    opts.validate()
+    out = ensure_dir(out)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".dnerf-staging-", dir=out))
+    except OSError as exc:
+        raise DnerfError(f"cannot write into output folder {out}: {exc.strerror or exc}") from exc
+    try:
+        with tqdm(total=opts.views + 1, disable=not show_progress, unit="step", leave=False) as bar:
+            result = _write_outputs(generator, spec, opts, stage, bar)
+        manifest = {
+            "generator": spec, "seed": opts.seed, "views": opts.views, "resolution": opts.resolution,
+            "truncation": opts.truncation, "n_points": result.n_points, "n_faces": result.n_faces,
+            "files": {str(p.relative_to(stage)): _sha256(p)
+                      for p in sorted(stage.rglob("*")) if p.is_file()},
+        }
+        atomic_write_text(stage / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        result.files = _publish(stage, out)
+        result.out = out
+        return result
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
