@@ -121,9 +121,21 @@ def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: 
 
 
 def _publish(stage: Path, out: Path) -> list[Path]:
-    """Move every staged file into the output folder (same filesystem: each move is a rename)."""
+    """Move every staged file into the output folder (same filesystem: each move is a rename).
+
+    Every destination is checked first, so a conflict stops the export before anything moves.
+    """
+    staged = sorted(p for p in stage.rglob("*") if p.is_file())
+    for src in staged:
+        dst = out / src.relative_to(stage)
+        for part in [*reversed(dst.relative_to(out).parents[:-1]), dst.relative_to(out)]:
+            blocker = out / part
+            if blocker == dst and blocker.exists() and not blocker.is_file():
+                raise DnerfError(f"cannot write {dst}: something that is not a file is in the way")
+            if blocker != dst and blocker.exists() and not blocker.is_dir():
+                raise DnerfError(f"cannot write {dst}: {blocker} is not a folder")
     moved = []
-    for src in sorted(p for p in stage.rglob("*") if p.is_file()):
+    for src in staged:
         dst = out / src.relative_to(stage)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
