@@ -1,0 +1,80 @@
+"""Multi-view renders of one subject, brought to one resolution for back-projection and export."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cameras import Cameras, ray_bundle
+from ..errors import DnerfError
+from ..generators.base import Generator, Subject
+
+
+@dataclass
+class ViewSet:
+    """V views of one subject at one resolution (H, W).
+
+    rgb [V,H,W,3] in [0,1]; labels [V,H,W] int64 or None; depth [V,H,W] distance along the unit
+    ray (world units); opacity [V,H,W] in [0,1]; cameras: the V cameras.
+    """
+
+    cameras: Cameras
+    rgb: Tensor
+    labels: Tensor | None
+    depth: Tensor
+    opacity: Tensor
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        return tuple(self.rgb.shape[1:3])
+
+    def __len__(self) -> int:
+        return len(self.cameras)
+
+
+def _to_resolution(depth: Tensor, opacity: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """Upsample neural-resolution depth/opacity [V,1,h,w] to the label resolution.
+
+    Depth is interpolated weighted by opacity (so background depth never bleeds into silhouette
+    edges); opacity is interpolated bilinearly.
+    """
+    if tuple(depth.shape[-2:]) == size:
+        return depth, opacity
+    up = lambda x: F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # noqa: E731
+    opacity_up = up(opacity)
+    depth_up = up(depth * opacity) / opacity_up.clamp_min(1e-6)
+    far = up(depth)
+    return torch.where(opacity_up > 1e-6, depth_up, far), opacity_up
+
+
+@torch.no_grad()
+def render_views(generator: Generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
+                 batch_size: int = 8, progress: Callable[[int], None] | None = None) -> ViewSet:
+    """Render every camera (in batches) for a one-subject Subject."""
+    if len(subject) != 1:
+        raise DnerfError(f"render_views takes one subject, got {len(subject)}")
+    if batch_size < 1:
+        raise DnerfError("batch_size must be at least 1")
+    parts = []
+    for start in range(0, len(cameras), batch_size):
+        cams = cameras[start:start + batch_size]
+        out = generator.render(subject, cams, resolution)
+        size = tuple(out.rgb.shape[-2:])
+        depth, opacity = _to_resolution(out.depth, out.opacity, size)
+        parts.append((out.rgb.permute(0, 2, 3, 1), out.labels, depth[:, 0], opacity[:, 0]))
+        if progress is not None:
+            progress(len(cams))
+    rgb = torch.cat([p[0] for p in parts]).float().clamp(0, 1)
+    labels = None if parts[0][1] is None else torch.cat([p[1] for p in parts])
+    return ViewSet(cameras, rgb, labels, torch.cat([p[2] for p in parts]).float(),
+                   torch.cat([p[3] for p in parts]).float())
+
+
+def z_depth(views: ViewSet) -> Tensor:
+    """[V,H,W] camera-z depth (what nerfstudio's depth maps hold) from distance along the ray."""
+    rays = ray_bundle(views.cameras.to(dtype=torch.float32), views.resolution)
+    cos = (rays.directions * views.cameras.forward.float()[:, None]).sum(-1)
+    return views.depth * cos.reshape(views.depth.shape)
