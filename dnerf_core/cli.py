@@ -35,6 +35,7 @@ def _export_options(fn):
         click.option("--glb/--no-glb", default=False, help="one mesh node per part: mesh.glb"),
         click.option("--masks/--no-masks", default=False,
                      help="rgb/, mask/ (palette PNG), depth/ (16-bit PNG) and transforms.json"),
+        click.option("--pts/--no-pts", default=False, help="ShapeNet-part pair: cloud.pts + cloud.seg"),
         click.option("--voxel-size", type=float, default=None, help="point-cloud voxel size [default: bounds/128]"),
         click.option("--mesh-resolution", type=click.IntRange(16, 512), default=128, show_default=True,
                      help="marching-cubes grid per axis"),
@@ -48,16 +49,16 @@ def _export_options(fn):
 
 @cli.command("export")
 @_export_options
-def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, masks, voxel_size, mesh_resolution,
+def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, masks, pts, voxel_size, mesh_resolution,
                out, quiet) -> None:
     """Export one labeled subject: PLY cloud, per-part GLB, masks (all three if none is chosen)."""
     from .factory.subject_export import ExportOptions, export_subject
     from .generators import load_generator
 
-    if not (ply or glb or masks):
+    if not (ply or glb or masks or pts):
         ply = glb = masks = True
     opts = ExportOptions(seed=seed, views=views, resolution=resolution, truncation=truncation, ply=ply, glb=glb,
-                         masks=masks, voxel_size=voxel_size, mesh_resolution=mesh_resolution)
+                         masks=masks, pts=pts, voxel_size=voxel_size, mesh_resolution=mesh_resolution)
     opts.validate()
     generator = load_generator(generator_spec)
     result = export_subject(generator, generator_spec, opts, out, show_progress=not quiet)

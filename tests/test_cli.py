@@ -153,3 +153,15 @@ def test_exported_ply_labels_match_oracle(car_export):
     assert legend == gen.label_set
     truth = gen.labels_at(gen.sample([7]), torch.from_numpy(cloud.points)[None])[0].numpy()
     assert (truth == cloud.labels).mean() >= 0.98
+
+
+def test_shapenet_part_pair(tmp_path):
+    from dnerf_core.factory.export.ply import read_point_cloud_ply
+    from dnerf_core.factory.export.shapenet_part import read_pts_seg
+
+    res = _run(EXPORT + ["--generator", "procedural:face", "--seed", "2", "--pts", "--ply", "--out", str(tmp_path)] + SMALL)
+    assert res.returncode == 0, res.stderr
+    pts, seg = read_pts_seg(tmp_path / "cloud")
+    cloud, _ = read_point_cloud_ply(tmp_path / "cloud.ply")
+    assert np.allclose(pts, cloud.points, atol=1e-5) and np.array_equal(seg, cloud.labels)
+    assert seg.min() >= 1

@@ -27,7 +27,7 @@ class ExportOptions:
 
     seed: the subject's seed; views: number of cameras spread over the generator's orbit range;
     resolution: view size in pixels (None: the generator's default); truncation: latent truncation;
-    ply / glb / masks: which outputs to write; voxel_size: point-cloud voxel (None: from bounds);
+    ply / glb / masks / pts: which outputs to write (pts: ShapeNet-part cloud.pts + cloud.seg); voxel_size: point-cloud voxel (None: from bounds);
     mesh_resolution: marching-cubes grid size per axis.
     """
 
@@ -38,6 +38,7 @@ class ExportOptions:
     ply: bool = True
     glb: bool = True
     masks: bool = True
+    pts: bool = False
     voxel_size: float | None = None
     mesh_resolution: int = 128
 
@@ -52,8 +53,8 @@ class ExportOptions:
             raise DnerfError(f"--voxel-size must be positive, got {self.voxel_size}")
         if not self.seed >= 0:
             raise DnerfError(f"--seed must be a non-negative integer, got {self.seed}")
-        if not (self.ply or self.glb or self.masks):
-            raise DnerfError("nothing to export: pass at least one of --ply, --glb, --masks")
+        if not (self.ply or self.glb or self.masks or self.pts):
+            raise DnerfError("nothing to export: pass at least one of --ply, --glb, --masks, --pts")
 
 
 @dataclass
@@ -76,7 +77,8 @@ def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: 
     from .export.ply import write_point_cloud_ply
     from .export.transforms import FrameFiles, write_transforms_json
     from .mesh import extract_mesh
-    from .pointcloud import backproject, voxel_downsample
+    from .export.shapenet_part import write_pts_seg
+    from .pointcloud import backproject, default_voxel_size, voxel_downsample
     from .views import render_views, z_depth
 
     result = ExportResult(stage)
@@ -104,12 +106,14 @@ def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: 
         h, w = views.labels.shape[1:]
         write_transforms_json(stage / "transforms.json", cameras, w, h, frames, depth_scale=DEFAULT_DEPTH_SCALE,
                               extra={"labels_file": "labels.json", "generator": spec, "seed": opts.seed})
-    if opts.ply:
+    if opts.ply or opts.pts:
         progress.set_description("point cloud")
-        cloud = backproject(views)
-        voxel = opts.voxel_size if opts.voxel_size is not None else 2 * generator.bounds / 256
-        cloud = voxel_downsample(cloud, voxel)
-        write_point_cloud_ply(stage / "cloud.ply", cloud, label_set)
+        voxel = opts.voxel_size if opts.voxel_size is not None else default_voxel_size(generator)
+        cloud = voxel_downsample(backproject(views), voxel)
+        if opts.ply:
+            write_point_cloud_ply(stage / "cloud.ply", cloud, label_set)
+        if opts.pts:
+            write_pts_seg(stage / "cloud", cloud)
         result.n_points = len(cloud)
     if opts.glb:
         progress.set_description("mesh")
