@@ -13,7 +13,7 @@ import numpy as np
 from dnerf_core.errors import DnerfError, require
 
 from .image import draw_legend
-from .scene import PartLayer, ViewScene, toggle
+from .scene import SHOW_ALL_KEY, TOGGLE_KEYS, PartLayer, ViewScene, toggle
 
 ZOOM = 0.7  # Open3D's zoom: the fraction of the fitted view the scene fills (1 = fit tightly)
 
@@ -54,7 +54,9 @@ class Open3DView:
         opt.background_color = np.asarray(scene.canvas, np.float64) / 255.0
         opt.mesh_show_back_face = True  # open meshes (a part cut out of a whole) stay solid
         self._set_camera()
-        for key in [layer.key for layer in scene.layers if layer.key] + ["0"]:
+        # Every digit gets our callback, bound to a part or not: a registered key replaces Open3D's
+        # own binding, and Open3D uses 0..4 and 9 to recolor points by coordinates.
+        for key in TOGGLE_KEYS + SHOW_ALL_KEY:
             self.vis.register_key_callback(ord(key), lambda vis, k=key: self.press(k))
 
     def _set_camera(self) -> None:

@@ -14,11 +14,12 @@ import numpy as np
 
 from dnerf_core.errors import require
 
-from .scene import PartLayer, ViewScene, toggle
+from .scene import SHOW_ALL_KEY, TOGGLE_KEYS, PartLayer, ViewScene, toggle
 
 EGL_WINDOW = "vtkEGLRenderWindow"
 LEGEND_ROW_HEIGHT = 0.045  # fraction of the window height per legend row
 LEGEND_WIDTH = 0.32
+KEY_PRIORITY = 10.0  # above the interactor style's observers (priority 0)
 ZOOM = 1.1  # after reset_camera (which fits the bounds with a margin), come a little closer
 
 
@@ -67,8 +68,22 @@ class PyVistaView:
         self.plotter.reset_camera()  # keeps the direction, fits the distance to the bounds
         self.plotter.camera.zoom(ZOOM)
         if not off_screen:
-            for key in [layer.key for layer in scene.layers if layer.key] + ["0"]:
-                self.plotter.add_key_event(key, lambda k=key: self.press(k))
+            self._bind_keys()
+
+    def _bind_keys(self) -> None:
+        """Number keys toggle parts. VTK's interactor style binds some of them itself ('3' turns
+        on stereo rendering, which blanks the view), so our observer runs first and stops the
+        event there instead of using pyvista's add_key_event (which would run beside VTK's)."""
+        keys = set(TOGGLE_KEYS + SHOW_ALL_KEY)  # all digits, bound to a part or not: none reaches VTK
+        interactor = self.plotter.iren.interactor
+
+        def on_char(obj, _event) -> None:
+            key = obj.GetKeyCode()
+            if key in keys:
+                self.press(key)
+                interactor.GetCommand(tag).SetAbortFlag(1)  # VTK's own handler never sees the key
+
+        tag = interactor.AddObserver("CharEvent", on_char, KEY_PRIORITY)
 
     def press(self, key: str) -> None:
         """A key press: toggle a part (number keys) or show all (0)."""
