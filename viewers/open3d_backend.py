@@ -8,6 +8,11 @@ Colors are flat: `light_on = False` shows each point's (or face's) color as is.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+
 import numpy as np
 
 from dnerf_core.errors import DnerfError, require
@@ -15,6 +20,9 @@ from dnerf_core.errors import DnerfError, require
 from .image import draw_legend
 from .scene import SHOW_ALL_KEY, TOGGLE_KEYS, PartLayer, ViewScene, toggle
 
+# libwayland prints this on stderr when GLFW probes for Wayland on a machine without a display,
+# before Open3D falls back to EGL; it is not an error of ours, so it is filtered out.
+KNOWN_NOISE = (b"XDG_RUNTIME_DIR is invalid or not set",)
 ZOOM = 0.7  # Open3D's zoom: the fraction of the fitted view the scene fills (1 = fit tightly)
 
 
@@ -22,6 +30,24 @@ def _o3d():
     o3d = require("open3d", "viewers")
     o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)  # no INFO chatter on stdout
     return o3d
+
+
+@contextlib.contextmanager
+def _filtered_stderr():
+    """Capture what C libraries write to fd 2 meanwhile; pass on every line but KNOWN_NOISE."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().splitlines(keepends=True):
+                if not any(noise in line for noise in KNOWN_NOISE):
+                    os.write(2, line)
 
 
 def _geometry(o3d, layer: PartLayer):
@@ -42,7 +68,9 @@ class Open3DView:
         o3d = _o3d()
         self.scene = scene
         self.vis = o3d.visualization.VisualizerWithKeyCallback()
-        if not self.vis.create_window(window_name=scene.title, width=size[0], height=size[1], visible=visible):
+        with _filtered_stderr():
+            created = self.vis.create_window(window_name=scene.title, width=size[0], height=size[1], visible=visible)
+        if not created:
             raise DnerfError("open3d could not create an OpenGL window or offscreen context")
         self.geoms = {layer.label_id: _geometry(o3d, layer) for layer in scene.layers}
         for layer in scene.layers:

@@ -27,6 +27,7 @@ def test_cli_screenshot_of_a_folder(backend, car_export, tmp_path):
     res = subprocess.run([str(BIN / "dnerf"), "view", str(car_export), "--backend", backend, "--screenshot", str(shot),
                           "--size", "200x150"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
+    assert res.stderr == ""  # no library chatter on a successful run
     cloud, label_set = read_point_cloud_ply(car_export / "cloud.ply")
     counts = np.bincount(cloud.labels, minlength=len(label_set))
     for label in label_set.labels[1:]:  # one row per part: key, id, name, count, share
@@ -87,3 +88,15 @@ def test_cli_error_through_the_console_script(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines() == [f"dnerf: error: {tmp_path / 'n.ply'} has no 'label' property on its "
                                                "vertices (found: x, y, z)"]
+
+
+@pytest.mark.parametrize("backend", ["open3d", "pyvista"])
+def test_cli_missing_extra_is_one_line(backend, car_export, tmp_path):
+    """Without the optional package (here: made unimportable) the error names the extra to install."""
+    code = (f"import sys; sys.modules[{backend!r}] = None; from dnerf_core.cli import main; "
+            f"main(['view', {str(car_export)!r}, '-b', {backend!r}, '--screenshot', {str(tmp_path / 'x.png')!r}])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"optional package '{backend}'" in lines[0] and "dnerf[viewers]" in lines[0], res.stderr
+    assert not (tmp_path / "x.png").exists()
