@@ -30,6 +30,17 @@ REFINE_ITERATIONS = 4
 DENSITY_WIDTH = 0.01
 
 
+@dataclass
+class RayTrace:
+    """Exact per-ray values: rgb [B,R,3] (white background), depth [B,R,1] (ray_end on a miss),
+    opacity [B,R,1] (0 or 1), labels [B,R] int64 (0 on a miss)."""
+
+    rgb: Tensor
+    depth: Tensor
+    opacity: Tensor
+    labels: Tensor
+
+
 @dataclass(frozen=True)
 class Category:
     name: str
@@ -125,34 +136,42 @@ class ProceduralGenerator:
     def density(self, subject: Subject, points: Tensor) -> Tensor:
         return torch.sigmoid(-self.sdf_at(subject, points) / self.density_beta) / self.density_beta
 
-    # --- images -----------------------------------------------------------------------------------
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
-        res = resolution or self.rendering.neural_resolution
-        n_views, worlds = len(cameras), subject.params
-        if len(worlds) not in (1, n_views):
-            raise DnerfError(f"{len(worlds)} subjects for {n_views} cameras: pass one subject or one per camera")
-        rays = ray_bundle(cameras.to(dtype=torch.float32), res)
-        rgb = torch.ones(n_views, res * res, 3)
-        depth = torch.full((n_views, res * res), float(self.rendering.ray_end))
-        opacity = torch.zeros(n_views, res * res)
-        labels = torch.zeros(n_views, res * res, dtype=torch.int64)
-        groups = [list(range(n_views))] if len(worlds) == 1 else [[i] for i in range(n_views)]
-        for views in groups:
-            world = worlds[0] if len(worlds) == 1 else worlds[views[0]]
-            o = rays.origins[views].reshape(-1, 3)
-            d = rays.directions[views].reshape(-1, 3)
+    # --- rays and images --------------------------------------------------------------------------
+    def trace_rays(self, subject: Subject, origins: Tensor, directions: Tensor) -> RayTrace:
+        """Exact values along rays [B,R,3] (one subject per batch row, or one broadcast over all)."""
+        worlds = subject.params
+        n = len(origins)
+        if len(worlds) not in (1, n):
+            raise DnerfError(f"{len(worlds)} subjects for {n} ray batches: pass one subject or one per batch")
+        groups = [list(range(n))] if len(worlds) == 1 else [[i] for i in range(n)]
+        r = origins.shape[1]
+        rgb = torch.ones(n, r, 3)
+        depth = torch.full((n, r), float(self.rendering.ray_end))
+        opacity = torch.zeros(n, r)
+        labels = torch.zeros(n, r, dtype=torch.int64)
+        for rows in groups:
+            world = worlds[0] if len(worlds) == 1 else worlds[rows[0]]
+            o, d = origins[rows].reshape(-1, 3).float(), directions[rows].reshape(-1, 3).float()
             t, hit = sphere_trace(world, o, d, self.rendering.ray_start, self.rendering.ray_end)
             pts = o[hit] + t[hit, None] * d[hit]
-            flat = lambda x: x.reshape(len(views), res * res, *x.shape[1:])  # noqa: E731
             shade = torch.ones(len(o), 3)
             shade[hit] = world.shaded_color(pts)
             lab = torch.zeros(len(o), dtype=torch.int64)
             lab[hit] = world.labels(pts)
             dep = torch.full((len(o),), float(self.rendering.ray_end))
             dep[hit] = t[hit]
-            rgb[views], labels[views] = flat(shade), flat(lab)
-            depth[views], opacity[views] = flat(dep), flat(hit.float())
+            back = lambda x: x.reshape(len(rows), r, *x.shape[1:])  # noqa: E731
+            rgb[rows], labels[rows], depth[rows], opacity[rows] = back(shade), back(lab), back(dep), back(hit.float())
+        return RayTrace(rgb, depth[..., None], opacity[..., None], labels)
+
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
+        res = resolution or self.rendering.neural_resolution
+        n_views = len(cameras)
+        if len(subject.params) not in (1, n_views):
+            raise DnerfError(f"{len(subject.params)} subjects for {n_views} cameras: pass one subject or one per camera")
+        rays = ray_bundle(cameras.to(dtype=torch.float32), res)
+        tr = self.trace_rays(subject, rays.origins, rays.directions)
         img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-        rgb_img = img(rgb)
-        return RenderOutput(rgb=rgb_img, rgb_raw=rgb_img, depth=img(depth[..., None]), opacity=img(opacity[..., None]),
-                            labels=labels.reshape(n_views, res, res))
+        rgb_img = img(tr.rgb)
+        return RenderOutput(rgb=rgb_img, rgb_raw=rgb_img, depth=img(tr.depth), opacity=img(tr.opacity),
+                            labels=tr.labels.reshape(n_views, res, res))

@@ -1,0 +1,30 @@
+"""The small tri-plane generator shipped as `default:<category>`: sized to train on 2 CPU cores
+and render fast, with the oracle world's cameras and ray settings."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+# Small enough to train on 2 CPU cores and ship as a few MB, big enough to hold a category:
+# 64x64 planes of 3x32 channels, 128 channels at most, 10 ws.
+DEFAULT_Z_DIM = 64
+DEFAULT_W_DIM = 128
+DEFAULT_PLANE_RESOLUTION = 64
+DEFAULT_CHANNEL_BASE = 4096
+DEFAULT_CHANNEL_MAX = 128
+# The oracle latent is a smooth function of z; a plain (not 100x slowed) mapping learns it faster.
+DEFAULT_MAPPING_LR_MULTIPLIER = 0.1
+
+
+def default_config(category: str):
+    from .procedural import ProceduralGenerator
+    from .triplane_gan import TriPlaneConfig
+
+    oracle = ProceduralGenerator(category)
+    return TriPlaneConfig(
+        z_dim=DEFAULT_Z_DIM, w_dim=DEFAULT_W_DIM, c_dim=0,
+        img_resolution=oracle.rendering.neural_resolution,
+        plane_resolution=DEFAULT_PLANE_RESOLUTION, plane_channels=32,
+        channel_base=DEFAULT_CHANNEL_BASE, channel_max=DEFAULT_CHANNEL_MAX,
+        mapping_layers=2, mapping_lr_multiplier=DEFAULT_MAPPING_LR_MULTIPLIER,
+        superres=None, rendering=replace(oracle.rendering), orbit=oracle.orbit, conditioning_zero=True,
+    )

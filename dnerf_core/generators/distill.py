@@ -1,0 +1,148 @@
+"""Distil a procedural oracle world into a small tri-plane generator (the embedded default).
+
+The oracle and the generator share their latent: subject `seed` of the oracle is built from
+numpy.random.RandomState(seed).randn(...), whose first numbers are also the generator's z for that
+seed. So the generator can learn a smooth map z -> world and reproduce seeds it never saw.
+
+Supervision per step, for a batch of fresh training seeds:
+- 3D points (near the oracle surface and uniform in the box): the alpha a ray step of the
+  reference length would get from the generator's density vs the oracle's occupancy (BCE), and
+  the generator's color vs the oracle's shaded color near and inside the surface (L1);
+- a random subset of pixels of one random view per subject, volume-rendered with the
+  generator: RGB (MSE), opacity vs the oracle's exact silhouette (BCE) and depth on hit pixels (L1).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..cameras import random_orbit_cameras, ray_bundle
+from ..eval.splits import HELDOUT_SEED_START
+from ..render.raymarch import eg3d_density, march
+from ..render.config import RenderingConfig
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """One distillation run.
+
+    batch_subjects: fresh training seeds per step; rays_per_subject: pixels rendered per subject
+    per step; points_per_subject: 3D supervision points per subject; uniform_fraction: share of
+    those drawn uniformly in the box (the rest near the surface); surface_noise: std of the offset
+    of near-surface points, as a fraction of the box half-size; occupancy_sharpness: oracle
+    occupancy = sigmoid(-sdf / (occupancy_sharpness * bounds)); train_samples: coarse + fine ray
+    samples during training (fewer than at inference keeps steps cheap); lr: Adam learning rate;
+    loss weights w_*.
+    """
+
+    batch_subjects: int = 4
+    rays_per_subject: int = 768
+    points_per_subject: int = 4096
+    uniform_fraction: float = 0.25
+    surface_noise: float = 0.02
+    occupancy_sharpness: float = 0.005
+    train_samples: tuple[int, int] = (32, 32)
+    lr: float = 2e-3
+    lr_final_fraction: float = 0.1
+    w_alpha: float = 1.0
+    w_color3d: float = 1.0
+    w_rgb: float = 1.0
+    w_opacity: float = 0.5
+    w_depth: float = 1.0
+
+
+@dataclass
+class StepLosses:
+    total: float
+    alpha: float
+    color3d: float
+    rgb: float
+    opacity: float
+    depth: float
+
+
+def learning_rate(cfg: DistillConfig, step: int, total_steps: int) -> float:
+    return cfg.lr * cfg.lr_final_fraction ** (min(step, total_steps) / max(total_steps, 1))
+
+
+def training_seeds(rng: np.random.Generator, n: int) -> list[int]:
+    return [int(s) for s in rng.integers(0, HELDOUT_SEED_START, size=n)]
+
+
+def reference_step(rendering: RenderingConfig) -> float:
+    """Length of one coarse ray step: the 3D alpha target is expressed for this step."""
+    return (rendering.ray_end - rendering.ray_start) / rendering.depth_resolution
+
+
+def _supervision_points(oracle, truth_subject, surface_pts: torch.Tensor, cfg: DistillConfig,
+                        gen: torch.Generator) -> torch.Tensor:
+    """[B,P,3]: noisy copies of visible surface points plus uniform points in the box."""
+    b = oracle.bounds
+    n_uniform = int(cfg.points_per_subject * cfg.uniform_fraction)
+    n_surface = cfg.points_per_subject - n_uniform
+    out = []
+    for i in range(len(truth_subject)):
+        pts = surface_pts[i]
+        if len(pts) == 0:
+            pts = torch.zeros(1, 3)
+        pick = torch.randint(0, len(pts), (n_surface,), generator=gen)
+        near = pts[pick] + torch.randn(n_surface, 3, generator=gen) * cfg.surface_noise * b
+        uniform = (torch.rand(n_uniform, 3, generator=gen) * 2 - 1) * b
+        out.append(torch.cat([near, uniform]))
+    return torch.stack(out)
+
+
+def distill_step(model, oracle, optimizer, cfg: DistillConfig, rng: np.random.Generator,
+                 gen: torch.Generator) -> StepLosses:
+    """One optimization step on fresh seeds; returns the losses (floats)."""
+    seeds = training_seeds(rng, cfg.batch_subjects)
+    rendering = model.config.rendering
+    res = rendering.neural_resolution
+    with torch.no_grad():
+        truth_subject = oracle.sample(seeds)
+        cams = random_orbit_cameras(len(seeds), oracle.orbit, gen)
+        rays = ray_bundle(cams, res)
+        pick = torch.stack([torch.randperm(res * res, generator=gen)[:cfg.rays_per_subject] for _ in seeds])
+        take = lambda x: x.gather(1, pick[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
+        origins, dirs = take(rays.origins), take(rays.directions)
+        truth = oracle.trace_rays(truth_subject, origins, dirs)  # only the supervised rays
+        t_rgb, t_opacity, t_depth = truth.rgb, truth.opacity, truth.depth
+        hit = t_opacity[..., 0] > 0.5
+        surface = [(origins[i] + t_depth[i] * dirs[i])[hit[i]] for i in range(len(seeds))]
+        pts = _supervision_points(oracle, truth_subject, surface, cfg, gen)
+        sdf = oracle.sdf_at(truth_subject, pts)
+        occupancy = torch.sigmoid(-sdf / (cfg.occupancy_sharpness * oracle.bounds))
+        color_t = oracle.colors_at(truth_subject, pts)
+        near_or_inside = sdf < cfg.surface_noise * oracle.bounds
+
+    subject = model.sample_for_training(seeds)
+    field = model.field(subject)
+    sigma, feats = field(pts, torch.zeros_like(pts))
+    alpha = 1 - torch.exp(-eg3d_density(sigma[..., 0]) * reference_step(rendering))
+    loss_alpha = F.binary_cross_entropy(alpha.clamp(1e-5, 1 - 1e-5), occupancy)
+    color_err = (feats[..., :3] - color_t).abs().mean(-1)
+    loss_color = (color_err * near_or_inside).sum() / near_or_inside.sum().clamp_min(1)
+
+    train_render = RenderingConfig(cfg.train_samples[0], cfg.train_samples[1], rendering.ray_start,
+                                   rendering.ray_end, rendering.box_warp, rendering.white_back, res)
+    marched = march(field, origins, dirs, train_render, generator=gen)
+    loss_rgb = F.mse_loss(marched.features[..., :3], t_rgb)
+    loss_opacity = F.binary_cross_entropy(marched.opacity.clamp(1e-5, 1 - 1e-5), t_opacity)
+    depth_err = (marched.depth - t_depth).abs()[..., 0]
+    loss_depth = (depth_err * hit).sum() / hit.sum().clamp_min(1)
+
+    total = (cfg.w_alpha * loss_alpha + cfg.w_color3d * loss_color + cfg.w_rgb * loss_rgb
+             + cfg.w_opacity * loss_opacity + cfg.w_depth * loss_depth)
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    optimizer.step()
+    return StepLosses(total.item(), loss_alpha.item(), loss_color.item(), loss_rgb.item(),
+                      loss_opacity.item(), loss_depth.item())
+
+
+def psnr_from_mse(mse: float) -> float:
+    return 10 * math.log10(1 / max(mse, 1e-12))

@@ -1,0 +1,1 @@
+"""Building blocks of the tri-plane generator (StyleGAN2-style), written from the papers' facts."""

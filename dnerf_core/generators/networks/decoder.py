@@ -1,0 +1,29 @@
+"""The tri-plane decoder: averaged plane features -> raw density + 32 features (RGB first)."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .layers import FullyConnected
+
+# Features are squashed into a range a little wider than [0,1] so sigmoid never has to saturate
+# to reach pure black or white.
+FEATURE_MARGIN = 0.001
+
+
+class TriPlaneDecoder(nn.Module):
+    """[N,3,P,C] sampled plane features -> (sigma [N,P,1] raw, features [N,P,out]).
+
+    net.0 and net.2 are equalized-lr FCs with a softplus between (EG3D's OSGDecoder layout).
+    """
+
+    def __init__(self, in_features: int = 32, hidden: int = 64, out_features: int = 32, lr_multiplier: float = 1.0):
+        super().__init__()
+        self.out_features = out_features
+        self.net = nn.Sequential(FullyConnected(in_features, hidden, lr_multiplier=lr_multiplier), nn.Softplus(),
+                                 FullyConnected(hidden, 1 + out_features, lr_multiplier=lr_multiplier))
+
+    def forward(self, plane_features: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.net(plane_features.mean(dim=1))
+        sigma = x[..., :1]
+        feats = x[..., 1:].sigmoid() * (1 + 2 * FEATURE_MARGIN) - FEATURE_MARGIN
+        return sigma, feats

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Train the embedded default tri-plane generator of one category by distilling the oracle.
+
+    .venv/bin/python scripts/train_generator.py --category car --steps 6000 --run runs/default_car \
+        --export dnerf_core/weights/default_car.pt
+
+Resumable: it checkpoints to RUN/ckpt.pt (model, optimizer, step, every random state) every
+--ckpt-every steps and continues from there when started again with the same --run; the log is
+RUN/log.jsonl. Run it in the background (nohup ... &); a killed run loses at most --ckpt-every
+steps. --export writes the inference weights (weights_only-loadable .pt) for `default:<category>`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--category", required=True, choices=["car", "face"])
+    parser.add_argument("--steps", type=int, required=True, help="total optimization steps")
+    parser.add_argument("--run", type=Path, required=True, help="run folder (checkpoint + log)")
+    parser.add_argument("--ckpt-every", type=int, default=100)
+    parser.add_argument("--export", type=Path, default=None, help="write inference weights here at the end")
+    parser.add_argument("--seed", type=int, default=0, help="training randomness (not a subject seed)")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+
+    from dnerf_core.factory.export.atomic import atomic_open, ensure_dir
+    from dnerf_core.generators.default_config import default_config
+    from dnerf_core.generators.distill import DistillConfig, distill_step, learning_rate
+    from dnerf_core.generators.triplane_io import save_triplane
+    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.generators.triplane_gan import TriPlaneGAN
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run = ensure_dir(args.run)
+    ckpt_path = run / "ckpt.pt"
+    cfg = DistillConfig()
+    oracle = ProceduralGenerator(args.category)
+    model = TriPlaneGAN(default_config(args.category)).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+    rng = np.random.default_rng(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    step = 0
+    if ckpt_path.is_file():
+        state = torch.load(ckpt_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+        gen.set_state(state["torch_rng"])
+        step = int(state["step"])
+        print(f"[train] resumed {ckpt_path} at step {step}", file=sys.stderr)
+
+    def checkpoint() -> None:
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                 "numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state()}
+        with atomic_open(ckpt_path) as fh:
+            torch.save(state, fh)
+
+    t0 = time.time()
+    with open(run / "log.jsonl", "a") as log:
+        while step < args.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step, args.steps)
+            losses = distill_step(model, oracle, optimizer, cfg, rng, gen)
+            step += 1
+            if step % 10 == 0 or step == args.steps:
+                rec = {"step": step, "elapsed_s": round(time.time() - t0, 1), **vars(losses)}
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                print(json.dumps(rec), file=sys.stderr, flush=True)
+            if step % args.ckpt_every == 0 or step == args.steps:
+                checkpoint()
+    if args.export:
+        save_triplane(args.export, model.eval())
+        print(f"[train] wrote {args.export}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
