@@ -48,9 +48,6 @@ class LabeledGeometry:
         """What one label counts: points of a cloud, faces of a mesh."""
         return "points" if self.kind == "points" else "faces"
 
-    def part_mask(self, label_id: int) -> np.ndarray:
-        return self.labels == label_id
-
 
 @dataclass(frozen=True)
 class PartCount:

@@ -43,12 +43,6 @@ class Legend:
     entries: tuple[LegendEntry, ...]
     source: str  # "labels.json", "file legend", "file colors" or "generated"
 
-    def entry(self, label_id: int) -> LegendEntry:
-        for e in self.entries:
-            if e.label_id == label_id:
-                return e
-        raise KeyError(label_id)
-
     def color_table(self) -> np.ndarray:
         """[max_id+1, 3] uint8 lookup table: label id -> color (unused ids are grey)."""
         size = max((e.label_id for e in self.entries), default=0) + 1

@@ -143,3 +143,24 @@ def test_labels_json_is_what_the_export_wrote(car_export):
     # Guard for the tests above: the fixture is a real export with the car label set.
     data = json.loads((car_export / "labels.json").read_text())
     assert [d["name"] for d in data["labels"]] == ["background", "body", "hood", "roof", "window", "wheel", "light"]
+
+
+def test_many_parts_without_a_legend(tmp_path):
+    """Twelve labels, no legend anywhere: distinct generated colors, keys for the first nine only,
+    and the count table lists every part."""
+    from viewers.app import ViewOptions, count_table, prepare
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(1, 13), 10)
+    points = rng.normal(size=(len(labels), 3)).astype(np.float32)
+    write_point_cloud_ply(tmp_path / "many.ply", LabeledPointCloud(points, np.zeros_like(points),
+                                                                   rng.integers(0, 255, (len(labels), 3)), labels))
+    report = prepare(ViewOptions(path=tmp_path / "many.ply"))
+    assert report.geometry.legend.source == "generated"
+    assert len({e.color for e in report.geometry.legend.entries}) == 12
+    assert [layer.key for layer in report.scene.layers] == list("123456789") + [None] * 3
+    assert report.scene.notes == ["only the first 9 parts have toggle keys"]
+    table = count_table(report.geometry, report.counts, None, report.scene)
+    assert len(table) == 2 + 12 and table[-1].split() == ["-", "12", "label", "12", "10", "8.3%"]
+    with pytest.raises(DnerfError, match="unknown viewer backend"):
+        prepare(ViewOptions(path=tmp_path / "many.ply", backend="vtk"))
