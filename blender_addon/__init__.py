@@ -1,0 +1,34 @@
+"""dnerf for Blender: generate part-labeled subjects, camera rigs and multi-view masks with dnerf.
+
+Works as a Blender 4.2+ extension (blender_manifest.toml) and as a plain package: from Python
+with the bpy module, `import blender_addon; blender_addon.register()` registers the same panels
+and operators (that is how the tests use it). Nothing here imports dnerf_core at import time
+(see dnerf_env.py): the add-on registers even where dnerf cannot be found and says so in its panel.
+"""
+from __future__ import annotations
+
+import bpy
+
+from . import operators, panels, preferences, properties
+
+CLASSES = (preferences.DNERF_AddonPreferences, properties.DNERF_Settings, *operators.CLASSES, *panels.CLASSES)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.dnerf = bpy.props.PointerProperty(type=properties.DNERF_Settings)
+    # When enabled with a preference set, make dnerf_core importable right away.
+    try:
+        preferences.ensure_dnerf()
+    except Exception:  # noqa: BLE001 - not found yet: the panel and preferences say so
+        pass
+
+
+def unregister() -> None:
+    runner = operators.ACTIVE["runner"]
+    if runner is not None:
+        runner.cancel()
+    del bpy.types.Scene.dnerf
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
