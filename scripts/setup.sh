@@ -33,7 +33,8 @@ fi
 if [ "$dev" = 1 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     need=()
-    for pkg in libusb-1.0-0 xvfb xauth; do
+    # libegl1 + libegl-mesa0 + libgl1-mesa-dri: offscreen EGL rendering (llvmpipe) for the viewers.
+    for pkg in libusb-1.0-0 xvfb xauth libegl1 libegl-mesa0 libgl1-mesa-dri; do
       dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then
