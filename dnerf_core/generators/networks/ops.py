@@ -78,9 +78,12 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
                      up: bool = False) -> Tensor:
     """StyleGAN2's modulated convolution as one grouped convolution.
 
-    x [B,I,H,W], weight [O,I,k,k], styles [B,I] -> [B,O,H',W'] (H' = 2H when up, else H; 'same'
-    padding). Each sample's kernel is the shared weight scaled per input channel by its style and,
-    with demodulate, renormalized to unit norm per output channel.
+    x [B,I,H,W], weight [O,I,k,k], styles [B,I] -> [B,O,H',W'] ('same' padding; H' = 2H with up).
+    Each sample's kernel is the shared weight scaled per input channel by its style and, with
+    demodulate, renormalized to unit norm per output channel. With up the input is FIR-upsampled
+    first. (StyleGAN2 orders it as a transposed convolution then the FIR blur: the same numbers
+    except within one pixel of the border; measured here, PyTorch's CPU transposed convolution
+    is slower than convolving the upsampled image, so this order is used.)
     """
     b, i, h, w = x.shape
     o, _, k, _ = weight.shape
@@ -98,6 +101,7 @@ def modulated_conv2d_slow(x: Tensor, weight: Tensor, styles: Tensor, demodulate:
                           up: bool = False) -> Tensor:
     """Answer key for modulated_conv2d: one sample at a time, the modulated kernel built explicitly."""
     outs = []
+    k = weight.shape[-1]
     for n in range(x.shape[0]):
         wgt = weight * styles[n][None, :, None, None]
         if demodulate:
@@ -106,5 +110,5 @@ def modulated_conv2d_slow(x: Tensor, weight: Tensor, styles: Tensor, demodulate:
         xn = x[n:n + 1]
         if up:
             xn = upsample2d_slow(xn)
-        outs.append(F.conv2d(xn, wgt, padding=weight.shape[-1] // 2))
+        outs.append(F.conv2d(xn, wgt, padding=k // 2))
     return torch.cat(outs)
