@@ -30,7 +30,8 @@ def label_material(label_set_name: str, label) -> bpy.types.Material:
         mat = bpy.data.materials.new(name)
     lin = srgb_to_linear(label.color)
     mat.diffuse_color = (*lin, 1.0)
-    mat.use_nodes = True
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True  # always on (and deprecated) from Blender 5.0
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     emit = nodes.new("ShaderNodeEmission")
