@@ -5,7 +5,8 @@ Specs:
   default:<category>          the small tri-plane generator shipped with the package
   preset:<name>               an EG3D-sized tri-plane generator with random weights (benchmarks)
   eg3d:<path.pkl> | <path.pkl> an official EG3D checkpoint, loaded without running its code
-  <path.pt>                   a tri-plane generator saved by dnerf (weights_only state dict)
+  <path.pt>                   a tri-plane generator saved by dnerf, or a plain EG3D-keyed state
+                              dict (both loaded weights_only)
 """
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ def _load_checkpoint(path: Path, kind: str) -> Generator:
         raise GeneratorSpecError(f"checkpoint not found: {path}")
     from . import eg3d
 
-    if kind == "eg3d" or path.suffix == ".pkl":
-        return eg3d.load_eg3d(path)
-    return eg3d.load_state_dict_file(path)
+    # .pt files (dnerf weight files, plain EG3D-keyed state dicts) load with weights_only;
+    # anything else named by eg3d: or ending in .pkl goes through the safe EG3D unpickler.
+    if path.suffix == ".pt":
+        return eg3d.load_state_dict_file(path)
+    return eg3d.load_eg3d(path)
 
 
 def load_generator(spec: str) -> Generator:
