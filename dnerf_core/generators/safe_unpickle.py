@@ -158,9 +158,10 @@ class _NdarrayToken:
 
 
 def _numpy_reconstruct(subtype, shape, dtype_code):
-    if subtype is not _NdarrayToken:
-        raise CheckpointError(f"refusing numpy array subtype {subtype!r}")
-    return np.ndarray.__new__(np.ndarray, shape, dtype_code)
+    # numpy writes _reconstruct(ndarray, (0,), b'b') and fills the array in BUILD (__setstate__).
+    if subtype is not _NdarrayToken or tuple(shape) != (0,):
+        raise CheckpointError(f"refusing numpy array reconstruction ({subtype!r}, shape {shape!r})")
+    return np.ndarray.__new__(np.ndarray, (0,), dtype_code)
 
 
 def _numpy_frombuffer(buf, dtype, shape, order="C"):
