@@ -26,12 +26,13 @@ class DNERF_Settings(bpy.types.PropertyGroup):
                ("checkpoint", "Checkpoint file", "a tri-plane (.pt) or EG3D (.pkl) checkpoint")])
     category: EnumProperty(name="Category", default="car",
                            items=[(c, c.capitalize(), f"{c} subjects") for c in CATEGORIES])
-    checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH", default="")
+    checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH", default="",
+                             options={"PATH_SUPPORTS_BLEND_RELATIVE"})
     seed: IntProperty(name="Seed", min=0, default=0, description="one integer fixes one subject")
     truncation: FloatProperty(name="Truncation", min=0.0, max=2.0, default=1.0,
                               description="latent truncation psi (1 = none)")
     semantic_checkpoint: StringProperty(
-        name="Semantic checkpoint", subtype="FILE_PATH", default="",
+        name="Semantic checkpoint", subtype="FILE_PATH", default="", options={"PATH_SUPPORTS_BLEND_RELATIVE"},
         description="the trained semantic branch that gives a learned generator its part labels")
     representation: EnumProperty(
         name="Representation", default="MESH",
@@ -46,7 +47,8 @@ class DNERF_Settings(bpy.types.PropertyGroup):
     rig_views: IntProperty(name="Cameras", min=1, max=256, default=8)
     render_resolution: IntProperty(name="Size", min=0, max=4096, default=0,
                                    description="render size in pixels (0: the generator's own)")
-    output_dir: StringProperty(name="Output folder", subtype="DIR_PATH", default="//dnerf_views/")
+    output_dir: StringProperty(name="Output folder", subtype="DIR_PATH", default="//dnerf_views/",
+                                options={"PATH_SUPPORTS_BLEND_RELATIVE"})
     blender_render: BoolProperty(name="Blender comparison render", default=True,
                                  description="also render the labeled mesh with Cycles and compare with dnerf's masks")
     subject: PointerProperty(name="Subject", type=bpy.types.Object, poll=_is_subject)
