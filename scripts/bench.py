@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,14 +72,104 @@ def bench_cloud(quick: bool) -> dict:
     return {"views": 8, "resolution": 128, "seconds_to_merged_cloud": sec, "points": n_points[-1]}
 
 
+# --- tri-plane generators: each measurement in a child process, so its peak memory is its own ---
+GENERATOR_SPECS = ("default:car", "preset:ffhq512-128")
+CHILD_FLAG = "--child"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _load(spec: str):
+    from dnerf_core.errors import GeneratorSpecError
+    from dnerf_core.generators import load_generator
+
+    try:
+        return load_generator(spec), spec
+    except GeneratorSpecError:  # default weights not trained yet: same architecture, random weights
+        from dnerf_core.generators.default_config import default_config
+        from dnerf_core.generators.triplane_gan import TriPlaneGAN
+
+        category = spec.partition(":")[2]
+        return TriPlaneGAN(default_config(category)).eval(), f"{spec} (random init: weights missing)"
+
+
+def child_generator(task: dict) -> dict:
+    """One measurement: synthesis, or N views of one subject rendered from a cached subject
+    ('cached') or re-synthesized for every view as EG3D's sampling loop does ('uncached')."""
+    from dnerf_core.cameras import random_orbit_cameras
+
+    torch.manual_seed(0)
+    gen, label = _load(task["spec"])
+    base_mb = _peak_rss_mb()
+    repeats = task["repeats"]
+    res = task.get("resolution")
+    cams = random_orbit_cameras(task.get("views", 1), gen.orbit, torch.Generator().manual_seed(0))
+    if task["kind"] == "synthesis":
+        sec = _median_seconds(lambda: gen.sample([1]), repeats)
+        out = {"seconds_per_subject": sec}
+    elif task["kind"] == "cached":
+        subject = gen.sample([1])
+        sec = _median_seconds(lambda: [gen.render(subject, cams[i], res) for i in range(len(cams))], repeats)
+        out = {"views_per_second": len(cams) / sec}
+    elif task["kind"] == "uncached":
+        sec = _median_seconds(lambda: [gen.render(gen.sample([1]), cams[i], res) for i in range(len(cams))], repeats)
+        out = {"views_per_second": len(cams) / sec}
+    elif task["kind"] == "first_view":  # synthesis + one full view (super-resolution included)
+        sec = _median_seconds(lambda: gen.render(gen.sample([1]), cams[0], res), repeats)
+        out = {"seconds": sec, "output_resolution": gen.config.img_resolution}
+    else:
+        raise ValueError(task["kind"])
+    return {"generator": label, **out, "peak_rss_mb": _peak_rss_mb(), "model_rss_mb": base_mb}
+
+
+def _run_child(task: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(task)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child {task} failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def bench_generators(quick: bool) -> dict:
+    repeats = 1 if quick else 3
+    out = {}
+    for spec in GENERATOR_SPECS:
+        row = {"synthesis": _run_child({"spec": spec, "kind": "synthesis", "repeats": repeats})}
+        for res in (64, 128):
+            for kind in ("cached", "uncached"):
+                row[f"{kind}_{res}"] = _run_child({"spec": spec, "kind": kind, "resolution": res, "views": 4,
+                                                   "repeats": repeats})
+            row[f"cached_over_uncached_speedup_{res}"] = (row[f"cached_{res}"]["views_per_second"]
+                                                          / row[f"uncached_{res}"]["views_per_second"])
+        row["first_view"] = _run_child({"spec": spec, "kind": "first_view", "repeats": repeats})
+        out[spec] = row
+    # The reference EG3D code with random ffhq512-128 weights on a machine of this kind
+    # (shared/ENVIRONMENT.md): synthesis 1.28 s, one 512x512 view 5.65 s incl. synthesis, 1.66 GB.
+    ref = {"synthesis_seconds": 1.28, "first_view_seconds": 5.65, "peak_gb": 1.66}
+    ours = out["preset:ffhq512-128"]
+    out["vs_reference_eg3d_ffhq512"] = {
+        "reference": ref,
+        "synthesis_speedup": ref["synthesis_seconds"] / ours["synthesis"]["seconds_per_subject"],
+        "first_view_speedup": ref["first_view_seconds"] / ours["first_view"]["seconds"],
+        "first_view_peak_gb": ours["first_view"]["peak_rss_mb"] / 1024,
+        "further_view_seconds_at_128": 1 / ours["cached_128"]["views_per_second"],
+    }
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "matmul": bench_matmul,
     "oracle": bench_oracle,
     "cloud": bench_cloud,
+    "generators": bench_generators,
 }
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == CHILD_FLAG:
+        print(json.dumps(child_generator(json.loads(sys.argv[2]))))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: print only)")
     parser.add_argument("--only", default=None, help=f"comma list of {','.join(BENCHMARKS)}")
