@@ -23,6 +23,7 @@ import numpy as np
 
 from . import generator_spec, rig as rig_mod, subject as subject_mod
 from .jobs import Offload, Progress
+from .parts import MODIFIER_NAME as HIDE_MODIFIER
 
 ALPHA_FOREGROUND = 0.5  # Blender pixels at least this opaque are surface, the rest background
 # A 1-sample render with a tiny box filter samples (almost) the pixel center, like dnerf's rays.
@@ -149,6 +150,11 @@ class _RenderSettings:
         self._set(c, "pixel_filter_type", "BOX")
         self._set(c, "filter_width", FILTER_WIDTH)
         self._set(c, "max_bounces", 0)
+        # The whole labeled mesh, whatever is hidden for viewing: dnerf's masks show every part.
+        self._set(self.keep, "hide_render", False)
+        hide_parts = self.keep.modifiers.get(HIDE_MODIFIER)
+        if hide_parts is not None:
+            self._set(hide_parts, "show_render", False)
         for ob in s.objects:  # only the subject: other objects would occlude it
             if ob is not self.keep and not ob.hide_render and ob.type not in ("CAMERA", "EMPTY"):
                 ob.hide_render = True

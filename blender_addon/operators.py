@@ -57,7 +57,8 @@ def _output_dir(s) -> str:
 class _JobOperator:
     """Mixin: subclasses define make_job(context) -> job and finished(context, result) -> str."""
 
-    _runner: ModalRunner | None = None
+    # Set by invoke() for the modal run (plain attributes: annotations would be read as bpy properties).
+    _runner = None
     _timer = None
 
     def make_job(self, context):

@@ -110,7 +110,7 @@ def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> Subject
 
 
 # --- the bpy half -------------------------------------------------------------------------------
-def _label_set_key(spec: str, label_set) -> str:
+def _label_set_key(label_set) -> str:
     """A short stable name for a label set, for material names (same labels -> same materials)."""
     import hashlib
 
@@ -187,7 +187,7 @@ def spawn_subject(data: SubjectData, collection=None) -> bpy.types.Object:
         collection.objects.link(ob)
     else:
         ob = _pointcloud_object(name, data.cloud, collection, data.voxel_size)
-    assign_label_materials(ob.data, label_set, _label_set_key(req.spec, label_set))
+    assign_label_materials(ob.data, label_set, _label_set_key(label_set))
     # After the materials: clearing a datablock's materials resets its material indices.
     labels = data.mesh.face_labels if req.representation == "MESH" else data.cloud.labels
     if req.representation == "MESH":

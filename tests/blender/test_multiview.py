@@ -89,3 +89,27 @@ def test_point_cloud_subject_cannot_be_compared(scene, tmp_path):
     result = multiview.render_multiview(ob, rig_ob, multiview.RenderRequest(str(tmp_path), 16, blender_render=False))
     assert result.views == 1 and (tmp_path / "mask" / "000.png").is_file()
     assert not (tmp_path / "blender").exists()
+
+
+def test_hidden_parts_are_still_rendered_and_settings_restored(scene, tmp_path):
+    from blender_addon import parts
+
+    ob = subject.generate_subject(subject.SubjectRequest("procedural:car", seed=3, mesh_resolution=48))
+    rig_ob = rig.build_camera_rig("procedural:car", 4)  # camera 1 (yaw 90 degrees) sees the side
+    parts.set_part_hidden(ob, "wheel")
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.resolution_x = 333
+    result = multiview.render_multiview(ob, rig_ob, multiview.RenderRequest(str(tmp_path), resolution=48))
+    labels = subject.subject_label_set(ob)
+    wheel = labels.id_of("wheel")
+    blender_mask = read_mask_png(tmp_path / "blender_mask" / "001.png", labels)
+    dnerf_mask = read_mask_png(tmp_path / "mask" / "001.png", labels)
+    assert (dnerf_mask == wheel).sum() > 20
+    # the comparison shows every part, hidden ones too
+    assert (blender_mask == wheel).sum() > 0.8 * (dnerf_mask == wheel).sum()
+    assert min(result.agreement) >= MIN_VIEW_AGREEMENT
+    # the scene is as it was: hidden part still hidden, the user's render settings back
+    assert ob.modifiers[parts.MODIFIER_NAME].show_render
+    assert parts.hidden_parts(ob) == ["wheel"]
+    assert scene.render.engine == "BLENDER_WORKBENCH" and scene.render.resolution_x == 333
+    assert scene.camera is None
