@@ -141,8 +141,11 @@ def accumulate(values: Tensor, weights: Tensor) -> Tensor:
 def expected_depth(weights: Tensor, depth_mid: Tensor, depths: Tensor) -> Tensor:
     """[N,R,1] weight-averaged depth, clamped to each ray's sampled range (empty rays: far end)."""
     total = weights.sum(dim=-2)
-    depth = (weights * depth_mid).sum(dim=-2) / total
-    depth = torch.nan_to_num(depth, nan=float("inf"), posinf=float("inf"))
+    hit = total > 0
+    # Divide by 1 where nothing was hit: a 0/0 in the forward pass would be masked, but its
+    # gradient would still be NaN and poison training.
+    depth = (weights * depth_mid).sum(dim=-2) / torch.where(hit, total, torch.ones_like(total))
+    depth = torch.where(hit, depth, depths[..., -1, :])
     return torch.minimum(torch.maximum(depth, depths[..., 0, :]), depths[..., -1, :])
 
 

@@ -114,3 +114,15 @@ def test_march_sphere():
     # importance samples make the surface sharper than the coarse pass alone would
     coarse_only = march(field, origins, dirs, RenderingConfig(32, 0, 1.0, 3.0, 2.0, False, 8))
     assert abs(out.depth[0, 0].item() - 1.5) <= abs(coarse_only.depth[0, 0].item() - 1.5) + 1e-6
+
+
+def test_empty_rays_give_far_depth_and_finite_gradients():
+    # a ray with zero density everywhere: depth is the far end, and backprop through the depth
+    # (masked or not) must not produce NaN — that once killed generator training
+    depths = torch.linspace(1.0, 2.0, 6).reshape(1, 1, 6, 1).expand(1, 2, 6, 1).contiguous()
+    sigmas = torch.full((1, 2, 6, 1), -1e4, requires_grad=True)
+    feats = torch.rand(1, 2, 6, 3)
+    comp = composite(feats, sigmas, depths)
+    assert torch.equal(comp.depth, torch.full((1, 2, 1), 2.0))
+    (comp.depth.sum() * 0 + comp.features.sum()).backward()
+    assert torch.isfinite(sigmas.grad).all()
