@@ -53,6 +53,17 @@ def test_zip_layout(addon_zip):
     assert again.read_bytes() == addon_zip.read_bytes()
 
 
+def test_blenders_own_validator_accepts_the_zip(addon_zip):
+    """Blender's extension tool (`blender --command extension validate`, shipped in the bpy wheel)."""
+    import bpy
+
+    tool = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    assert tool.is_file(), f"Blender's extension tool is not where bpy {bpy.app.version_string} keeps it: {tool}"
+    proc = subprocess.run([sys.executable, str(tool), "validate", str(addon_zip)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and "Success" in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_zip_installs_as_extension_and_runs(addon_zip, tmp_path):
     out = _run(f"""
         import bpy, addon_utils
