@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -149,6 +150,10 @@ def _mesh_datablock(name: str, mesh, label_set) -> bpy.types.Mesh:
 
 def _pointcloud_object(name: str, cloud, collection, voxel_size: float) -> bpy.types.Object:
     """Point clouds cannot be resized from Python: build loose vertices, then convert the object."""
+    from dnerf_core.errors import DnerfError
+
+    if len(cloud) == 0:
+        raise DnerfError("the point cloud is empty: no view saw a labeled surface")
     me = bpy.data.meshes.new(name)
     me.vertices.add(len(cloud))
     me.vertices.foreach_set("co", cloud.points.astype(np.float32).ravel())
@@ -181,12 +186,22 @@ def spawn_subject(data: SubjectData, collection=None) -> bpy.types.Object:
     """Create the labeled object in the scene (main thread only). Returns the object."""
     req, label_set = data.request, data.label_set
     collection = collection or bpy.context.scene.collection
-    name = req.name or f"{req.spec.split('/')[-1]}-{req.seed}"
+    name = req.name or f"{Path(req.spec).name}-{req.seed}"
     if req.representation == "MESH":
         ob = bpy.data.objects.new(name, _mesh_datablock(name, data.mesh, label_set))
         collection.objects.link(ob)
     else:
         ob = _pointcloud_object(name, data.cloud, collection, data.voxel_size)
+    try:
+        _finish_subject(ob, data)
+    except Exception:
+        bpy.data.objects.remove(ob)  # no half-made subject left in the scene
+        raise
+    return ob
+
+
+def _finish_subject(ob, data: SubjectData) -> None:
+    req, label_set = data.request, data.label_set
     assign_label_materials(ob.data, label_set, _label_set_key(label_set))
     # After the materials: clearing a datablock's materials resets its material indices.
     labels = data.mesh.face_labels if req.representation == "MESH" else data.cloud.labels
@@ -211,7 +226,6 @@ def spawn_subject(data: SubjectData, collection=None) -> bpy.types.Object:
         other.select_set(False)
     ob.select_set(True)
     bpy.context.view_layer.objects.active = ob
-    return ob
 
 
 def generate_subject_job(req: SubjectRequest, collection=None):
