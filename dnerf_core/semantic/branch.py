@@ -1,0 +1,123 @@
+"""The DatasetNeRF semantic branch as one module over a frozen tri-plane generator."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..cameras import Cameras, ray_bundle
+from ..errors import DnerfError
+from ..generators.base import Subject
+from ..render.triplane import sample_planes
+from . import augmented
+from .augmented import AugmentedLayout
+from .decoder import SemanticDecoder
+from .render import SemanticFieldFn, log_probs, render_semantic_rays
+from .superres import SemanticSuperRes
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    """num_classes: labels incl. background 0; hidden: decoder width (= channels of the projected
+    planes); features: rendered semantic features (the first num_classes are logits);
+    multiscale: augmented tri-plane from every backbone block (False: the generator's own planes
+    only — ablation); density_prior: composite with the generator's density (False: the branch
+    learns its own — ablation); sr_hidden: width of the super-resolution convs."""
+
+    num_classes: int
+    hidden: int = 64
+    features: int = 32
+    multiscale: bool = True
+    density_prior: bool = True
+    sr_hidden: int = 32
+
+
+@dataclass
+class SemanticRender:
+    """logits [B,K,H,W] (output resolution), probs_raw [B,K,h,w], features [B,F,h,w] (neural
+    resolution), and the generator's rgb_raw [B,3,h,w], depth / opacity [B,1,h,w]."""
+
+    logits: Tensor
+    probs_raw: Tensor
+    features: Tensor
+    rgb_raw: Tensor
+    depth: Tensor
+    opacity: Tensor
+
+    @property
+    def labels(self) -> Tensor:
+        return self.logits.argmax(dim=1)
+
+
+def backbone_features(subject: Subject, multiscale: bool) -> list[Tensor]:
+    """What the augmented tri-plane is built from: every block's output, or only the planes."""
+    if subject.planes is None:
+        raise DnerfError("the semantic branch needs a tri-plane generator (this subject has no planes)")
+    return list(subject.features) if multiscale else [subject.planes.flatten(1, 2)]
+
+
+class SemanticBranch(nn.Module):
+    def __init__(self, config: SemanticConfig, layout: AugmentedLayout, box_warp: float, sr_scale: int = 1):
+        super().__init__()
+        self.config = config
+        self.layout = layout
+        self.box_warp = box_warp
+        self.decoder = SemanticDecoder(layout.channels_per_plane, config.num_classes, config.hidden,
+                                       config.features, own_density=not config.density_prior)
+        self.superres = SemanticSuperRes(config.num_classes, config.features, sr_scale, config.sr_hidden)
+
+    @classmethod
+    def for_generator(cls, generator, config: SemanticConfig) -> "SemanticBranch":
+        probe = generator.sample([0])
+        layout = AugmentedLayout.from_features(backbone_features(probe, config.multiscale))
+        scale = generator.config.img_resolution // generator.rendering.neural_resolution
+        return cls(config, layout, generator.rendering.box_warp, scale)
+
+    # --- the augmented tri-plane: lazy (product) and materialized (reference) -----------------------
+    def planes(self, subject: Subject) -> Tensor:
+        """[B,3,hidden,R,R] augmented planes already projected by the decoder's first layer."""
+        return augmented.project(backbone_features(subject, self.config.multiscale), self.layout,
+                                 self.decoder.fc0_weight)
+
+    def planes_materialized(self, subject: Subject) -> Tensor:
+        """[B,3,D,R,R] the paper's augmented tri-plane (reference path; large)."""
+        return augmented.materialize(backbone_features(subject, self.config.multiscale), self.layout)
+
+    def field(self, planes: Tensor) -> SemanticFieldFn:
+        def fn(points: Tensor):
+            return self.decoder.head(sample_planes(planes, points, self.box_warp).sum(dim=1))
+        return fn
+
+    def field_materialized(self, planes: Tensor) -> SemanticFieldFn:
+        def fn(points: Tensor):
+            return self.decoder(sample_planes(planes, points, self.box_warp).sum(dim=1))
+        return fn
+
+    def logits_at(self, planes: Tensor, points: Tensor) -> Tensor:
+        """[B,P,K] class logits of the semantic field at world points [B,P,3]."""
+        return self.field(planes)(points)[0][..., :self.config.num_classes]
+
+    # --- images --------------------------------------------------------------------------------
+    def render(self, generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
+               planes: Tensor | None = None, field: SemanticFieldFn | None = None,
+               chunk_rays: int = 8192) -> SemanticRender:
+        """Semantic views (one subject broadcast over the cameras, or one subject per camera).
+
+        planes: precomputed self.planes(subject); field: another semantic field (the reference);
+        chunk_rays: rays marched at once (the materialized reference needs small chunks)."""
+        n_views, n_subj = len(cameras), len(subject)
+        if n_subj not in (1, n_views):
+            raise DnerfError(f"{n_subj} subjects for {n_views} cameras: pass one subject or one per camera")
+        res = resolution or generator.rendering.neural_resolution
+        if field is None:
+            field = self.field(self.planes(subject) if planes is None else planes)
+        rays = ray_bundle(cameras.to(dtype=torch.float32), res)
+        o, d = rays.origins, rays.directions
+        if n_subj == 1:
+            o, d = o.reshape(1, -1, 3), d.reshape(1, -1, 3)
+        out = render_semantic_rays(generator, subject, field, o, d, self.config.num_classes, chunk_rays)
+        img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2)  # noqa: E731
+        probs, feats = img(out.probs), img(out.features)
+        logits = self.superres(log_probs(probs), feats)
+        return SemanticRender(logits, probs, feats, img(out.rgb_features)[:, :3], img(out.depth), img(out.opacity))

@@ -1,0 +1,38 @@
+"""The semantic decoder: summed augmented-plane features of a 3D point -> semantic features.
+
+Its first layer (weight [hidden, D]) is applied lazily through augmented.project, so the decoder
+itself starts from the summed projected features. The first K of its outputs are class logits;
+all of them are volume-rendered into the feature image the super-resolution network reads.
+With `own_density` (the ablation without the density prior) it also predicts a raw density.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class SemanticDecoder(nn.Module):
+    def __init__(self, in_features: int, num_classes: int, hidden: int = 64, out_features: int = 32,
+                 own_density: bool = False):
+        super().__init__()
+        if num_classes > out_features:
+            raise ValueError(f"{num_classes} classes do not fit in {out_features} semantic features")
+        self.num_classes = num_classes
+        self.own_density = own_density
+        self.fc0_weight = nn.Parameter(torch.randn(hidden, in_features) / math.sqrt(in_features))
+        self.fc0_bias = nn.Parameter(torch.zeros(hidden))
+        self.fc1 = nn.Linear(hidden, out_features + int(own_density))
+
+    def head(self, projected: Tensor) -> tuple[Tensor, Tensor | None]:
+        """projected [...,hidden] (fc0 without bias, summed over planes) -> (features [...,F], sigma [...,1] | None)."""
+        x = self.fc1(F.softplus(projected + self.fc0_bias))
+        if self.own_density:
+            return x[..., 1:], x[..., :1]
+        return x, None
+
+    def forward(self, summed: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Reference: summed raw augmented features [...,D] -> the same as head(summed @ fc0.T)."""
+        return self.head(summed @ self.fc0_weight.T)
