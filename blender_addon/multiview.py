@@ -5,7 +5,9 @@ Output folder (dnerf's writers, the same files `dnerf-export --masks` writes):
   rgb/NNN.png, mask/NNN.png (palette, index = label id), depth/NNN.png (16-bit camera z-depth),
   transforms.json (OpenGL cam2world from the rig), labels.json;
 plus Blender's side:
-  blender/NNN.png        Cycles render of the labeled mesh, flat label colors (emission materials)
+  blender/NNN.png        Blender's render of the labeled mesh in flat label colors: Cycles with the
+                         parts' emission materials (default), or Workbench with flat lighting
+                         showing the `part_color` attribute (no anti-aliasing)
   blender_mask/NNN.png   that render decoded back to label ids (palette PNG)
   agreement.json         per view: pixels where either side is foreground, and the fraction equal.
 The dnerf side is rendered from the subject stored on the object (generator, seed, truncation),
@@ -29,6 +31,7 @@ ALPHA_FOREGROUND = 0.5  # Blender pixels at least this opaque are surface, the r
 # A 1-sample render with a tiny box filter samples (almost) the pixel center, like dnerf's rays.
 CYCLES_SAMPLES = 1
 FILTER_WIDTH = 0.01
+ENGINES = ("CYCLES", "WORKBENCH")
 
 
 @dataclass
@@ -36,6 +39,7 @@ class RenderRequest:
     out: str
     resolution: int | None = None  # None: the generator's own resolution
     blender_render: bool = True
+    engine: str = "CYCLES"  # one of ENGINES
 
 
 @dataclass
@@ -114,8 +118,8 @@ def mask_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
 class _RenderSettings:
     """Set the scene up for flat label-color renders and put every setting back afterwards."""
 
-    def __init__(self, scene, keep_visible: bpy.types.Object, width: int, height: int):
-        self.scene, self.keep, self.size = scene, keep_visible, (width, height)
+    def __init__(self, scene, keep_visible: bpy.types.Object, width: int, height: int, engine: str = "CYCLES"):
+        self.scene, self.keep, self.size, self.engine = scene, keep_visible, (width, height), engine
         self.saved: list[tuple[object, str, object]] = []
         self.hidden: list[bpy.types.Object] = []
 
@@ -126,7 +130,16 @@ class _RenderSettings:
     def __enter__(self):
         s, r = self.scene, self.scene.render
         self._set(s, "camera", s.camera)
-        self._set(r, "engine", "CYCLES")
+        if self.engine == "WORKBENCH":
+            # Flat lighting shows colors as they are; the active color attribute (part_color,
+            # CORNER domain) is what 'VERTEX' displays; no anti-aliasing blends part borders.
+            self._set(r, "engine", "BLENDER_WORKBENCH")
+            shading = s.display.shading
+            self._set(shading, "light", "FLAT")
+            self._set(shading, "color_type", "VERTEX")
+            self._set(s.display, "render_aa", "OFF")
+        else:
+            self._set(r, "engine", "CYCLES")
         self._set(r, "resolution_x", self.size[0])
         self._set(r, "resolution_y", self.size[1])
         self._set(r, "resolution_percentage", 100)
@@ -200,6 +213,8 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
         raise DnerfError("create a camera rig first")
     if req.resolution is not None and not 8 <= req.resolution <= 4096:
         raise DnerfError(f"resolution must be between 8 and 4096, got {req.resolution}")
+    if req.engine not in ENGINES:
+        raise DnerfError(f"render engine must be one of {', '.join(ENGINES)}, got {req.engine!r}")
     out = ensure_dir(req.out)
     spec = subject_ob[subject_mod.PROP_GENERATOR]
     seed, trunc = int(subject_ob[subject_mod.PROP_SEED]), float(subject_ob[subject_mod.PROP_TRUNCATION])
@@ -220,7 +235,7 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
         return result
     h, w = views.labels.shape[1:]
     renders = []
-    with _RenderSettings(scene, subject_ob, w, h):
+    with _RenderSettings(scene, subject_ob, w, h, req.engine):
         for i, cam in enumerate(cams):
             yield Progress(span + 0.35 * i / n, f"Blender render {i + 1}/{n}")
             renders.append(render_blender_view(scene, cam, out / "blender" / f"{i:03d}.png"))
@@ -235,7 +250,8 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
             report((i + 1) / n)
         result.agreement = [r["agreement"] for r in rows]
         result.foreground = [r["foreground_pixels"] for r in rows]
-        summary = {"generator": spec, "seed": seed, "views": rows, "pooled_agreement": result.pooled_agreement}
+        summary = {"generator": spec, "seed": seed, "engine": req.engine, "views": rows,
+                   "pooled_agreement": result.pooled_agreement}
         (out / "agreement.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     yield Offload(compare, 0.95, 1.0, "compare masks")

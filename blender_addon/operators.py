@@ -124,6 +124,7 @@ class _JobOperator:
         if event.type == "ESC" and event.value == "PRESS":
             runner.cancel()
             _settings(context).status = "cancelling..."
+            return {"RUNNING_MODAL"}  # consumed: Esc means "stop the job", nothing else
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         done = runner.tick()
@@ -212,7 +213,7 @@ class DNERF_OT_render_multiview(_JobOperator, bpy.types.Operator):
     def make_job(self, context):
         s = _settings(context)
         req = multiview.RenderRequest(out=_output_dir(s), resolution=s.render_resolution or None,
-                                      blender_render=s.blender_render)
+                                      blender_render=s.blender_render, engine=s.compare_engine)
         return multiview.render_multiview_job(s.subject, s.rig, req, context.scene)
 
     def finished(self, context, result) -> str:

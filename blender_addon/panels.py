@@ -112,7 +112,9 @@ class DNERF_PT_render(_DnerfPanel, bpy.types.Panel):
         layout, s = self.layout, context.scene.dnerf
         layout.prop(s, "output_dir")
         layout.prop(s, "render_resolution")
-        layout.prop(s, "blender_render")
+        row = layout.row()
+        row.prop(s, "blender_render")
+        row.prop(s, "compare_engine", text="")
         layout.operator(operators.DNERF_OT_render_multiview.bl_idname, icon="RENDER_STILL")
         if s.last_result:
             layout.label(text=s.last_result)

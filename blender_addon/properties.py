@@ -51,6 +51,10 @@ class DNERF_Settings(bpy.types.PropertyGroup):
                                 options={"PATH_SUPPORTS_BLEND_RELATIVE"})
     blender_render: BoolProperty(name="Blender comparison render", default=True,
                                  description="also render the labeled mesh with Cycles and compare with dnerf's masks")
+    compare_engine: EnumProperty(
+        name="Engine", default="CYCLES",
+        items=[("CYCLES", "Cycles", "emission materials in the label colors, one centered sample per pixel"),
+               ("WORKBENCH", "Workbench", "flat lighting, the part_color attribute, no anti-aliasing")])
     subject: PointerProperty(name="Subject", type=bpy.types.Object, poll=_is_subject)
     rig: PointerProperty(name="Rig", type=bpy.types.Object, poll=_is_rig)
     # What the running job (operators.ACTIVE) last reported, for the panels to show.

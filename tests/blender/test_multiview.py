@@ -20,19 +20,20 @@ MIN_AGREEMENT = 0.95  # over the foreground pixels (either side) of all views
 MIN_VIEW_AGREEMENT = 0.90  # any single view
 
 
-def _render(scene, tmp_path, category: str, seed: int):
+def _render(scene, tmp_path, category: str, seed: int, engine: str = "CYCLES"):
     spec = f"procedural:{category}"
     ob = subject.generate_subject(subject.SubjectRequest(spec, seed=seed, mesh_resolution=MESH_RESOLUTION))
     rig_ob = rig.build_camera_rig(spec, SMALL["views"])
     out = tmp_path / category
-    result = multiview.render_multiview(ob, rig_ob, multiview.RenderRequest(str(out), resolution=SMALL["resolution"]),
-                                        scene)
+    req = multiview.RenderRequest(str(out), resolution=SMALL["resolution"], engine=engine)
+    result = multiview.render_multiview(ob, rig_ob, req, scene)
     return ob, rig_ob, out, result
 
 
-@pytest.mark.parametrize("category, seed", [("car", 3), ("face", 5)])
-def test_blender_render_agrees_with_dnerf_masks(scene, tmp_path, category, seed):
-    ob, rig_ob, out, result = _render(scene, tmp_path, category, seed)
+@pytest.mark.parametrize("category, seed, engine", [("car", 3, "CYCLES"), ("face", 5, "CYCLES"),
+                                                    ("car", 3, "WORKBENCH"), ("face", 5, "WORKBENCH")])
+def test_blender_render_agrees_with_dnerf_masks(scene, tmp_path, category, seed, engine):
+    ob, rig_ob, out, result = _render(scene, tmp_path, category, seed, engine)
     labels = subject.subject_label_set(ob)
     n = SMALL["views"]
     assert result.views == n and len(result.agreement) == n
@@ -47,7 +48,7 @@ def test_blender_render_agrees_with_dnerf_masks(scene, tmp_path, category, seed)
         total += int(fg.sum())
         assert result.agreement[i] >= MIN_VIEW_AGREEMENT, (i, result.agreement)
         assert len(np.unique(blender_mask[blender_mask > 0])) >= 2  # several parts seen, not one blob
-    print(f"{category}: per view {np.round(result.agreement, 4).tolist()}, pooled {result.pooled_agreement:.4f}")
+    print(f"{category} {engine}: per view {np.round(result.agreement, 4).tolist()}, pooled {result.pooled_agreement:.4f}")
     assert pooled_by_hand / total == pytest.approx(result.pooled_agreement)
     assert result.pooled_agreement >= MIN_AGREEMENT
     summary = json.loads((out / "agreement.json").read_text())
