@@ -42,6 +42,16 @@ def test_bad_generator_spec(scene, tmp_path):
     assert _one_error(bpy.ops.dnerf.camera_rig).startswith("unknown generator")
 
 
+@pytest.mark.parametrize("name", ["generator.pt", "generator.pkl"])
+def test_damaged_checkpoint_file(scene, tmp_path, name):
+    bad = tmp_path / name
+    bad.write_bytes(b"garbage, not a checkpoint")
+    scene.dnerf.generator_kind, scene.dnerf.checkpoint = "checkpoint", str(bad)
+    msg = _one_error(bpy.ops.dnerf.generate_subject)
+    assert msg.startswith(f"{bad}: not a ")  # dnerf_core's CheckpointError, word for word
+    assert not scene.objects
+
+
 def test_missing_semantic_checkpoint(scene, tmp_path):
     scene.dnerf.semantic_checkpoint = str(tmp_path / "semantic.pt")
     assert _one_error(bpy.ops.dnerf.generate_subject) == f"semantic checkpoint not found: {tmp_path / 'semantic.pt'}"
