@@ -48,23 +48,43 @@ def load(spec: str):
     return gen
 
 
-def load_labeled(spec: str, semantic_checkpoint: str = ""):
-    """A generator that gives part labels, or a DnerfError saying why there are none.
+def _with_semantic_branch(gen, spec: str, semantic: str):
+    """The generator with its trained semantic branch attached (DESIGN sec. 5).
 
-    Procedural worlds carry exact labels. A learned generator needs the DatasetNeRF semantic
-    branch (a semantic checkpoint); this dnerf_core has no semantic branch yet, so a learned
-    generator is refused with a message that says so, whether or not a checkpoint was given.
+    Uses dnerf_core.semantic's checkpoint loader when this dnerf_core has it; an older one
+    without the semantic branch gets a clear refusal instead of an unlabeled subject.
     """
     from dnerf_core.errors import DnerfError
 
-    semantic = semantic_checkpoint.strip()
-    if semantic and not Path(semantic).expanduser().is_file():
+    try:
+        from dnerf_core.semantic.checkpoint import load_semantic
+        from dnerf_core.semantic.labeled import LabeledGenerator
+    except ImportError:
+        raise DnerfError(f"{spec} has no part labels of its own and this dnerf version cannot read semantic "
+                         f"checkpoints ({semantic}) yet; use procedural:<category> for labeled subjects") from None
+    branch, label_set = load_semantic(semantic, gen)
+    return LabeledGenerator(gen, branch, label_set)
+
+
+def load_labeled(spec: str, semantic_checkpoint: str = ""):
+    """A generator that gives part labels, or a DnerfError saying why there are none.
+
+    Procedural worlds carry exact labels (a semantic checkpoint is not needed and is ignored).
+    A learned generator gets its labels from the DatasetNeRF semantic branch: the semantic
+    checkpoint is loaded onto it; without one it is refused with a message that says so.
+    """
+    from dnerf_core.errors import DnerfError
+
+    semantic = str(Path(semantic_checkpoint.strip()).expanduser()) if semantic_checkpoint.strip() else ""
+    if semantic and not Path(semantic).is_file():
         raise DnerfError(f"semantic checkpoint not found: {semantic}")
     gen = load(spec)
     if gen.label_set is not None:
         return gen
-    if semantic:
-        raise DnerfError(f"{spec} has no part labels of its own and this dnerf version has no semantic "
-                         f"branch to read {semantic} with yet; use procedural:<category> for labeled subjects")
-    raise DnerfError(f"{spec} has no part labels: a learned generator needs a semantic checkpoint (and a dnerf "
-                     "version with the semantic branch); use procedural:<category> for labeled subjects")
+    if not semantic:
+        raise DnerfError(f"{spec} has no part labels: a learned generator needs a semantic checkpoint (its "
+                         "trained semantic branch); or use procedural:<category>")
+    key = (_cache_key(spec), _cache_key(semantic))
+    if key not in _cache:
+        _cache[key] = _with_semantic_branch(gen, spec, semantic)
+    return _cache[key]
