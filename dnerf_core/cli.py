@@ -68,6 +68,37 @@ def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, ma
                + (f", {result.n_faces} mesh faces)" if result.n_faces else ")"))
 
 
+@cli.command("annotate-kit")
+@click.option("--generator", "-g", "generator_spec", default="default:car", show_default=True, help=GENERATOR_HELP)
+@click.option("--subjects", type=click.IntRange(min=1), default=30, show_default=True,
+              help="subjects (seeds 0..N-1 plus --seed-offset, all from the training range)")
+@click.option("--views", "-n", type=click.IntRange(min=1), default=3, show_default=True,
+              help="views per subject: frontal, two side views, then extra views spread over the range")
+@click.option("--resolution", "-r", type=click.IntRange(8, 4096), default=None,
+              help="image size in pixels [default: the generator's]")
+@click.option("--seed-offset", type=click.IntRange(min=0), default=0, show_default=True, help="first subject seed")
+@click.option("--oracle", is_flag=True, help="fill masks/ from the procedural ground truth (stand-in annotator)")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="new kit folder")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def annotate_kit_cmd(generator_spec, subjects, views, resolution, seed_offset, oracle, out, quiet) -> None:
+    """Write a kit of views to annotate (images/, empty masks/, kit.json, README.txt)."""
+    from tqdm import tqdm
+
+    from .generators import load_generator
+    from .semantic.annotations import check_kit_request, make_kit
+
+    # Every argument is checked before the (possibly slow) generator load, so a typo fails fast.
+    check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle)
+    generator = load_generator(generator_spec)
+    with tqdm(total=subjects * views, disable=quiet, unit="image", leave=False, desc="render kit") as bar:
+        kit = make_kit(generator, generator_spec, out, subjects=subjects, views=views, resolution=resolution,
+                       seed_offset=seed_offset, oracle=oracle, progress=bar.update)
+    n_images = len(list((kit / "images").glob("*.png")))
+    n_masks = len(list((kit / "masks").glob("*.png")))
+    click.echo(f"wrote annotation kit to {kit.resolve()}: {n_images} images, {n_masks} masks"
+               + ("" if n_masks else f" (draw masks/ as {kit / 'README.txt'} explains)"))
+
+
 def _window_size(ctx, param, value: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in value.lower().split("x"))
