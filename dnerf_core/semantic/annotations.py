@@ -218,7 +218,9 @@ def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[Ki
         h, w = out.rgb.shape[-2:]
         if h != w:
             raise DnerfError(f"{spec} renders {w}x{h} images; annotation kits need square views")
-        size = size or h
+        if size is not None and h != size:
+            raise DnerfError(f"{spec} rendered seed {seed} at {h}x{h} pixels, earlier subjects at {size}x{size}")
+        size = h
         labels = None
         if oracle_gen is not None:
             labels = out.labels if oracle_gen is generator else \
@@ -398,7 +400,7 @@ def load_kit(path: str | Path) -> AnnotationKit:
     """
     from ..factory.export.masks import read_mask_png
 
-    kit_dir = Path(path)
+    kit_dir = Path(path).absolute()  # error messages and items name files by absolute path
     if kit_dir.name == KIT_FILE and kit_dir.is_file():
         kit_dir = kit_dir.parent
     data = _read_kit_json(kit_dir)

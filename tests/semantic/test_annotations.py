@@ -60,6 +60,7 @@ def test_oracle_kit_loads_back_exactly(face_kit, face):
     assert kit.label_set == face.label_set
     assert kit.seeds == [0, 0, 0, 1, 1, 1] and all(s < HELDOUT_SEED_START for s in kit.seeds)
     assert kit.by_subject() == {0: [0, 1, 2], 1: [3, 4, 5]}
+    assert torch.equal(load_kit(face_kit / KIT_FILE).masks, kit.masks)  # the kit.json path works too
     assert kit.masks.dtype == torch.int64 and tuple(kit.masks.shape) == (6, RES, RES)
     rig, cams = _rig_cameras(face)
     # Cameras round-trip bit for bit (float32 through JSON).
