@@ -237,12 +237,18 @@ class TriPlaneGAN(nn.Module):
         feats, depth, opacity = self._march_chunked(subject, origins, dirs, self.rendering)
         img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         feature_image, depth, opacity = img(feats), img(depth), img(opacity)
+        return RenderOutput(rgb=self.super_resolve(subject, feature_image), rgb_raw=feature_image[:, :3], depth=depth,
+                            opacity=opacity, features=feature_image)
+
+    def super_resolve(self, subject: Subject, feature_image: Tensor) -> Tensor:
+        """[V,F,h,w] volume-rendered features (RGB first, in [0,1]) -> [V,3,H,W] final RGB in [0,1].
+
+        EG3D's super-resolution works in [-1,1] and reads only the subject's last w."""
         rgb_raw = feature_image[:, :3]
-        rgb = rgb_raw
-        if self.superresolution is not None:
-            ws = subject.ws if n_subj == n_views else subject.ws.expand(n_views, -1, -1)
-            rgb = (self.superresolution(rgb_raw * 2 - 1, feature_image * 2 - 1, ws) + 1) / 2
-        return RenderOutput(rgb=rgb, rgb_raw=rgb_raw, depth=depth, opacity=opacity, features=feature_image)
+        if self.superresolution is None:
+            return rgb_raw
+        ws = subject.ws if len(subject) == len(feature_image) else subject.ws.expand(len(feature_image), -1, -1)
+        return (self.superresolution(rgb_raw * 2 - 1, feature_image * 2 - 1, ws) + 1) / 2
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -81,7 +81,7 @@ def project(features: list[Tensor], layout: AugmentedLayout, weight: Tensor) -> 
     per_plane = [[] for _ in range(N_PLANES)]
     for blk, k, (c0, c1), off in layout.pieces():
         w = weight[:, off:off + (c1 - c0)]
-        per_plane[k].append((blk, torch.einsum("hc,bcxy->bhxy", w, features[blk][:, c0:c1])))
+        per_plane[k].append((blk, torch.einsum("hc,bcxy->bhxy", w, features[blk][:, c0:c1]).contiguous()))
     planes = []
     for k in range(N_PLANES):
         # blocks of one resolution are summed before upsampling (fewer interpolations)

@@ -36,14 +36,19 @@ class SemanticConfig:
 @dataclass
 class SemanticRender:
     """logits [B,K,H,W] (output resolution), probs_raw [B,K,h,w], features [B,F,h,w] (neural
-    resolution), and the generator's rgb_raw [B,3,h,w], depth / opacity [B,1,h,w]."""
+    resolution), and the generator's own feature image [B,C,h,w] (RGB first), depth / opacity
+    [B,1,h,w] from the same march."""
 
     logits: Tensor
     probs_raw: Tensor
     features: Tensor
-    rgb_raw: Tensor
+    generator_features: Tensor
     depth: Tensor
     opacity: Tensor
+
+    @property
+    def rgb_raw(self) -> Tensor:
+        return self.generator_features[:, :3]
 
     @property
     def labels(self) -> Tensor:
@@ -117,7 +122,7 @@ class SemanticBranch(nn.Module):
         if n_subj == 1:
             o, d = o.reshape(1, -1, 3), d.reshape(1, -1, 3)
         out = render_semantic_rays(generator, subject, field, o, d, self.config.num_classes, chunk_rays)
-        img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2)  # noqa: E731
+        img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         probs, feats = img(out.probs), img(out.features)
         logits = self.superres(log_probs(probs), feats)
-        return SemanticRender(logits, probs, feats, img(out.rgb_features)[:, :3], img(out.depth), img(out.opacity))
+        return SemanticRender(logits, probs, feats, img(out.rgb_features), img(out.depth), img(out.opacity))

@@ -1,0 +1,79 @@
+"""Semantic-branch checkpoints: weights + config + label set + the identity of the generator they
+were trained on. Plain data only (torch.load weights_only=True); loading one against another
+generator is refused, because its features would mean nothing to the branch."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from ..labels import LabelSet
+from .augmented import AugmentedLayout
+from .branch import SemanticBranch, SemanticConfig
+
+FORMAT = "dnerf-semantic"
+VERSION = 1
+
+
+def generator_identity(generator) -> str:
+    """sha256 of the generator's configuration and every weight: same weights, same identity,
+    whichever file format they came from."""
+    h = hashlib.sha256()
+    h.update(repr(generator.config).encode())
+    for name, tensor in sorted(generator.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_semantic(path: str | Path, branch: SemanticBranch, label_set: LabelSet, generator_id: str,
+                  generator_spec: str, extra: dict | None = None) -> None:
+    from ..factory.export.atomic import atomic_open
+
+    payload = {
+        "format": FORMAT, "version": VERSION, "generator_identity": generator_id, "generator_spec": generator_spec,
+        "labels": label_set.to_json(), "config": asdict(branch.config), "layout": asdict(branch.layout),
+        "box_warp": float(branch.box_warp), "sr_scale": int(branch.superres.scale),
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in branch.state_dict().items()},
+        "extra": json.dumps(extra or {}),
+    }
+    with atomic_open(Path(path)) as fh:
+        torch.save(payload, fh)
+
+
+def read_semantic(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"semantic checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        raise CheckpointError(f"{path}: not a loadable semantic checkpoint ({type(exc).__name__})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a dnerf semantic checkpoint (format {FORMAT!r} expected)")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{path}: semantic checkpoint version {payload.get('version')!r}, this dnerf reads {VERSION}")
+    return payload
+
+
+def load_semantic(path: str | Path, generator) -> tuple[SemanticBranch, LabelSet]:
+    """The branch and its label set; refused when `generator` is not the one it was trained on."""
+    payload = read_semantic(path)
+    if not hasattr(generator, "config") or not hasattr(generator, "state_dict"):
+        raise CheckpointError(f"{path}: a semantic branch needs a tri-plane generator, not {generator.name}")
+    if payload["generator_identity"] != generator_identity(generator):
+        raise CheckpointError(f"{path} was trained on another generator ({payload['generator_spec']}); "
+                              f"it does not fit {generator.name}")
+    layout = payload["layout"]
+    layout = AugmentedLayout(tuple(layout["block_channels"]), tuple(layout["block_resolutions"]),
+                             int(layout["plane_resolution"]), int(layout["channels_per_plane"]))
+    branch = SemanticBranch(SemanticConfig(**payload["config"]), layout, payload["box_warp"], payload["sr_scale"])
+    try:
+        branch.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the stored config ({str(exc).splitlines()[0]})") from exc
+    return branch.eval(), LabelSet.from_json(payload["labels"])

@@ -1,0 +1,48 @@
+"""A tri-plane generator with a trained semantic branch: a Generator with part labels.
+
+Labels of views come from the branch's super-resolved logits, depth and RGB from the generator,
+and the label of any 3D point (mesh vertices, face centers) from the semantic field itself.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..cameras import Cameras
+from ..generators.base import RenderOutput, Subject
+from ..labels import LabelSet
+from .branch import SemanticBranch
+
+LABEL_QUERY_CHUNK = 1 << 18
+
+
+class LabeledGenerator:
+    """Implements the Generator protocol (generators/base.py) over `generator` + `branch`."""
+
+    def __init__(self, generator, branch: SemanticBranch, label_set: LabelSet):
+        self.generator = generator
+        self.branch = branch
+        self.label_set = label_set
+        self.name = f"{generator.name}+semantic"
+        self.z_dim, self.c_dim = generator.z_dim, generator.c_dim
+        self.rendering, self.orbit = generator.rendering, generator.orbit
+        self.bounds, self.density_threshold = generator.bounds, generator.density_threshold
+
+    def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject:
+        return self.generator.sample(seeds, truncation)
+
+    def density(self, subject: Subject, points: Tensor) -> Tensor:
+        return self.generator.density(subject, points)
+
+    @torch.no_grad()
+    def labels_at(self, subject: Subject, points: Tensor) -> Tensor:
+        planes = self.branch.planes(subject)
+        return torch.cat([self.branch.logits_at(planes, p).argmax(-1)
+                          for p in points.split(LABEL_QUERY_CHUNK, dim=1)], dim=1)
+
+    @torch.no_grad()
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
+        sem = self.branch.render(self.generator, subject, cameras, resolution)
+        probs = torch.softmax(sem.logits, dim=1)
+        return RenderOutput(rgb=self.generator.super_resolve(subject, sem.generator_features), rgb_raw=sem.rgb_raw, depth=sem.depth, opacity=sem.opacity,
+                            features=sem.features, labels=sem.logits.argmax(1), semantic=probs)

@@ -1,0 +1,195 @@
+"""Few-shot training of the semantic branch on a frozen generator (cross-entropy on ~90 masks).
+
+The generator never changes, so each annotated view's march (sample depths and weights) is
+computed once; a step only evaluates the semantic field at those samples. Checkpoints carry
+the optimizer and random state so a killed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cameras import Cameras, ray_bundle
+from ..errors import AnnotationError
+from ..labels import IGNORE_ID, LabelSet
+from ..render.raymarch import MarchResult, accumulate, composite_probabilities, compute_weights, sample_points
+from .branch import SemanticBranch, SemanticConfig
+from .checkpoint import generator_identity, save_semantic
+from .render import log_probs, march_generator
+
+
+@dataclass(frozen=True)
+class SemanticTrainConfig:
+    """steps: optimization steps; views_per_step: annotated views per step (whole images, the
+    super-resolution is convolutional); lr: Adam learning rate, decayed exponentially to
+    lr * lr_final_fraction; raw_weight: weight of the cross-entropy on the raw (neural-resolution)
+    map next to the super-resolved one; seed: order of the views; prune_weight: with the density
+    prior, ray intervals whose generator weight is below this are left out of training (they
+    hardly move the composite, and skipping them makes a step ~10x cheaper); 0 keeps all."""
+
+    steps: int = 1500
+    views_per_step: int = 2
+    lr: float = 3e-3
+    lr_final_fraction: float = 0.05
+    raw_weight: float = 1.0
+    seed: int = 0
+    prune_weight: float = 1e-4
+
+
+@dataclass
+class AnnotatedView:
+    """One annotated view with its cached (pruned) march: mask [H,W] (output resolution), mask_raw
+    [h,w] (neural resolution, nearest); points [1,M,3] the samples the kept intervals need, at
+    flat sample indices sample_index [M] of the [R,S] grid; weights [1,R,S-1,1] the generator's
+    interval weights, zero where pruned; depths [1,R,S,1] only for the ablation without the
+    density prior (which keeps every sample and computes its own weights)."""
+
+    subject_index: int
+    mask: Tensor
+    mask_raw: Tensor
+    points: Tensor
+    sample_index: Tensor
+    weights: Tensor
+    depths: Tensor | None = None
+
+
+@dataclass
+class TrainState:
+    step: int
+    losses: list[float]
+
+
+def _resize_mask(mask: Tensor, size: int) -> Tensor:
+    if mask.shape[-1] == size:
+        return mask
+    return F.interpolate(mask[None, None].float(), size=(size, size), mode="nearest")[0, 0].long()
+
+
+def prune_march(marched: MarchResult, origins: Tensor, directions: Tensor, threshold: float):
+    """Keep the intervals with weight > threshold and both end samples of each (compositing
+    averages the two ends) -> (points [1,M,3], sample_index [M], pruned weights)."""
+    w = marched.weights
+    keep = w[0, ..., 0] > threshold  # [R,S-1]
+    weights = torch.where(keep[None, ..., None], w, torch.zeros_like(w))
+    need = torch.zeros(keep.shape[0], keep.shape[1] + 1, dtype=torch.bool)
+    need[:, :-1] |= keep
+    need[:, 1:] |= keep
+    index = need.flatten().nonzero()[:, 0]
+    points = sample_points(origins, directions, marched.depths).reshape(-1, 3)[index]
+    return points[None], index, weights
+
+
+def prepare_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor, prune_weight: float, progress=None):
+    """Sample each annotated subject once and march each view once -> (subjects, views)."""
+    unique = sorted(set(seeds))
+    subjects = {s: generator.sample([s]) for s in unique}
+    res = generator.rendering.neural_resolution
+    out_res = generator.config.img_resolution
+    views = []
+    for i, seed in enumerate(seeds):
+        rays = ray_bundle(cameras[i].to(dtype=torch.float32), res)
+        marched = march_generator(generator, subjects[seed], rays.origins, rays.directions)
+        points, index, weights = prune_march(marched, rays.origins, rays.directions, prune_weight)
+        views.append(AnnotatedView(unique.index(seed), _resize_mask(masks[i], out_res), _resize_mask(masks[i], res),
+                                   points, index, weights, None if prune_weight > 0 else marched.depths))
+        if progress is not None:
+            progress(1)
+    return [subjects[s] for s in unique], views
+
+
+def view_loss(branch: SemanticBranch, planes: Tensor, view: AnnotatedView, cfg: SemanticTrainConfig) -> Tensor:
+    k = branch.config.num_classes
+    feats, sigma = branch.field(planes)(view.points)
+    _, r, s1, _ = view.weights.shape
+    dense = feats.new_zeros(r * (s1 + 1), feats.shape[-1]).index_copy(0, view.sample_index, feats[0])
+    dense = dense.reshape(1, r, s1 + 1, -1)
+    weights = view.weights
+    if sigma is not None:  # ablation without the density prior: every sample kept, own weights
+        weights, _ = compute_weights(sigma.reshape(1, r, s1 + 1, 1), view.depths)
+    probs = composite_probabilities(torch.softmax(dense[..., :k], dim=-1), weights)
+    res = view.mask_raw.shape[-1]
+    img = lambda x: x.reshape(1, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    raw = log_probs(img(probs))
+    logits = branch.superres(raw, img(accumulate(dense, weights)))
+    loss = F.cross_entropy(logits, view.mask[None], ignore_index=IGNORE_ID)
+    return loss + cfg.raw_weight * F.nll_loss(raw, view.mask_raw[None], ignore_index=IGNORE_ID)
+
+
+def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: list[int], cameras: Cameras,
+                   masks: Tensor, semantic: SemanticConfig | None = None, cfg: SemanticTrainConfig = SemanticTrainConfig(),
+                   checkpoint: str | Path | None = None, checkpoint_every: int = 100,
+                   progress: Callable[[int, float], None] | None = None) -> SemanticBranch:
+    """Train a semantic branch on annotated views (masks [N,H,W], 255 = ignore) of `generator`.
+
+    With `checkpoint`, the branch + optimizer are saved there every `checkpoint_every` steps and at
+    the end, and an existing checkpoint of the same run is resumed.
+    """
+    if len(seeds) != len(cameras) or len(seeds) != len(masks):
+        raise AnnotationError(f"{len(seeds)} seeds, {len(cameras)} cameras and {len(masks)} masks must match")
+    known = masks[masks != IGNORE_ID]
+    if len(known) and int(known.max()) >= len(label_set):
+        raise AnnotationError(f"mask label {int(known.max())} is not in the label set of {len(label_set)} labels")
+    for p in generator.parameters():
+        p.requires_grad_(False)
+    semantic = semantic or SemanticConfig(num_classes=len(label_set))
+    torch.manual_seed(cfg.seed)
+    branch = SemanticBranch.for_generator(generator, semantic).train()
+    optimizer = torch.optim.Adam(branch.parameters(), lr=cfg.lr)
+    gen_id = generator_identity(generator)
+    state = TrainState(0, [])
+    ckpt_path = Path(checkpoint) if checkpoint else None
+    resume_path = ckpt_path.with_suffix(ckpt_path.suffix + ".state") if ckpt_path else None
+    if resume_path is not None and resume_path.is_file():
+        saved = torch.load(resume_path, map_location="cpu", weights_only=True)
+        if saved["generator_identity"] == gen_id and saved["train_config"] == asdict(cfg):
+            branch.load_state_dict(saved["branch"])
+            optimizer.load_state_dict(saved["optimizer"])
+            state = TrainState(int(saved["step"]), list(saved["losses"]))
+    prune = cfg.prune_weight if semantic.density_prior else 0.0
+    subjects, views = prepare_views(generator, seeds, cameras, masks, prune)
+    order = torch.Generator().manual_seed(cfg.seed)
+    if resume_path is not None and resume_path.is_file() and state.step:
+        order.set_state(saved["order"])
+
+    def save() -> None:
+        from ..factory.export.atomic import atomic_open
+
+        save_semantic(ckpt_path, branch, label_set, gen_id, generator_spec,
+                      extra={"train_config": asdict(cfg), "steps": state.step, "views": len(views),
+                             "final_loss": state.losses[-1] if state.losses else None})
+        with atomic_open(resume_path) as fh:
+            torch.save({"generator_identity": gen_id, "train_config": asdict(cfg), "step": state.step,
+                        "losses": state.losses, "branch": branch.state_dict(), "order": order.get_state(),
+                        "optimizer": optimizer.state_dict()}, fh)
+
+    while state.step < cfg.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * cfg.lr_final_fraction ** (state.step / max(cfg.steps, 1))
+        pick = torch.randperm(len(views), generator=order)[:cfg.views_per_step].tolist()
+        planes = {}
+        loss = 0.0
+        for i in pick:
+            v = views[i]
+            if v.subject_index not in planes:
+                planes[v.subject_index] = branch.planes(subjects[v.subject_index])
+            loss = loss + view_loss(branch, planes[v.subject_index], v, cfg) / len(pick)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        state.step += 1
+        state.losses.append(loss.item())
+        if not math.isfinite(state.losses[-1]):
+            raise FloatingPointError(f"semantic training diverged at step {state.step}")
+        if progress is not None:
+            progress(state.step, state.losses[-1])
+        if ckpt_path is not None and (state.step % checkpoint_every == 0 or state.step == cfg.steps):
+            save()
+    if ckpt_path is not None and not ckpt_path.is_file():
+        save()
+    return branch.eval()

@@ -1,0 +1,132 @@
+"""Few-shot semantic training: loss falls, checkpoints resume exactly, identity is enforced."""
+from dataclasses import replace
+
+import pytest
+import torch
+
+from dnerf_core.cameras import Cameras, orbit_cameras
+from dnerf_core.errors import AnnotationError, CheckpointError
+from dnerf_core.generators.default_config import default_config
+from dnerf_core.generators.procedural import ProceduralGenerator
+from dnerf_core.generators.triplane_gan import TriPlaneGAN
+from dnerf_core.semantic.checkpoint import generator_identity, load_semantic, read_semantic
+from dnerf_core.semantic.labeled import LabeledGenerator
+from dnerf_core.semantic.train import SemanticTrainConfig, prune_march, train_semantic
+from dnerf_core.render.raymarch import march, sample_points
+from dnerf_core.cameras import ray_bundle
+
+RES = 16
+
+
+def _small_generator(seed=0):
+    cfg = default_config("car")
+    cfg = replace(cfg, img_resolution=RES, rendering=replace(cfg.rendering, neural_resolution=RES,
+                                                             depth_resolution=12, depth_resolution_importance=12))
+    torch.manual_seed(seed)
+    return TriPlaneGAN(cfg).eval()
+
+
+@pytest.fixture(scope="module")
+def annotations():
+    oracle = ProceduralGenerator("car")
+    seeds, cams, masks = [], [], []
+    for s in (0, 1):
+        c = orbit_cameras(torch.tensor([0.0, 1.2]), torch.tensor([0.3, 0.3]), oracle.orbit)
+        masks.append(oracle.render(oracle.sample([s]), c, RES).labels)
+        seeds += [s, s]
+        cams.append(c)
+    return oracle.label_set, seeds, Cameras.cat(cams), torch.cat(masks)
+
+
+def test_loss_decreases_and_generator_stays_frozen(annotations):
+    label_set, seeds, cams, masks = annotations
+    gen = _small_generator()
+    before = {k: v.clone() for k, v in gen.state_dict().items()}
+    losses = []
+    train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=40),
+                   progress=lambda step, loss: losses.append(loss))
+    assert len(losses) == 40
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    assert all(torch.equal(before[k], v) for k, v in gen.state_dict().items())
+
+
+def test_checkpoint_resume_is_exact(annotations, tmp_path):
+    label_set, seeds, cams, masks = annotations
+    gen = _small_generator()
+    cfg = SemanticTrainConfig(steps=6)
+    straight = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg)
+    ckpt = tmp_path / "sem.pt"
+    # killed during step 4 (after the step-3 checkpoint), then started again with the same arguments
+    def stop(step, loss):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
+                       checkpoint_every=3, progress=stop)
+    assert read_semantic(ckpt)["extra"]
+    resumed = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
+                             checkpoint_every=3)
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+    branch, labels = load_semantic(ckpt, gen)
+    assert labels == label_set
+    assert all(torch.equal(a, b) for a, b in zip(branch.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_checkpoint_refused_on_another_generator(annotations, tmp_path):
+    label_set, seeds, cams, masks = annotations
+    gen = _small_generator(0)
+    ckpt = tmp_path / "sem.pt"
+    train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=1), checkpoint=ckpt)
+    other = _small_generator(1)
+    assert generator_identity(gen) != generator_identity(other)
+    with pytest.raises(CheckpointError, match="trained on another generator"):
+        load_semantic(ckpt, other)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        load_semantic(bad, gen)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_semantic(tmp_path / "missing.pt", gen)
+
+
+def test_bad_annotations_are_refused(annotations):
+    label_set, seeds, cams, masks = annotations
+    gen = _small_generator()
+    with pytest.raises(AnnotationError, match="must match"):
+        train_semantic(gen, "default:car", label_set, seeds[:3], cams, masks)
+    wrong = masks.clone()
+    wrong[0, 0, 0] = len(label_set)
+    with pytest.raises(AnnotationError, match="not in the label set"):
+        train_semantic(gen, "default:car", label_set, seeds, cams, wrong)
+
+
+def test_pruning_keeps_both_ends_of_kept_intervals():
+    gen = _small_generator()
+    subject = gen.sample([3])
+    rays = ray_bundle(orbit_cameras(0.0, 0.3, gen.orbit), RES)
+    m = march(gen.field(subject), rays.origins, rays.directions, gen.rendering)
+    points, index, weights = prune_march(m, rays.origins, rays.directions, 1e-3)
+    kept = (m.weights[0, ..., 0] > 1e-3).nonzero()
+    flat = set(index.tolist())
+    s = m.depths.shape[2]
+    assert all(r * s + i in flat and r * s + i + 1 in flat for r, i in kept.tolist())
+    all_points = sample_points(rays.origins, rays.directions, m.depths).reshape(-1, 3)
+    assert torch.equal(points[0], all_points[index])
+    assert torch.equal(weights > 0, m.weights > 1e-3)
+
+
+def test_labeled_generator_gives_labels(annotations):
+    label_set, seeds, cams, masks = annotations
+    gen = _small_generator()
+    branch = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=2))
+    labeled = LabeledGenerator(gen, branch, label_set)
+    subject = labeled.sample([5])
+    out = labeled.render(subject, cams[:2])
+    assert out.labels.shape == (2, RES, RES) and out.labels.dtype == torch.int64
+    assert torch.allclose(out.semantic.sum(1), torch.ones(2, RES, RES), atol=1e-5)
+    assert torch.equal(out.rgb, gen.render(subject, cams[:2]).rgb)
+    pts = torch.rand(1, 50, 3) - 0.5
+    lab = labeled.labels_at(subject, pts)
+    assert lab.shape == (1, 50) and int(lab.max()) < len(label_set)
