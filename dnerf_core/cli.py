@@ -40,6 +40,8 @@ def _export_options(fn):
         click.option("--voxel-size", type=float, default=None, help="point-cloud voxel size [default: bounds/128]"),
         click.option("--mesh-resolution", type=click.IntRange(16, 512), default=128, show_default=True,
                      help="marching-cubes grid per axis"),
+        click.option("--semantic", "semantic_ckpt", type=click.Path(dir_okay=False), default=None,
+                     help="semantic checkpoint (dnerf train-semantic) labeling a learned generator"),
         click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="output folder"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
     ]
@@ -51,7 +53,7 @@ def _export_options(fn):
 @cli.command("export")
 @_export_options
 def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, masks, pts, voxel_size, mesh_resolution,
-               out, quiet) -> None:
+               semantic_ckpt, out, quiet) -> None:
     """Export one labeled subject: PLY cloud, per-part GLB, masks (all three if none is chosen)."""
     from .factory.subject_export import ExportOptions, export_subject
     from .generators import load_generator
@@ -62,6 +64,10 @@ def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, ma
                          masks=masks, pts=pts, voxel_size=voxel_size, mesh_resolution=mesh_resolution)
     opts.validate()
     generator = load_generator(generator_spec)
+    if semantic_ckpt is not None:
+        from .semantic.labeled import with_semantic
+
+        generator = with_semantic(generator, semantic_ckpt)
     result = export_subject(generator, generator_spec, opts, out, show_progress=not quiet)
     click.echo(f"wrote {len(result.files)} files to {result.out.resolve()}"
                + (f" ({result.n_points} labeled points" if result.n_points else " (")
@@ -97,6 +103,48 @@ def annotate_kit_cmd(generator_spec, subjects, views, resolution, seed_offset, o
     n_masks = len(list((kit / "masks").glob("*.png")))
     click.echo(f"wrote annotation kit to {kit.resolve()}: {n_images} images, {n_masks} masks"
                + ("" if n_masks else f" (draw masks/ as {kit / 'README.txt'} explains)"))
+
+
+@cli.command("train-semantic")
+@click.option("--annotations", "-a", "kit_path", type=click.Path(), required=True,
+              help="annotation kit folder (dnerf annotate-kit) with its masks/ filled")
+@click.option("--generator", "-g", "generator_spec", default=None, help="generator spec [default: the kit's]")
+@click.option("--steps", type=click.IntRange(min=1), default=1500, show_default=True, help="optimization steps")
+@click.option("--views-per-step", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--no-density-prior", is_flag=True, help="ablation: the branch learns its own density")
+@click.option("--single-scale", is_flag=True, help="ablation: only the generator's own tri-plane, no block features")
+@click.option("--max-views", type=click.IntRange(min=1), default=None, help="use only the first N annotated views")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True,
+              help="checkpoint file (resumed if a run with the same settings was interrupted)")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def train_semantic_cmd(kit_path, generator_spec, steps, views_per_step, no_density_prior, single_scale, max_views,
+                       out, quiet) -> None:
+    """Train the semantic branch of a frozen generator on an annotation kit (cross-entropy)."""
+    from tqdm import tqdm
+
+    from .generators import load_generator
+    from .semantic.annotations import load_kit
+    from .semantic.branch import SemanticConfig
+    from .semantic.train import SemanticTrainConfig, train_semantic
+
+    kit = load_kit(kit_path)
+    spec = generator_spec or kit.generator_spec
+    generator = load_generator(spec)
+    if not hasattr(generator, "backbone"):
+        raise DnerfError(f"{spec} is not a tri-plane generator: only learned generators get a semantic branch")
+    n = min(len(kit), max_views or len(kit))
+    semantic = SemanticConfig(num_classes=len(kit.label_set), multiscale=not single_scale,
+                              density_prior=not no_density_prior)
+    cfg = SemanticTrainConfig(steps=steps, views_per_step=views_per_step)
+    with tqdm(total=steps, disable=quiet, unit="step", desc="train semantic") as bar:
+        def progress(step, loss):
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.refresh()
+
+        train_semantic(generator, spec, kit.label_set, kit.seeds[:n], kit.cameras[:n], kit.masks[:n], semantic, cfg,
+                       checkpoint=out, progress=progress)
+    click.echo(f"wrote semantic checkpoint {Path(out).resolve()} ({n} annotated views, {steps} steps)")
 
 
 def _window_size(ctx, param, value: str) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 and render fast, with the oracle world's cameras and ray settings."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 # Small enough to train on 2 CPU cores and ship as a few MB, big enough to hold a category:
@@ -13,6 +14,14 @@ DEFAULT_CHANNEL_BASE = 4096
 DEFAULT_CHANNEL_MAX = 128
 # The oracle latent is a smooth function of z; a plain (not 100x slowed) mapping learns it faster.
 DEFAULT_MAPPING_LR_MULTIPLIER = 0.1
+
+
+def surface_density(rendering) -> float:
+    """The density at which the distilled occupancy is 0.5: distillation matches the alpha of one
+    reference ray step to the oracle's occupancy, and alpha = 0.5 at density ln 2 / step."""
+    from .distill import reference_step
+
+    return math.log(2.0) / reference_step(rendering)
 
 
 def default_config(category: str):
@@ -27,4 +36,5 @@ def default_config(category: str):
         channel_base=DEFAULT_CHANNEL_BASE, channel_max=DEFAULT_CHANNEL_MAX,
         mapping_layers=2, mapping_lr_multiplier=DEFAULT_MAPPING_LR_MULTIPLIER,
         superres=None, rendering=replace(oracle.rendering), orbit=oracle.orbit, conditioning_zero=True,
+        bounds=oracle.bounds, density_threshold=surface_density(oracle.rendering),
     )

@@ -46,3 +46,11 @@ class LabeledGenerator:
         probs = torch.softmax(sem.logits, dim=1)
         return RenderOutput(rgb=self.generator.super_resolve(subject, sem.generator_features), rgb_raw=sem.rgb_raw, depth=sem.depth, opacity=sem.opacity,
                             features=sem.features, labels=sem.logits.argmax(1), semantic=probs)
+
+
+def with_semantic(generator, checkpoint) -> LabeledGenerator:
+    """`generator` labeled by the semantic checkpoint trained on it (refused for any other)."""
+    from .checkpoint import load_semantic
+
+    branch, label_set = load_semantic(checkpoint, generator)
+    return LabeledGenerator(generator, branch, label_set)
