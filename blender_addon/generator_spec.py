@@ -49,21 +49,10 @@ def load(spec: str):
 
 
 def _with_semantic_branch(gen, spec: str, semantic: str):
-    """The generator with its trained semantic branch attached (DESIGN sec. 5).
+    """The generator with its trained semantic branch attached (DESIGN sec. 5)."""
+    from dnerf_core.semantic.labeled import with_semantic
 
-    Uses dnerf_core.semantic's checkpoint loader when this dnerf_core has it; an older one
-    without the semantic branch gets a clear refusal instead of an unlabeled subject.
-    """
-    from dnerf_core.errors import DnerfError
-
-    try:
-        from dnerf_core.semantic.checkpoint import load_semantic
-        from dnerf_core.semantic.labeled import LabeledGenerator
-    except ImportError:
-        raise DnerfError(f"{spec} has no part labels of its own and this dnerf version cannot read semantic "
-                         f"checkpoints ({semantic}) yet; use procedural:<category> for labeled subjects") from None
-    branch, label_set = load_semantic(semantic, gen)
-    return LabeledGenerator(gen, branch, label_set)
+    return with_semantic(gen, semantic)
 
 
 def load_labeled(spec: str, semantic_checkpoint: str = ""):

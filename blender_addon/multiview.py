@@ -59,7 +59,7 @@ class RenderResult:
 
 
 def _dnerf_views(spec: str, semantic: str, seed: int, truncation: float, cameras, resolution, report):
-    from dnerf_core.factory.views import render_views, z_depth
+    from dnerf_core.factory.views import render_views
 
     gen = generator_spec.load_labeled(spec, semantic)
     report(0.05, "sample subject")
@@ -71,30 +71,16 @@ def _dnerf_views(spec: str, semantic: str, seed: int, truncation: float, cameras
         report(0.1 + 0.9 * done[0] / len(cameras), f"dnerf views {done[0]}/{len(cameras)}")
 
     views = render_views(gen, subject, cameras, resolution=resolution, progress=views_done)
-    return gen.label_set, views, z_depth(views)
+    return gen.label_set, views
 
 
-def _write_dnerf_outputs(out: Path, label_set, views, zdepth, extra: dict, report) -> None:
-    """The exporter's writers, file for file (subject_export._write_outputs, masks part)."""
-    from dnerf_core.factory.export.depth import DEFAULT_DEPTH_SCALE, write_depth_png
-    from dnerf_core.factory.export.images import write_rgb_png
-    from dnerf_core.factory.export.masks import write_mask_png
-    from dnerf_core.factory.export.transforms import FrameFiles, write_transforms_json
+def _write_dnerf_outputs(out: Path, label_set, views, extra: dict, report) -> None:
+    """The exporter's own writers (dnerf_core.factory.export.frames), so the files are the same."""
+    from dnerf_core.factory.export.frames import write_frames
 
     label_set.save(out / "labels.json")
-    frames = []
-    for i in range(len(views)):
-        name = f"{i:03d}.png"
-        write_rgb_png(out / "rgb" / name, views.rgb[i].numpy())
-        write_mask_png(out / "mask" / name, views.labels[i].numpy(), label_set)
-        depth = zdepth[i].numpy().copy()
-        depth[views.opacity[i].numpy() < 0.5] = 0.0
-        write_depth_png(out / "depth" / name, depth, DEFAULT_DEPTH_SCALE)
-        frames.append(FrameFiles(f"rgb/{name}", f"mask/{name}", f"depth/{name}"))
-        report((i + 1) / len(views), f"write view {i + 1}/{len(views)}")
-    h, w = views.labels.shape[1:]
-    write_transforms_json(out / "transforms.json", views.cameras, w, h, frames, depth_scale=DEFAULT_DEPTH_SCALE,
-                          extra={"labels_file": "labels.json", **extra})
+    write_frames(out, views, label_set, extra,
+                 progress=lambda i: report(i / len(views), f"write view {i}/{len(views)}"))
 
 
 def decode_label_render(rgba: np.ndarray, label_set) -> np.ndarray:
@@ -224,11 +210,11 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
     n = len(cams)
     span = 0.6 if req.blender_render else 0.9
 
-    label_set, views, zdepth = yield Offload(
+    label_set, views = yield Offload(
         lambda report: _dnerf_views(spec, semantic, seed, trunc, cameras, req.resolution, report),
         0.0, span * 0.7, "dnerf views")
     extra = {"generator": spec, "seed": seed, "rig": rig_ob.name, "blender_subject": subject_ob.name}
-    yield Offload(lambda report: _write_dnerf_outputs(out, label_set, views, zdepth, extra, report),
+    yield Offload(lambda report: _write_dnerf_outputs(out, label_set, views, extra, report),
                   span * 0.7, span, "write dnerf views")
     result = RenderResult(out, views=n)
     if not req.blender_render:

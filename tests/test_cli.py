@@ -1,6 +1,5 @@
 """The command line end to end, through the installed console scripts (as a user runs them)."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

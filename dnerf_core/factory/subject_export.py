@@ -70,16 +70,13 @@ def _sha256(path: Path) -> str:
 
 
 def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: Path, progress) -> ExportResult:
-    from .export.depth import DEFAULT_DEPTH_SCALE, write_depth_png
+    from .export.frames import write_frames
     from .export.glb import write_glb
-    from .export.images import write_rgb_png
-    from .export.masks import write_mask_png
     from .export.ply import write_point_cloud_ply
-    from .export.transforms import FrameFiles, write_transforms_json
     from .mesh import extract_mesh
     from .export.shapenet_part import write_pts_seg
     from .pointcloud import backproject, default_voxel_size, voxel_downsample
-    from .views import render_views, z_depth
+    from .views import render_views
 
     result = ExportResult(stage)
     label_set = generator.label_set
@@ -93,19 +90,7 @@ def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: 
     label_set.save(stage / "labels.json")
     if opts.masks:
         progress.set_description("write masks")
-        frames = []
-        zdepth = z_depth(views)
-        for i in range(len(cameras)):
-            name = f"{i:03d}.png"
-            write_rgb_png(stage / "rgb" / name, views.rgb[i].numpy())
-            write_mask_png(stage / "mask" / name, views.labels[i].numpy(), label_set)
-            depth = zdepth[i].numpy().copy()
-            depth[views.opacity[i].numpy() < 0.5] = 0.0
-            write_depth_png(stage / "depth" / name, depth, DEFAULT_DEPTH_SCALE)
-            frames.append(FrameFiles(f"rgb/{name}", f"mask/{name}", f"depth/{name}"))
-        h, w = views.labels.shape[1:]
-        write_transforms_json(stage / "transforms.json", cameras, w, h, frames, depth_scale=DEFAULT_DEPTH_SCALE,
-                              extra={"labels_file": "labels.json", "generator": spec, "seed": opts.seed})
+        write_frames(stage, views, label_set, {"generator": spec, "seed": opts.seed})
     if opts.ply or opts.pts:
         progress.set_description("point cloud")
         voxel = opts.voxel_size if opts.voxel_size is not None else default_voxel_size(generator)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
 from ..cameras import OrbitSpec
 from ..errors import CheckpointError
+from ..tagged_file import load_tagged, save_tagged
 from ..render.config import RenderingConfig
 from .networks.superres import SuperResConfig
 from .triplane_gan import TriPlaneConfig, TriPlaneGAN
@@ -42,26 +42,15 @@ def config_from_dict(data: dict) -> TriPlaneConfig:
 
 
 def save_triplane(path: str | Path, model: TriPlaneGAN) -> None:
-    from ..factory.export.atomic import atomic_open
-
-    payload = {"format": FORMAT, "version": VERSION, "name": model.name,
-               "config": config_to_dict(model.config),
-               "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
-    with atomic_open(Path(path)) as fh:
-        torch.save(payload, fh)
+    save_tagged(path, {"format": FORMAT, "version": VERSION, "name": model.name,
+                       "config": config_to_dict(model.config),
+                       "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}})
 
 
 def load_triplane(path: str | Path, name: str | None = None) -> TriPlaneGAN:
     """Load a file written by save_triplane (weights_only: nothing in the file is executed)."""
     path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or unsafe files
-        raise CheckpointError(f"{path}: not a loadable dnerf weight file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a dnerf tri-plane weight file (format {FORMAT!r} expected)")
-    if payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: weight file version {payload.get('version')!r}, this dnerf reads {VERSION}")
+    payload = load_tagged(path, FORMAT, VERSION, "dnerf tri-plane weight file")
     model = TriPlaneGAN(config_from_dict(payload["config"]), name=name or payload.get("name", path.stem))
     missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)
     if missing or unexpected:

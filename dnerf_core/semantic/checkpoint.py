@@ -8,10 +8,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
 from ..errors import CheckpointError
 from ..labels import LabelSet
+from ..tagged_file import load_tagged, save_tagged
 from .augmented import AugmentedLayout
 from .branch import SemanticBranch, SemanticConfig
 
@@ -32,8 +32,6 @@ def generator_identity(generator) -> str:
 
 def save_semantic(path: str | Path, branch: SemanticBranch, label_set: LabelSet, generator_id: str,
                   generator_spec: str, extra: dict | None = None) -> None:
-    from ..factory.export.atomic import atomic_open
-
     payload = {
         "format": FORMAT, "version": VERSION, "generator_identity": generator_id, "generator_spec": generator_spec,
         "labels": label_set.to_json(), "config": asdict(branch.config), "layout": asdict(branch.layout),
@@ -41,23 +39,11 @@ def save_semantic(path: str | Path, branch: SemanticBranch, label_set: LabelSet,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in branch.state_dict().items()},
         "extra": json.dumps(extra or {}),
     }
-    with atomic_open(Path(path)) as fh:
-        torch.save(payload, fh)
+    save_tagged(path, payload)
 
 
 def read_semantic(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"semantic checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or unsafe files
-        raise CheckpointError(f"{path}: not a loadable semantic checkpoint ({type(exc).__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a dnerf semantic checkpoint (format {FORMAT!r} expected)")
-    if payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: semantic checkpoint version {payload.get('version')!r}, this dnerf reads {VERSION}")
-    return payload
+    return load_tagged(path, FORMAT, VERSION, "dnerf semantic checkpoint")
 
 
 def load_semantic(path: str | Path, generator) -> tuple[SemanticBranch, LabelSet]:

@@ -1,5 +1,4 @@
 """Semantic branch: lazy == materialized rendered logits, density prior, shapes."""
-from dataclasses import replace
 
 import pytest
 import torch
