@@ -56,18 +56,14 @@ def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, ma
                semantic_ckpt, out, quiet) -> None:
     """Export one labeled subject: PLY cloud, per-part GLB, masks (all three if none is chosen)."""
     from .factory.subject_export import ExportOptions, export_subject
-    from .generators import load_generator
+    from .generators.registry import load_labeled_generator
 
     if not (ply or glb or masks or pts):
         ply = glb = masks = True
     opts = ExportOptions(seed=seed, views=views, resolution=resolution, truncation=truncation, ply=ply, glb=glb,
                          masks=masks, pts=pts, voxel_size=voxel_size, mesh_resolution=mesh_resolution)
     opts.validate()
-    generator = load_generator(generator_spec)
-    if semantic_ckpt is not None:
-        from .semantic.labeled import with_semantic
-
-        generator = with_semantic(generator, semantic_ckpt)
+    generator = load_labeled_generator(generator_spec, semantic_ckpt)
     result = export_subject(generator, generator_spec, opts, out, show_progress=not quiet)
     click.echo(f"wrote {len(result.files)} files to {result.out.resolve()}"
                + (f" ({result.n_points} labeled points" if result.n_points else " (")

@@ -25,6 +25,25 @@ def default_weights_path(category: str) -> Path:
     return Path(str(resources.files(DEFAULT_WEIGHTS_PACKAGE).joinpath(f"default_{category}.pt")))
 
 
+def default_semantic_path(category: str) -> Path:
+    """Where the semantic branch shipped with the default generator of a category lives."""
+    return Path(str(resources.files(DEFAULT_WEIGHTS_PACKAGE).joinpath(f"default_{category}_semantic.pt")))
+
+
+def load_labeled_generator(spec: str, semantic: str | Path | None = None) -> Generator:
+    """A generator for labeled outputs: `spec` with the semantic checkpoint `semantic`, or for
+    `default:<category>` the semantic branch shipped beside its weights when there is one."""
+    generator = load_generator(spec)
+    kind, _, arg = spec.strip().partition(":")
+    if semantic is None and kind == "default" and default_semantic_path(arg).is_file():
+        semantic = default_semantic_path(arg)
+    if semantic is None:
+        return generator
+    from ..semantic.labeled import with_semantic
+
+    return with_semantic(generator, semantic)
+
+
 def _load_checkpoint(path: Path, kind: str) -> Generator:
     if not path.is_file():
         raise GeneratorSpecError(f"checkpoint not found: {path}")
