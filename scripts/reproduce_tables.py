@@ -106,17 +106,22 @@ def log(msg: str) -> None:
 
 
 # --- the annotation kit ------------------------------------------------------------------------------
-def ensure_kit(generator, spec: str, workdir: Path, settings: TableSettings):
-    from dnerf_core.semantic.annotations import load_kit, make_kit
+def ensure_kit(generator, spec: str, category: str, workdir: Path, settings: TableSettings):
+    """The oracle-annotated kit in workdir/kit (made once). Training reads only its seeds,
+    cameras and masks, and the masks come from the oracle, so the kit does not depend on the
+    generator's weights: a generator given as a .pt file is recorded as default:<category>
+    (make_kit needs a spec naming the oracle category)."""
+    from dnerf_core.semantic.annotations import load_kit, make_kit, spec_category
 
+    kit_spec = spec if spec_category(spec) == category else f"default:{category}"
     path = workdir / KIT_DIR
     if not path.exists():
         log(f"annotation kit: {settings.kit_subjects} subjects x {settings.kit_views} views (oracle masks)")
-        make_kit(generator, spec, path, subjects=settings.kit_subjects, views=settings.kit_views, oracle=True)
+        make_kit(generator, kit_spec, path, subjects=settings.kit_subjects, views=settings.kit_views, oracle=True)
     kit = load_kit(path)
     want = settings.kit_subjects * settings.kit_views
-    if len(kit) != want or kit.generator_spec != spec:
-        raise SystemExit(f"{path} holds {len(kit)} views of {kit.generator_spec}, this run needs {want} of {spec}: "
+    if len(kit) != want or kit.category != category:
+        raise SystemExit(f"{path} holds {len(kit)} views of {kit.category}, this run needs {want} of {category}: "
                          "use another --workdir")
     return kit
 
@@ -242,7 +247,8 @@ def markdown(report: dict) -> str:
              f"Individual: {s['n_individual']} held-out subjects at random poses; video: {s['n_video']} held-out "
              f"subjects x {s['n_frames']} frames. mIoU includes background. 3D cross-view: agreement with the "
              f"other frames' majority label per voxel (the oracle's own labels reach {_pct(ceiling)} on the same "
-             "points: border voxels mix parts). 3D vs oracle: back-projected labels vs the oracle's 3D labels.")
+             "points: border voxels mix parts). 3D vs oracle: back-projected labels vs the oracle's 3D labels. "
+             "'-': nothing to measure (e.g. no pixel opaque enough to back-project).")
     return f"## Semantic tables — {report['category']}{' (quick)' if report['quick'] else ''}\n\n{notes}\n\n" \
            + "\n".join(tables)
 
@@ -254,7 +260,7 @@ def run_tables(generator, spec: str, category: str, settings: TableSettings, wor
     from dnerf_core.semantic.checkpoint import generator_identity
 
     workdir.mkdir(parents=True, exist_ok=True)
-    kit = ensure_kit(generator, spec, workdir, settings)
+    kit = ensure_kit(generator, spec, category, workdir, settings)
     gen_id = generator_identity(generator)
     names = rows or list(dict.fromkeys(n for t in TABLES.values() for n in t))
     records = {}
@@ -268,7 +274,7 @@ def run_tables(generator, spec: str, category: str, settings: TableSettings, wor
             records[n] = {**asdict(ROWS[n]), "error": f"{type(exc).__name__}: {exc}"}
     report = {"category": category, "generator": spec, "generator_identity": gen_id, "quick": quick,
               "settings": asdict(settings), "conventions": CONVENTIONS, "tables": TABLES, "rows": records}
-    atomic_write_text(out, json.dumps(report, indent=1) + "\n")
+    atomic_write_text(out, json.dumps(report, indent=1, allow_nan=False) + "\n")
     atomic_write_text(out.with_suffix(".md"), markdown(report))
     return report
 

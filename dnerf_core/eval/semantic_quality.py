@@ -45,6 +45,11 @@ VOXEL_DIVISIONS = 64
 SURFACE_OPACITY = BackprojectConfig().opacity_threshold
 
 
+def _json_safe(d: dict) -> dict:
+    """NaN (a measure with nothing to measure, e.g. no surface point) -> None: strict JSON has no NaN."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}
+
+
 @dataclass
 class SegmentationQuality:
     """2D scores over every evaluated pixel (confusion matrix summed over all views).
@@ -62,7 +67,7 @@ class SegmentationQuality:
     per_class_iou: dict[str, float | None]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _json_safe(asdict(self))
 
 
 @dataclass
@@ -85,7 +90,7 @@ class ConsistencyQuality:
     oracle_agreement: float
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _json_safe(asdict(self))
 
 
 @dataclass
