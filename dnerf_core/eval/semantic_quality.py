@@ -37,9 +37,9 @@ VIDEO_FRAMES = 61
 # individual set's size) never changes which subjects the video set shows.
 VIDEO_SEED_OFFSET = 100_000
 # 3D consistency votes in cubic voxels of edge bounds / VOXEL_DIVISIONS (bounds = half the side
-# of the subject's box, so the box is 2 * VOXEL_DIVISIONS voxels across): about one pixel's
-# footprint at the default generators' 64x64 neural resolution, so a voxel holds one surface
-# patch, seen from many frames.
+# of the subject's box, so the box is 2 * VOXEL_DIVISIONS voxels across): between half and one
+# pixel's footprint on the subject at the default generators' 64x64 resolution, so a voxel holds
+# one small surface patch that neighbouring frames of the orbit see again.
 VOXEL_DIVISIONS = 64
 # Pixels at least this opaque are surface points (the point-cloud exporter's default).
 SURFACE_OPACITY = BackprojectConfig().opacity_threshold
