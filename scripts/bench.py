@@ -116,12 +116,85 @@ def child_generator(task: dict) -> dict:
     elif task["kind"] == "uncached":
         sec = _median_seconds(lambda: [gen.render(gen.sample([1]), cams[i], res) for i in range(len(cams))], repeats)
         out = {"views_per_second": len(cams) / sec}
+    elif task["kind"] in ("semantic_lazy", "semantic_materialized"):
+        out = _semantic_view(gen, task, repeats)
     elif task["kind"] == "first_view":  # synthesis + one full view (super-resolution included)
         sec = _median_seconds(lambda: gen.render(gen.sample([1]), cams[0], res), repeats)
         out = {"seconds": sec, "output_resolution": gen.config.img_resolution}
     else:
         raise ValueError(task["kind"])
     return {"generator": label, **out, "peak_rss_mb": _peak_rss_mb(), "model_rss_mb": base_mb}
+
+
+# The materialized reference samples D (~1000 at EG3D size) channels per point: small ray chunks.
+MATERIALIZED_CHUNK_RAYS = 256
+
+
+RSS_POLL_SECONDS = 0.002
+
+
+def _rss_mb() -> float:
+    import os
+
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def _peak_rss_increase_mb(fn) -> float:
+    """Peak resident memory above the level at the call, sampled by a thread while fn runs
+    (ru_maxrss cannot tell: it keeps the high-water mark of everything before)."""
+    import threading
+
+    start, peak, done = _rss_mb(), [0.0], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(RSS_POLL_SECONDS)
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        t.join()
+    return max(peak[0], _rss_mb()) - start
+
+
+def _semantic_view(gen, task: dict, repeats: int) -> dict:
+    """Augmented planes + one raw semantic view of a sampled subject, lazy or materialized."""
+    from dnerf_core.cameras import orbit_cameras
+    from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig
+
+    branch = SemanticBranch.for_generator(gen, SemanticConfig(num_classes=9)).eval()
+    subject = gen.sample([1])
+    cams = orbit_cameras(0.0, 0.0, gen.orbit)
+    res = task["resolution"]
+
+    def run():
+        with torch.no_grad():
+            if task["kind"] == "semantic_lazy":
+                return branch.render(gen, subject, cams, res)
+            field = branch.field_materialized(branch.planes_materialized(subject))
+            return branch.render(gen, subject, cams, res, field=field, chunk_rays=MATERIALIZED_CHUNK_RAYS)
+
+    sec = _median_seconds(run, repeats, warmup=0)
+    extra = _peak_rss_increase_mb(run)
+    return {"seconds": sec, "resolution": res, "augmented_channels_per_plane": branch.layout.channels_per_plane,
+            "hidden_channels": branch.config.hidden, "peak_increase_mb": extra}
+
+
+def bench_semantic(quick: bool) -> dict:
+    """Lazy vs materialized augmented tri-plane at EG3D size (ffhq512-128, random weights)."""
+    spec, res = "preset:ffhq512-128", 32
+    rows = {kind: _run_child({"spec": spec, "kind": kind, "resolution": res, "repeats": 1})
+            for kind in ("semantic_lazy", "semantic_materialized")}
+    lazy, mat = rows["semantic_lazy"], rows["semantic_materialized"]
+    rows["speedup"] = mat["seconds"] / lazy["seconds"]
+    # memory the semantic work adds once the subject exists (synthesis is the generator's, shared)
+    rows["memory_ratio"] = mat["peak_increase_mb"] / max(lazy["peak_increase_mb"], 1.0)
+    return rows
 
 
 def _run_child(task: dict) -> dict:
@@ -163,6 +236,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "oracle": bench_oracle,
     "cloud": bench_cloud,
     "generators": bench_generators,
+    "semantic": bench_semantic,
 }
 
 

@@ -32,6 +32,19 @@ def sample_planes(planes: Tensor, points: Tensor, box_warp: float) -> Tensor:
     return out.reshape(n, n_planes, c, -1).permute(0, 1, 3, 2)
 
 
+def sample_planes_summed(planes: Tensor, points: Tensor, box_warp: float) -> Tensor:
+    """sample_planes(planes, points, box_warp).sum(dim=1) -> [N,P,C], one plane at a time, so the
+    [N,3,P,C] intermediate never exists (a third of the memory for wide planes)."""
+    n, n_planes, c, h, w = planes.shape
+    coords = project_onto_planes(points, box_warp).to(planes.dtype)
+    acc = None
+    for k in range(n_planes):
+        out = F.grid_sample(planes[:, k], coords[:, k, None], mode="bilinear", padding_mode="zeros",
+                            align_corners=False)[:, :, 0]  # [N,C,P]
+        acc = out if acc is None else acc + out
+    return acc.transpose(1, 2)
+
+
 def sample_planes_slow(planes: Tensor, points: Tensor, box_warp: float) -> Tensor:
     """Answer key for sample_planes: explicit per-point bilinear interpolation with zero padding."""
     n, n_planes, c, h, w = planes.shape

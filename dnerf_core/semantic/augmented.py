@@ -78,19 +78,17 @@ def project(features: list[Tensor], layout: AugmentedLayout, weight: Tensor) -> 
     """
     b = features[0].shape[0]
     r, h = layout.plane_resolution, weight.shape[0]
-    per_plane = [[] for _ in range(N_PLANES)]
-    for blk, k, (c0, c1), off in layout.pieces():
-        w = weight[:, off:off + (c1 - c0)]
-        per_plane[k].append((blk, torch.einsum("hc,bcxy->bhxy", w, features[blk][:, c0:c1]).contiguous()))
-    planes = []
+    pieces = list(layout.pieces())
+    # one plane at a time, written into one buffer: only a plane's worth of temporaries is alive
+    planes = features[0].new_zeros(b, N_PLANES, h, r, r)
     for k in range(N_PLANES):
-        # blocks of one resolution are summed before upsampling (fewer interpolations)
-        by_res: dict[int, Tensor] = {}
-        for blk, x in per_plane[k]:
+        by_res: dict[int, Tensor] = {}  # blocks of one resolution are summed before upsampling
+        for blk, plane, (c0, c1), off in pieces:
+            if plane != k:
+                continue
+            x = torch.einsum("hc,bcxy->bhxy", weight[:, off:off + (c1 - c0)], features[blk][:, c0:c1])
             res = layout.block_resolutions[blk]
-            by_res[res] = by_res[res] + x if res in by_res else x
-        acc = features[0].new_zeros(b, h, r, r)
-        for x in by_res.values():
-            acc = acc + _upsample(x, r)
-        planes.append(acc)
-    return torch.stack(planes, dim=1)
+            by_res[res] = by_res[res] + x if res in by_res else x.contiguous()
+        for res in list(by_res):
+            planes[:, k] += _upsample(by_res.pop(res), r)
+    return planes

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
 from ..generators.base import Subject
-from ..render.triplane import sample_planes
+from ..render.triplane import sample_planes, sample_planes_summed
 from . import augmented
 from .augmented import AugmentedLayout
 from .decoder import SemanticDecoder
@@ -91,7 +91,7 @@ class SemanticBranch(nn.Module):
 
     def field(self, planes: Tensor) -> SemanticFieldFn:
         def fn(points: Tensor):
-            return self.decoder.head(sample_planes(planes, points, self.box_warp).sum(dim=1))
+            return self.decoder.head(sample_planes_summed(planes, points, self.box_warp))
         return fn
 
     def field_materialized(self, planes: Tensor) -> SemanticFieldFn:

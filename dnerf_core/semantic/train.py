@@ -75,7 +75,9 @@ def prune_march(marched: MarchResult, origins: Tensor, directions: Tensor, thres
     """Keep the intervals with weight > threshold and both end samples of each (compositing
     averages the two ends) -> (points [1,M,3], sample_index [M], pruned weights)."""
     w = marched.weights
-    keep = w[0, ..., 0] > threshold  # [R,S-1]
+    # threshold 0 keeps everything, intervals of exactly zero weight too (the no-prior ablation
+    # computes its own weights and needs every sample)
+    keep = w[0, ..., 0] > threshold if threshold > 0 else torch.ones_like(w[0, ..., 0], dtype=torch.bool)
     weights = torch.where(keep[None, ..., None], w, torch.zeros_like(w))
     need = torch.zeros(keep.shape[0], keep.shape[1] + 1, dtype=torch.bool)
     need[:, :-1] |= keep

@@ -11,6 +11,7 @@ from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.generators.triplane_gan import TriPlaneGAN
 from dnerf_core.semantic.checkpoint import generator_identity, load_semantic, read_semantic
 from dnerf_core.semantic.labeled import LabeledGenerator
+from dnerf_core.semantic.branch import SemanticConfig
 from dnerf_core.semantic.train import SemanticTrainConfig, prune_march, train_semantic
 from dnerf_core.render.raymarch import march, sample_points
 from dnerf_core.cameras import ray_bundle
@@ -130,3 +131,17 @@ def test_labeled_generator_gives_labels(annotations):
     pts = torch.rand(1, 50, 3) - 0.5
     lab = labeled.labels_at(subject, pts)
     assert lab.shape == (1, 50) and int(lab.max()) < len(label_set)
+
+
+def test_without_density_prior_every_sample_is_kept_and_training_runs(annotations):
+    label_set, seeds, cams, masks = annotations
+    gen = _small_generator()
+    subject = gen.sample([3])
+    rays = ray_bundle(orbit_cameras(0.0, 0.3, gen.orbit), RES)
+    m = march(gen.field(subject), rays.origins, rays.directions, gen.rendering)
+    points, index, _ = prune_march(m, rays.origins, rays.directions, 0.0)
+    assert len(index) == m.depths.shape[1] * m.depths.shape[2]
+    losses = []
+    train_semantic(gen, "default:car", label_set, seeds, cams, masks, SemanticConfig(len(label_set), density_prior=False),
+                   SemanticTrainConfig(steps=3), progress=lambda step, loss: losses.append(loss))
+    assert len(losses) == 3 and all(loss == loss for loss in losses)

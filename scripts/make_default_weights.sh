@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Reproduce the weights shipped in dnerf_core/weights/ for one category (car or face):
+#   1. distil the procedural oracle into the small tri-plane generator (resumable: run again to continue),
+#   2. score it against the oracle on 200 held-out seeds,
+#   3. an oracle-filled annotation kit (30 subjects x 3 views, training seeds only),
+#   4. the semantic branch trained on those 90 masks (resumable), shipped beside the generator.
+# Usage: scripts/make_default_weights.sh CATEGORY [GENERATOR_STEPS] [SEMANTIC_STEPS]
+# Long: run it in the background (nohup ... &). Every stage skips what is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+category=${1:?usage: $0 car|face [generator_steps] [semantic_steps]}
+gen_steps=${2:-2000}
+sem_steps=${3:-600}
+runs=${DNERF_RUNS:-runs}
+py=.venv/bin/python
+weights=dnerf_core/weights
+
+$py scripts/train_generator.py --category "$category" --steps "$gen_steps" --threads 1 --ckpt-every 100 \
+    --run "$runs/default_$category" --export "$weights/default_$category.pt"
+$py scripts/eval_generator.py --generator "default:$category" --subjects 200 --out "results/generator_$category.json"
+[ -f "$runs/kit_$category/kit.json" ] || .venv/bin/dnerf annotate-kit --generator "default:$category" \
+    --subjects 30 --views 3 --oracle --out "$runs/kit_$category" --quiet
+.venv/bin/dnerf train-semantic --annotations "$runs/kit_$category" --steps "$sem_steps" \
+    --out "$runs/semantic_$category.pt" --quiet
+cp "$runs/semantic_$category.pt" "$weights/default_${category}_semantic.pt"
