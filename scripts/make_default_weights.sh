@@ -9,10 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 category=${1:?usage: $0 car|face [generator_steps] [semantic_steps]}
-gen_steps=${2:-2000}
+gen_steps=${2:-1600}
 sem_steps=${3:-600}
 runs=${DNERF_RUNS:-runs}
 py=.venv/bin/python
+# one thread per job: two categories run side by side on the 2 cores without oversubscribing
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 weights=dnerf_core/weights
 
 $py scripts/train_generator.py --category "$category" --steps "$gen_steps" --threads 1 --ckpt-every 100 \
