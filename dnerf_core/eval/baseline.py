@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from ..cameras import Cameras
 from ..errors import AnnotationError, CheckpointError
-from ..generators.base import RenderOutput, Subject
+from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import IGNORE_ID, LabelSet
 
 FORMAT = "dnerf-datasetgan-baseline"
@@ -185,24 +185,13 @@ def load_baseline(path: str | Path) -> tuple[PixelClassifier, LabelSet, dict]:
     return clf.eval(), label_set, payload["extra"]
 
 
-class DatasetGANBaseline:
+class DatasetGANBaseline(LabelingWrapper):
     """The baseline as a Generator (generators/base.py): the generator's own RGB, depth and
     opacity, labels from the pixel classifier, so the evaluation treats it like the branch."""
 
     def __init__(self, generator, classifier: PixelClassifier, label_set: LabelSet):
-        self.generator = generator
+        super().__init__(generator, label_set, "datasetgan")
         self.classifier = classifier
-        self.label_set = label_set
-        self.name = f"{generator.name}+datasetgan"
-        self.z_dim, self.c_dim = generator.z_dim, generator.c_dim
-        self.rendering, self.orbit = generator.rendering, generator.orbit
-        self.bounds, self.density_threshold = generator.bounds, generator.density_threshold
-
-    def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject:
-        return self.generator.sample(seeds, truncation)
-
-    def density(self, subject: Subject, points: Tensor) -> Tensor:
-        return self.generator.density(subject, points)
 
     def labels_at(self, subject: Subject, points: Tensor) -> None:
         return None  # a per-pixel classifier has no 3D field to query

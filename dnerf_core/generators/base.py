@@ -10,7 +10,7 @@ from ..cameras import Cameras, OrbitSpec
 from ..labels import LabelSet
 from ..render.config import RenderingConfig
 
-__all__ = ["Generator", "RenderOutput", "RenderingConfig", "Subject"]
+__all__ = ["Generator", "LabelingWrapper", "RenderOutput", "RenderingConfig", "Subject"]
 
 
 @dataclass
@@ -88,3 +88,22 @@ class Generator(Protocol):
     def labels_at(self, subject: Subject, points: Tensor) -> Tensor | None:
         """[B,P] int64 part ids at world points [B,P,3] (None when the generator has no labels)."""
         ...
+
+
+class LabelingWrapper:
+    """A generator seen through a labeler (semantic branch, pixel classifier): geometry, cameras
+    and subjects are the wrapped generator's; subclasses add render() labels and labels_at()."""
+
+    def __init__(self, generator, label_set: LabelSet, suffix: str):
+        self.generator = generator
+        self.label_set = label_set
+        self.name = f"{generator.name}+{suffix}"
+        self.z_dim, self.c_dim = generator.z_dim, generator.c_dim
+        self.rendering, self.orbit = generator.rendering, generator.orbit
+        self.bounds, self.density_threshold = generator.bounds, generator.density_threshold
+
+    def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject:
+        return self.generator.sample(seeds, truncation)
+
+    def density(self, subject: Subject, points: Tensor) -> Tensor:
+        return self.generator.density(subject, points)

@@ -9,30 +9,19 @@ import torch
 from torch import Tensor
 
 from ..cameras import Cameras
-from ..generators.base import RenderOutput, Subject
+from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import LabelSet
 from .branch import SemanticBranch
 
 LABEL_QUERY_CHUNK = 1 << 18
 
 
-class LabeledGenerator:
+class LabeledGenerator(LabelingWrapper):
     """Implements the Generator protocol (generators/base.py) over `generator` + `branch`."""
 
     def __init__(self, generator, branch: SemanticBranch, label_set: LabelSet):
-        self.generator = generator
+        super().__init__(generator, label_set, "semantic")
         self.branch = branch
-        self.label_set = label_set
-        self.name = f"{generator.name}+semantic"
-        self.z_dim, self.c_dim = generator.z_dim, generator.c_dim
-        self.rendering, self.orbit = generator.rendering, generator.orbit
-        self.bounds, self.density_threshold = generator.bounds, generator.density_threshold
-
-    def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject:
-        return self.generator.sample(seeds, truncation)
-
-    def density(self, subject: Subject, points: Tensor) -> Tensor:
-        return self.generator.density(subject, points)
 
     @torch.no_grad()
     def labels_at(self, subject: Subject, points: Tensor) -> Tensor:
