@@ -43,7 +43,7 @@ def save_semantic(path: str | Path, branch: SemanticBranch, label_set: LabelSet,
 
 
 def read_semantic(path: str | Path) -> dict:
-    return load_tagged(path, FORMAT, VERSION, "dnerf semantic checkpoint")
+    return load_tagged(path, FORMAT, VERSION, "semantic checkpoint")
 
 
 def load_semantic(path: str | Path, generator) -> tuple[SemanticBranch, LabelSet]:
