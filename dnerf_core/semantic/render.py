@@ -38,18 +38,24 @@ def march_generator(generator, subject, origins: Tensor, directions: Tensor) -> 
         return march(generator.field(subject), origins, directions, generator.rendering)
 
 
+def composite_semantics(feats: Tensor, sigma: Tensor | None, weights: Tensor, depths: Tensor,
+                        num_classes: int) -> tuple[Tensor, Tensor]:
+    """Per-sample semantic features [N,R,S,F] -> (probs [N,R,K], features [N,R,F]), composited with
+    the generator's interval weights, or with the branch's own raw density [N,R,S,1] when given."""
+    if sigma is not None:
+        weights, _ = compute_weights(sigma, depths)
+    probs = composite_probabilities(torch.softmax(feats[..., :num_classes], dim=-1), weights)
+    return probs, accumulate(feats, weights)
+
+
 def semantic_composite(field: SemanticFieldFn, marched: MarchResult, origins: Tensor, directions: Tensor,
                        num_classes: int) -> tuple[Tensor, Tensor]:
     """Evaluate the semantic field at the march's samples -> (probs [N,R,K], features [N,R,F])."""
     n, r, s, _ = marched.depths.shape
     pts = sample_points(origins, directions, marched.depths).reshape(n, r * s, 3)
     feats, sigma = field(pts)
-    feats = feats.reshape(n, r, s, -1)
-    weights = marched.weights
-    if sigma is not None:
-        weights, _ = compute_weights(sigma.reshape(n, r, s, 1), marched.depths)
-    probs = composite_probabilities(torch.softmax(feats[..., :num_classes], dim=-1), weights)
-    return probs, accumulate(feats, weights)
+    sigma = None if sigma is None else sigma.reshape(n, r, s, 1)
+    return composite_semantics(feats.reshape(n, r, s, -1), sigma, marched.weights, marched.depths, num_classes)
 
 
 def render_semantic_rays(generator, subject, field: SemanticFieldFn, origins: Tensor, directions: Tensor,

@@ -18,10 +18,10 @@ from torch import Tensor
 from ..cameras import Cameras, ray_bundle
 from ..errors import AnnotationError
 from ..labels import IGNORE_ID, LabelSet
-from ..render.raymarch import MarchResult, accumulate, composite_probabilities, compute_weights, sample_points
+from ..render.raymarch import MarchResult, sample_points
 from .branch import SemanticBranch, SemanticConfig
 from .checkpoint import generator_identity, save_semantic
-from .render import log_probs, march_generator
+from .render import composite_semantics, log_probs, march_generator
 
 
 @dataclass(frozen=True)
@@ -111,14 +111,13 @@ def view_loss(branch: SemanticBranch, planes: Tensor, view: AnnotatedView, cfg: 
     _, r, s1, _ = view.weights.shape
     dense = feats.new_zeros(r * (s1 + 1), feats.shape[-1]).index_copy(0, view.sample_index, feats[0])
     dense = dense.reshape(1, r, s1 + 1, -1)
-    weights = view.weights
-    if sigma is not None:  # ablation without the density prior: every sample kept, own weights
-        weights, _ = compute_weights(sigma.reshape(1, r, s1 + 1, 1), view.depths)
-    probs = composite_probabilities(torch.softmax(dense[..., :k], dim=-1), weights)
+    # without the density prior every sample is kept and the branch's own density gives the weights
+    own_sigma = None if sigma is None else sigma.reshape(1, r, s1 + 1, 1)
+    probs, composited = composite_semantics(dense, own_sigma, view.weights, view.depths, k)
     res = view.mask_raw.shape[-1]
     img = lambda x: x.reshape(1, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     raw = log_probs(img(probs))
-    logits = branch.superres(raw, img(accumulate(dense, weights)))
+    logits = branch.superres(raw, img(composited))
     loss = F.cross_entropy(logits, view.mask[None], ignore_index=IGNORE_ID)
     return loss + cfg.raw_weight * F.nll_loss(raw, view.mask_raw[None], ignore_index=IGNORE_ID)
 
@@ -147,17 +146,16 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
     state = TrainState(0, [])
     ckpt_path = Path(checkpoint) if checkpoint else None
     resume_path = ckpt_path.with_suffix(ckpt_path.suffix + ".state") if ckpt_path else None
+    order = torch.Generator().manual_seed(cfg.seed)
     if resume_path is not None and resume_path.is_file():
         saved = torch.load(resume_path, map_location="cpu", weights_only=True)
         if saved["generator_identity"] == gen_id and saved["train_config"] == asdict(cfg):
             branch.load_state_dict(saved["branch"])
             optimizer.load_state_dict(saved["optimizer"])
+            order.set_state(saved["order"])
             state = TrainState(int(saved["step"]), list(saved["losses"]))
     prune = cfg.prune_weight if semantic.density_prior else 0.0
     subjects, views = prepare_views(generator, seeds, cameras, masks, prune)
-    order = torch.Generator().manual_seed(cfg.seed)
-    if resume_path is not None and resume_path.is_file() and state.step:
-        order.set_state(saved["order"])
 
     def save() -> None:
         from ..factory.export.atomic import atomic_open
