@@ -70,12 +70,11 @@ def load_labeled(spec: str, semantic_checkpoint: str = ""):
     gen = load(spec)
     if gen.label_set is not None:
         return gen
-    kind, _, category = spec.strip().partition(":")
-    if not semantic and kind == "default":  # the semantic branch shipped with the default generator
-        from dnerf_core.generators.registry import default_semantic_path
+    if not semantic:  # the semantic branch shipped with the default generator, if any
+        from dnerf_core.generators.registry import shipped_semantic
 
-        shipped = default_semantic_path(category)
-        semantic = str(shipped) if shipped.is_file() else ""
+        shipped = shipped_semantic(spec)
+        semantic = str(shipped) if shipped is not None else ""
     if not semantic:
         raise DnerfError(f"{spec} has no part labels: a learned generator needs a semantic checkpoint (its "
                          "trained semantic branch); or use procedural:<category>")

@@ -30,13 +30,21 @@ def default_semantic_path(category: str) -> Path:
     return Path(str(resources.files(DEFAULT_WEIGHTS_PACKAGE).joinpath(f"default_{category}_semantic.pt")))
 
 
+def shipped_semantic(spec: str) -> Path | None:
+    """The semantic branch shipped beside `default:<category>`'s weights, if the spec names one."""
+    kind, _, category = spec.strip().partition(":")
+    if kind != "default":
+        return None
+    path = default_semantic_path(category)
+    return path if path.is_file() else None
+
+
 def load_labeled_generator(spec: str, semantic: str | Path | None = None) -> Generator:
     """A generator for labeled outputs: `spec` with the semantic checkpoint `semantic`, or for
     `default:<category>` the semantic branch shipped beside its weights when there is one."""
     generator = load_generator(spec)
-    kind, _, arg = spec.strip().partition(":")
-    if semantic is None and kind == "default" and default_semantic_path(arg).is_file():
-        semantic = default_semantic_path(arg)
+    if semantic is None:
+        semantic = shipped_semantic(spec)
     if semantic is None:
         return generator
     from ..semantic.labeled import with_semantic
