@@ -5,6 +5,7 @@ on stderr and exit code 2; nothing half-written is left behind.
 """
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -172,6 +173,162 @@ def view_cmd(path, backend, diff_path, screenshot, size, point_size, legend, pre
 
     run_view(ViewOptions(path=path, backend=backend, diff=diff_path, screenshot=screenshot, size=size,
                          point_size=point_size, legend=legend, prefer_mesh=prefer_mesh), echo=click.echo)
+
+
+def _parse_view(ctx, param, value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        yaw, pitch = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected YAW,PITCH in degrees (e.g. 30,10), got {value!r}") from None
+    if not (math.isfinite(yaw) and math.isfinite(pitch)) or abs(pitch) >= 85:
+        raise click.BadParameter(f"yaw and pitch must be finite and |pitch| < 85 degrees, got {value!r}")
+    return yaw, pitch
+
+
+def _fit_options(steps_default: int):
+    def deco(fn):
+        options = [
+            click.option("--generator", "-g", "generator_spec", default="default:car", show_default=True,
+                         help=GENERATOR_HELP),
+            click.option("--semantic", "semantic_ckpt", type=click.Path(dir_okay=False), default=None,
+                         help="semantic checkpoint of the generator [default: the one shipped with default:*]"),
+            click.option("--steps", type=click.IntRange(1, 100000), default=steps_default, show_default=True,
+                         help="Adam steps"),
+            click.option("--fit-seed", type=click.IntRange(min=0), default=0, show_default=True,
+                         help="randomness of the fit (ray subsets): same seed, same result"),
+            click.option("--views", "-n", type=click.IntRange(0, 32), default=5, show_default=True,
+                         help="preview views spread over the orbit (after the fitted view)"),
+            click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+                         help="output folder: subject.pt, preview.png, report.json"),
+            click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return deco
+
+
+def _progress_bar(total: int, quiet: bool, desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, disable=quiet, unit="step", desc=desc)
+
+    def progress(step: int, loss: float) -> None:
+        bar.n = step
+        bar.set_postfix(loss=f"{loss:.4f}")
+        bar.refresh()
+
+    return bar, progress
+
+
+@cli.command("invert")
+@click.option("--rgb", "rgb_path", type=click.Path(dir_okay=False), default=None, help="square RGB image to fit")
+@click.option("--mask", "mask_path", type=click.Path(dir_okay=False), default=None,
+              help="part mask PNG to fit (palette, grayscale ids or label colors; the generator's view size)")
+@click.option("--w-plus", is_flag=True, help="fit one w per synthesis layer instead of one w")
+@click.option("--fit-radius", is_flag=True, help="also fit the camera's distance")
+@click.option("--starts", type=click.IntRange(1, 12), default=2, show_default=True,
+              help="best poses of the coarse search refined before one is kept")
+@_fit_options(steps_default=120)
+def invert_cmd(rgb_path, mask_path, w_plus, fit_radius, starts, generator_spec, semantic_ckpt, steps, fit_seed, views,
+               out, quiet) -> None:
+    """Fit a latent and camera pose to an RGB image or a part mask."""
+    from .generators.registry import load_labeled_generator
+    from .inversion.config import FitConfig
+    from .inversion.fit import total_steps
+    from .inversion.jobs import run_invert
+
+    if (rgb_path is None) == (mask_path is None):
+        raise click.UsageError("give exactly one of --rgb IMAGE or --mask MASK")
+    cfg = FitConfig(steps=steps, pose_starts=starts, w_plus=w_plus, fit_radius=fit_radius, seed=fit_seed,
+                    search_steps=min(FitConfig.search_steps, steps - 1)).validate()
+    labeled = load_labeled_generator(generator_spec, semantic_ckpt)
+    kind, target = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
+    bar, progress = _progress_bar(total_steps(cfg, starts), quiet, f"invert {kind}")
+    with bar:
+        outcome = run_invert(labeled, generator_spec, target, kind, out, cfg, views, progress)
+    r = outcome.report
+    score = f"PSNR {r['psnr']:.2f} dB" if kind == "rgb" else f"mIoU {r['miou']:.3f}"
+    click.echo(f"fitted {kind} in {r['seconds']:.1f} s: yaw {r['pose_degrees'][0]:.1f}, pitch "
+               f"{r['pose_degrees'][1]:.1f} degrees, {score}; wrote {Path(out).resolve()}")
+
+
+def _edit_source(labeled, spec: str, seed, subject_path, view):
+    """(ws [1,num_ws,w_dim], pose, provenance) of the subject an edit starts from."""
+    from .inversion.inputs import require_branch
+    from .inversion.pose import Pose
+    from .inversion.subject_file import load_fitted
+
+    gen, _ = require_branch(labeled, "editing")
+    if (seed is None) == (subject_path is None):
+        raise click.UsageError("give exactly one of --seed S or --subject FILE")
+    if subject_path is not None:
+        fitted = load_fitted(subject_path, labeled)
+        ws, pose, info = fitted.ws, fitted.pose, {"subject": str(subject_path)}
+    else:
+        ws, pose, info = gen.sample([seed]).ws, None, {"seed": seed}
+    if view is not None:
+        pose = Pose(math.radians(view[0]), math.radians(view[1]), gen.orbit.radius)
+    if pose is None:
+        raise click.UsageError("--view YAW,PITCH is required with --seed")
+    return ws, pose, info
+
+
+@cli.command("edit")
+@click.option("--seed", "-s", type=click.IntRange(min=0), default=None, help="subject seed to edit")
+@click.option("--subject", "subject_path", type=click.Path(dir_okay=False), default=None,
+              help="fitted subject (subject.pt of dnerf invert / edit) to edit")
+@click.option("--view", callback=_parse_view, default=None,
+              help="YAW,PITCH in degrees of the view the mask was drawn on [default: the subject file's pose]")
+@click.option("--mask", "mask_path", type=click.Path(dir_okay=False), required=True,
+              help="edited part mask PNG of that view (start from `dnerf mask`)")
+@click.option("--keep-weight", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="weight of keeping the RGB outside the edited region")
+@_fit_options(steps_default=150)
+def edit_cmd(seed, subject_path, view, mask_path, keep_weight, generator_spec, semantic_ckpt, steps, fit_seed, views,
+             out, quiet) -> None:
+    """Edit a subject in 3D by redrawing its part mask in one view."""
+    from dataclasses import replace
+
+    from .generators.registry import load_labeled_generator
+    from .inversion.edit import EDIT_FIT
+    from .inversion.jobs import run_edit
+
+    labeled = load_labeled_generator(generator_spec, semantic_ckpt)
+    ws, pose, info = _edit_source(labeled, generator_spec, seed, subject_path, view)
+    cfg = replace(EDIT_FIT, steps=steps, seed=fit_seed).validate()
+    bar, progress = _progress_bar(cfg.steps, quiet, "edit")
+    with bar:
+        outcome = run_edit(labeled, generator_spec, ws, pose, mask_path, out, cfg, keep_weight, views, info, progress)
+    r = outcome.report
+    click.echo(f"edited {r['region_pixels']} pixels in {r['seconds']:.1f} s: region mIoU {r['region_miou']:.3f}, "
+               f"PSNR outside {r['outside_psnr']:.2f} dB; wrote {Path(out).resolve()}")
+
+
+@cli.command("mask")
+@click.option("--generator", "-g", "generator_spec", default="default:car", show_default=True, help=GENERATOR_HELP)
+@click.option("--semantic", "semantic_ckpt", type=click.Path(dir_okay=False), default=None,
+              help="semantic checkpoint of the generator [default: the one shipped with default:*]")
+@click.option("--seed", "-s", type=click.IntRange(min=0), default=None, help="subject seed")
+@click.option("--subject", "subject_path", type=click.Path(dir_okay=False), default=None,
+              help="fitted subject (subject.pt of dnerf invert / edit)")
+@click.option("--view", callback=_parse_view, default=None,
+              help="YAW,PITCH in degrees [default: the subject file's pose]")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="mask PNG to write")
+def mask_cmd(generator_spec, semantic_ckpt, seed, subject_path, view, out) -> None:
+    """Write one view's part mask (palette PNG) to paint an edit on."""
+    from .generators.registry import load_labeled_generator
+    from .inversion.jobs import write_view_mask
+
+    labeled = load_labeled_generator(generator_spec, semantic_ckpt)
+    ws, pose, _ = _edit_source(labeled, generator_spec, seed, subject_path, view)
+    gen = labeled.generator
+    write_view_mask(labeled, gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1]), pose, out)
+    yaw, pitch = pose.degrees
+    click.echo(f"wrote {Path(out).resolve()} (view yaw {yaw:.1f}, pitch {pitch:.1f} degrees); edit it and run "
+               f"dnerf edit ... --view {yaw:.1f},{pitch:.1f} --mask EDITED.png")
 
 
 def _run(command: click.Command, args: list[str] | None, prog_name: str) -> int:

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cameras import spread_orbit_cameras
 from ..errors import DnerfError
 from ..generators.base import Generator
-from .export.atomic import atomic_write_text, ensure_dir
+from .export.atomic import atomic_write_text, staged_output
 
 MANIFEST_NAME = "export.json"
 
@@ -109,41 +106,14 @@ def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: 
     return result
 
 
-def _publish(stage: Path, out: Path) -> list[Path]:
-    """Move every staged file into the output folder (same filesystem: each move is a rename).
-
-    Every destination is checked first, so a conflict stops the export before anything moves.
-    """
-    staged = sorted(p for p in stage.rglob("*") if p.is_file())
-    for src in staged:
-        dst = out / src.relative_to(stage)
-        for part in [*reversed(dst.relative_to(out).parents[:-1]), dst.relative_to(out)]:
-            blocker = out / part
-            if blocker == dst and blocker.exists() and not blocker.is_file():
-                raise DnerfError(f"cannot write {dst}: something that is not a file is in the way")
-            if blocker != dst and blocker.exists() and not blocker.is_dir():
-                raise DnerfError(f"cannot write {dst}: {blocker} is not a folder")
-    moved = []
-    for src in staged:
-        dst = out / src.relative_to(stage)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
-        moved.append(dst)
-    return moved
-
-
 def export_subject(generator: Generator, spec: str, opts: ExportOptions, out: str | Path,
                    show_progress: bool = False) -> ExportResult:
     """Render, extract and write one labeled subject into `out`; returns what was written."""
     from tqdm import tqdm
 
     opts.validate()
-    out = ensure_dir(out)
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=".dnerf-staging-", dir=out))
-    except OSError as exc:
-        raise DnerfError(f"cannot write into output folder {out}: {exc.strerror or exc}") from exc
-    try:
+    with staged_output(out) as staged:
+        stage = staged.stage
         with tqdm(total=opts.views + 1, disable=not show_progress, unit="step", leave=False) as bar:
             result = _write_outputs(generator, spec, opts, stage, bar)
         manifest = {
@@ -153,8 +123,6 @@ def export_subject(generator: Generator, spec: str, opts: ExportOptions, out: st
                       for p in sorted(stage.rglob("*")) if p.is_file()},
         }
         atomic_write_text(stage / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        result.files = _publish(stage, out)
-        result.out = out
-        return result
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    result.files = staged.published
+    result.out = staged.out
+    return result

@@ -56,3 +56,47 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class StagedOutput:
+    """A staging folder inside an output folder: write everything into `stage`; on success every
+    file is moved into `out` (a rename each) and listed in `published`; on failure nothing moves."""
+
+    def __init__(self, out: Path, stage: Path):
+        self.out, self.stage, self.published = out, stage, []
+
+    def publish(self) -> list[Path]:
+        """Every destination is checked first, so a conflict stops before anything moves."""
+        staged = sorted(p for p in self.stage.rglob("*") if p.is_file())
+        for src in staged:
+            dst = self.out / src.relative_to(self.stage)
+            for part in [*reversed(dst.relative_to(self.out).parents[:-1]), dst.relative_to(self.out)]:
+                blocker = self.out / part
+                if blocker == dst and blocker.exists() and not blocker.is_file():
+                    raise DnerfError(f"cannot write {dst}: something that is not a file is in the way")
+                if blocker != dst and blocker.exists() and not blocker.is_dir():
+                    raise DnerfError(f"cannot write {dst}: {blocker} is not a folder")
+        for src in staged:
+            dst = self.out / src.relative_to(self.stage)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            self.published.append(dst)
+        return self.published
+
+
+@contextlib.contextmanager
+def staged_output(out: str | Path) -> Iterator[StagedOutput]:
+    """Create `out` if needed and stage into it; publish when the block succeeds."""
+    import shutil
+
+    out = ensure_dir(out)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".dnerf-staging-", dir=out))
+    except OSError as exc:
+        raise DnerfError(f"cannot write into output folder {out}: {exc.strerror or exc}") from exc
+    staged = StagedOutput(out, stage)
+    try:
+        yield staged
+        staged.publish()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

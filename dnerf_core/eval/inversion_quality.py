@@ -1,0 +1,162 @@
+"""Inversion and editing measured on the default generator: targets rendered from seeds never used
+in training (HELDOUT_SEED_START and up), at random poses of the generator's orbit.
+
+- RGB inversion: PSNR of the fitted subject's render at the fitted pose vs the target image,
+  and the yaw error of the recovered pose;
+- mask inversion: mIoU of the fitted subject's labels vs the target mask;
+- editing: a part of the subject is given another held-out subject's shape of it in one view
+  (transplant_part); inside the region the edit changed, mIoU of the new labels vs the edited
+  mask; outside it, RGB PSNR vs the original view; in other views, the share of changed pixels
+  that involve the edited part (the edit moves that part, the rest stays).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor
+
+from ..cameras import random_orbit_cameras, spread_orbit_cameras
+from ..eval.splits import HELDOUT_SEED_START
+from ..inversion.config import FitConfig
+from ..inversion.edit import EDIT_FIT, edit_subject, render_view, transplant_part
+from ..inversion.inputs import require_branch
+from ..inversion.mask import invert_mask
+from ..inversion.pose import Pose, yaw_error_degrees
+from ..inversion.rgb import invert_rgb
+from .metrics import confusion_matrix, psnr, segmentation_scores
+
+# Seeds of the targets: held-out, and apart from the generator / semantic evaluations' first ones.
+INVERSION_SEED_OFFSET = 7_000
+# Part whose shape the edit benchmark transplants, per category (a large, visible part).
+EDIT_PART = {"car": "roof", "face": "hair"}
+OTHER_VIEWS = 4
+
+
+@dataclass
+class InversionCase:
+    kind: str
+    seed: int
+    target_pose_deg: tuple[float, float]
+    fitted_pose_deg: tuple[float, float]
+    seconds: float
+    psnr: float | None = None
+    yaw_error_deg: float | None = None
+    miou: float | None = None
+
+
+@dataclass
+class EditCase:
+    seed: int
+    donor_seed: int
+    part: str
+    pose_deg: tuple[float, float]
+    region_pixels: int
+    seconds: float
+    region_miou: float
+    outside_psnr: float
+    other_views_part_share: float
+    part_area_change: float
+
+
+def target_pose(generator, index: int) -> Pose:
+    """A random pose of the orbit's range, repeatable per case index."""
+    cams_gen = torch.Generator().manual_seed(HELDOUT_SEED_START + index)
+    r = torch.rand(2, generator=cams_gen, dtype=torch.float64)
+    o = generator.orbit
+    yaw = o.yaw_range[0] + float(r[0]) * (o.yaw_range[1] - o.yaw_range[0])
+    pitch = o.pitch_range[0] + float(r[1]) * (o.pitch_range[1] - o.pitch_range[0])
+    return Pose(yaw, pitch, o.radius)
+
+
+def case_seed(index: int) -> int:
+    return HELDOUT_SEED_START + INVERSION_SEED_OFFSET + index
+
+
+def region_miou(pred: Tensor, truth: Tensor, region: Tensor, num_classes: int) -> float:
+    return segmentation_scores(confusion_matrix(pred[region], truth[region], num_classes)).miou
+
+
+def masked_psnr(a: Tensor, b: Tensor, keep: Tensor) -> float:
+    """PSNR of [3,H,W] images over the pixels keep [H,W]."""
+    mse = ((a - b) ** 2).mean(0)[keep].mean().clamp_min(1e-12)
+    return float(10 * torch.log10(1 / mse))
+
+
+@torch.no_grad()
+def _render(labeled, subject, pose: Pose):
+    gen, _ = require_branch(labeled, "evaluation")
+    return labeled.render(subject, pose.cameras(gen.orbit))
+
+
+def rgb_case(labeled, index: int, cfg: FitConfig = FitConfig()) -> InversionCase:
+    gen, _ = require_branch(labeled, "evaluation")
+    seed, pose = case_seed(index), target_pose(gen, index)
+    target = _render(labeled, gen.sample([seed]), pose).rgb[0]
+    t0 = time.perf_counter()
+    fit = invert_rgb(gen, target, cfg)
+    seconds = time.perf_counter() - t0
+    got = _render(labeled, fit.subject, fit.pose).rgb[0]
+    return InversionCase("rgb", seed, pose.degrees, fit.pose.degrees, seconds,
+                         psnr=float(psnr(got[None], target[None])[0]),
+                         yaw_error_deg=yaw_error_degrees(fit.pose.yaw, pose.yaw))
+
+
+def mask_case(labeled, index: int, cfg: FitConfig = FitConfig()) -> InversionCase:
+    gen, branch = require_branch(labeled, "evaluation")
+    seed, pose = case_seed(index), target_pose(gen, index)
+    target = _render(labeled, gen.sample([seed]), pose).labels[0]
+    t0 = time.perf_counter()
+    fit = invert_mask(labeled, target, cfg)
+    seconds = time.perf_counter() - t0
+    got = _render(labeled, fit.subject, fit.pose).labels[0]
+    k = branch.config.num_classes
+    return InversionCase("mask", seed, pose.degrees, fit.pose.degrees, seconds,
+                         miou=segmentation_scores(confusion_matrix(got, target, k)).miou,
+                         yaw_error_deg=yaw_error_degrees(fit.pose.yaw, pose.yaw))
+
+
+def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> EditCase:
+    gen, branch = require_branch(labeled, "evaluation")
+    seed, donor_seed, pose = case_seed(index), case_seed(index + 500), target_pose(gen, index)
+    part = labeled.label_set.id_of(EDIT_PART[category])
+    subject = gen.sample([seed])
+    before = render_view(labeled, subject, pose)
+    donor = render_view(labeled, gen.sample([donor_seed]), pose)
+    edited = transplant_part(before.labels, donor.labels, part)
+    t0 = time.perf_counter()
+    result = edit_subject(labeled, subject.ws, pose, edited, cfg)
+    seconds = time.perf_counter() - t0
+    after = render_view(labeled, result.fit.subject, pose)
+    k = branch.config.num_classes
+    others = spread_orbit_cameras(OTHER_VIEWS, gen.orbit)
+    with torch.no_grad():
+        lab_before = labeled.render(subject, others).labels
+        lab_after = labeled.render(result.fit.subject, others).labels
+    changed = lab_before != lab_after
+    involves = changed & ((lab_before == part) | (lab_after == part))
+    share = float(involves.sum() / changed.sum()) if changed.any() else 1.0
+    area_before = float((lab_before == part).sum())
+    area_change = float((lab_after == part).sum()) / max(area_before, 1.0) - 1.0
+    return EditCase(seed, donor_seed, EDIT_PART[category], pose.degrees, int(result.region.sum()), seconds,
+                    region_miou=region_miou(after.labels, edited, result.region, k),
+                    outside_psnr=masked_psnr(after.rgb, before.rgb, ~result.region),
+                    other_views_part_share=share, part_area_change=area_change)
+
+
+def summarize(cases: list) -> dict:
+    rows = [asdict(c) for c in cases]
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in ("seed", "donor_seed")]
+    mean = {k: sum(r[k] for r in rows if r[k] is not None) / max(sum(r[k] is not None for r in rows), 1)
+            for k in keys}
+    worst = {}
+    for k in ("psnr", "miou", "region_miou", "outside_psnr", "other_views_part_share"):
+        vals = [r[k] for r in rows if r.get(k) is not None]
+        if vals:
+            worst[k] = min(vals)
+    if any(r.get("yaw_error_deg") is not None for r in rows):
+        worst["yaw_error_deg"] = max(r["yaw_error_deg"] for r in rows if r["yaw_error_deg"] is not None)
+    worst["seconds"] = max(r["seconds"] for r in rows)
+    return {"mean": mean, "worst": worst, "cases": rows}

@@ -1,0 +1,89 @@
+"""3D-aware semantic editing by inversion (DatasetNeRF sec. 4.4).
+
+Given a subject, one view of it and an edited part mask of that view: the region of interest is
+every pixel whose label the edit changed; the subject's w+ is optimized so the semantic rendering
+matches the edited labels inside the region (cross-entropy) while the RGB stays what it was
+outside it (squared error; no perceptual network is available offline). The result is a new
+subject: a 3D change, so every other view shows the edit too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor
+
+from ..errors import DnerfError
+from ..labels import IGNORE_ID
+from .config import FitConfig
+from .fit import FitResult, Progress, fit_view
+from .inputs import check_label_tensor, require_branch
+from .objective import ViewObjective
+from .pose import Pose
+from .targets import label_term, resize_labels, rgb_term
+
+EDIT_FIT = FitConfig(steps=150, search_steps=0, pose_starts=1, w_plus=True, fit_pose=False, lr_latent=0.01)
+# Keeping the unedited pixels is worth this many label cross-entropies per unit of squared error.
+DEFAULT_KEEP_WEIGHT = 20.0
+
+
+@dataclass(frozen=True)
+class EditView:
+    """The view an edit was drawn on, as the subject rendered it before the edit: RGB [3,H,W]
+    and labels [H,W] at the output resolution."""
+
+    pose: Pose
+    rgb: Tensor
+    labels: Tensor
+
+
+@dataclass
+class EditResult:
+    """The edited subject (fit.subject, fit.ws) and what defined the edit: the view before it,
+    the edited mask [H,W] and the region of interest [H,W] (pixels whose label was changed)."""
+
+    fit: FitResult
+    before: EditView
+    edited: Tensor
+    region: Tensor
+
+
+@torch.no_grad()
+def render_view(labeled, subject, pose: Pose) -> EditView:
+    """The labeled generator's full render of one view (RGB and argmax labels)."""
+    gen, _ = require_branch(labeled, "editing")
+    out = labeled.render(subject, pose.cameras(gen.orbit))
+    return EditView(pose, out.rgb[0], out.labels[0])
+
+
+def edit_region(before: Tensor, edited: Tensor) -> Tensor:
+    """[H,W] bool: where the edit changed the label (ignored pixels never count)."""
+    return (edited != before) & (edited != IGNORE_ID)
+
+
+def transplant_part(before: Tensor, donor: Tensor, label: int) -> Tensor:
+    """An edited mask: `before` with part `label` given the shape it has in `donor` (another
+    subject's mask of the same view); pixels the part leaves take the donor's label there."""
+    take = (before == label) | (donor == label)
+    return torch.where(take, donor, before)
+
+
+def edit_subject(labeled, ws: Tensor, pose: Pose, edited_mask: Tensor, config: FitConfig = EDIT_FIT,
+                 keep_weight: float = DEFAULT_KEEP_WEIGHT, progress: Progress | None = None) -> EditResult:
+    """Edit the subject with latents `ws` [1,num_ws,w_dim] so its view at `pose` shows `edited_mask`
+    [H,W] (label ids at the generator's output resolution; 255 = don't care)."""
+    gen, branch = require_branch(labeled, "editing")
+    if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] not in (1, gen.num_ws) or ws.shape[2] != gen.config.w_dim:
+        raise DnerfError(f"ws must be [1,{gen.num_ws},{gen.config.w_dim}], got {tuple(ws.shape)}")
+    edited = check_label_tensor(edited_mask, branch.config.num_classes, gen.config.img_resolution)
+    with torch.no_grad():
+        before = render_view(labeled, gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1]), pose)
+    region = edit_region(before.labels, edited)
+    if not region.any():
+        raise DnerfError("the edited mask is identical to the subject's current mask in this view: nothing to edit")
+    res = gen.rendering.neural_resolution
+    region_small = resize_labels(region.to(torch.int64), res).bool()
+    terms = (label_term(edited, where=region), rgb_term(before.rgb, res, where=~region_small, weight=keep_weight))
+    cfg = replace(config, fit_pose=False)
+    fit = fit_view(gen, branch, ViewObjective(res, terms, scale=branch.superres.scale), ws, cfg, pose, progress)
+    return EditResult(fit=fit, before=before, edited=edited, region=region)

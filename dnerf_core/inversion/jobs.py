@@ -1,0 +1,116 @@
+"""Whole inversion / edit jobs as the CLI and the Blender add-on run them: read the target, fit,
+write the fitted subject, a preview sheet and a JSON report into an output folder (staged: all
+files appear together, or none)."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..errors import DnerfError
+from ..eval.metrics import confusion_matrix, segmentation_scores
+from ..factory.export.atomic import atomic_write_text, staged_output
+from ..factory.export.masks import write_mask_png
+from .config import FitConfig
+from .edit import EDIT_FIT, DEFAULT_KEEP_WEIGHT, EditResult, edit_subject, render_view
+from .fit import FitResult, Progress
+from .inputs import load_label_mask, load_rgb_image, require_branch, unwrap
+from .mask import invert_mask
+from .pose import Pose
+from .preview import preview_cameras, view_rows, write_sheet
+from .rgb import invert_rgb
+from .subject_file import FittedSubject, fitted_from, save_fitted
+
+SUBJECT_FILE = "subject.pt"
+PREVIEW_FILE = "preview.png"
+REPORT_FILE = "report.json"
+
+
+@dataclass
+class JobOutcome:
+    fitted: FittedSubject
+    report: dict
+    files: list[Path] = field(default_factory=list)
+
+
+def _write(out, fitted: FittedSubject, rows, report: dict) -> list[Path]:
+    with staged_output(out) as staged:
+        save_fitted(staged.stage / SUBJECT_FILE, fitted)
+        write_sheet(staged.stage / PREVIEW_FILE, rows)
+        atomic_write_text(staged.stage / REPORT_FILE, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return staged.published
+
+
+def _fit_report(kind: str, fit: FitResult, seconds: float) -> dict:
+    return {"kind": kind, "pose_degrees": list(fit.pose.degrees), "radius": fit.pose.radius,
+            "seconds": round(seconds, 2), "loss_first": fit.losses[0], "loss_last": fit.losses[-1],
+            "starts": [{"pose_degrees": list(p.degrees), "loss": s} for p, s in fit.starts]}
+
+
+def run_invert(labeled, spec: str, target: str | Path, kind: str, out, config: FitConfig = FitConfig(),
+               views: int = 5, progress: Progress | None = None) -> JobOutcome:
+    """Invert an RGB image (kind "rgb") or a part mask PNG (kind "mask") and write the outputs."""
+    gen, branch = unwrap(labeled)
+    if kind == "rgb":
+        image = load_rgb_image(target)
+        t0 = time.perf_counter()
+        fit = invert_rgb(gen, image, config, progress=progress)
+    elif kind == "mask":
+        gen, branch = require_branch(labeled, "mask inversion")
+        mask = load_label_mask(target, labeled.label_set, gen.config.img_resolution)
+        t0 = time.perf_counter()
+        fit = invert_mask(labeled, mask, config, progress=progress)
+    else:
+        raise DnerfError(f"unknown inversion kind {kind!r}")
+    report = _fit_report(kind, fit, time.perf_counter() - t0)
+    with torch.no_grad():
+        got = labeled.render(fit.subject, fit.pose.cameras(gen.orbit))
+    if kind == "rgb":
+        mse = float(((got.rgb[0] - torch.nn.functional.interpolate(image[None], size=got.rgb.shape[-2:], mode="area")[0])
+                     ** 2).mean())
+        report["psnr"] = 10 * math.log10(1 / max(mse, 1e-12))
+    else:
+        report["miou"] = segmentation_scores(confusion_matrix(got.labels[0], mask, branch.config.num_classes)).miou
+    fitted = fitted_from(labeled, spec, fit.ws, fit.pose, kind, {"target": str(target)})
+    rows = view_rows(labeled, fit.subject, preview_cameras(gen, fit.pose, views))
+    return JobOutcome(fitted, report, _write(out, fitted, rows, report))
+
+
+def edit_report(labeled, result: EditResult) -> dict:
+    """How well the edited view shows the edit: mIoU inside the region vs the edited mask, RGB
+    PSNR outside it vs the view before the edit."""
+    _, branch = require_branch(labeled, "editing")
+    after = render_view(labeled, result.fit.subject, result.before.pose)
+    region = result.region
+    conf = confusion_matrix(after.labels[region], result.edited[region], branch.config.num_classes)
+    mse = ((after.rgb - result.before.rgb) ** 2).mean(0)[~region].mean() if (~region).any() else torch.tensor(0.0)
+    return {"region_pixels": int(region.sum()), "region_miou": segmentation_scores(conf).miou,
+            "outside_psnr": float(10 * torch.log10(1 / mse.clamp_min(1e-12)))}
+
+
+def run_edit(labeled, spec: str, ws: Tensor, pose: Pose, edited_mask: str | Path, out,
+             config: FitConfig = EDIT_FIT, keep_weight: float = DEFAULT_KEEP_WEIGHT, views: int = 5,
+             info: dict | None = None, progress: Progress | None = None) -> JobOutcome:
+    """Edit the subject `ws` so its view at `pose` shows the mask PNG `edited_mask`; write outputs."""
+    gen, _ = require_branch(labeled, "editing")
+    mask = load_label_mask(edited_mask, labeled.label_set, gen.config.img_resolution)
+    t0 = time.perf_counter()
+    result = edit_subject(labeled, ws, pose, mask, config, keep_weight, progress)
+    report = {**_fit_report("edit", result.fit, time.perf_counter() - t0), **edit_report(labeled, result)}
+    fitted = fitted_from(labeled, spec, result.fit.ws, pose, "edit", {**(info or {}), "mask": str(edited_mask)})
+    cams = preview_cameras(gen, pose, views)
+    before = gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1])
+    rows = view_rows(labeled, before, cams) + view_rows(labeled, result.fit.subject, cams)
+    return JobOutcome(fitted, report, _write(out, fitted, rows, report))
+
+
+def write_view_mask(labeled, subject, pose: Pose, path: str | Path) -> Tensor:
+    """The subject's part mask of one view as a palette PNG (to paint an edit on); returns it."""
+    view = render_view(labeled, subject, pose)
+    write_mask_png(path, view.labels.numpy(), labeled.label_set)
+    return view.labels

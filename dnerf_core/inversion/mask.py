@@ -1,0 +1,23 @@
+"""Mask inversion: the latent and camera pose whose semantic rendering reproduces a part mask."""
+from __future__ import annotations
+
+from torch import Tensor
+
+from .config import FitConfig
+from .fit import FitResult, Progress, fit_view
+from .inputs import check_label_tensor, require_branch
+from .objective import ViewObjective
+from .pose import Pose
+from .rgb import average_latent
+from .targets import label_term
+
+
+def invert_mask(generator, mask: Tensor, config: FitConfig = FitConfig(), pose: Pose | None = None,
+                progress: Progress | None = None) -> FitResult:
+    """Fit w (or w+) and the pose so the semantic branch renders `mask` [H,W] (label ids; 255 is
+    ignored). `generator` is a LabeledGenerator (or anything with .generator and .branch)."""
+    gen, branch = require_branch(generator, "mask inversion")
+    mask = check_label_tensor(mask, branch.config.num_classes, gen.config.img_resolution)
+    res = gen.rendering.neural_resolution
+    objective = ViewObjective(res, (label_term(mask),), scale=branch.superres.scale)
+    return fit_view(gen, branch, objective, average_latent(gen), config, pose, progress)

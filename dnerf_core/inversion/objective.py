@@ -1,0 +1,160 @@
+"""What a fit compares: per-pixel terms on one view, each over its own set of pixels, evaluated on
+random ray subsets rendered with gradients.
+
+- "rgb": squared error of the volume-rendered RGB at the neural resolution;
+- "labels": cross-entropy of the semantic branch's final logits at the output resolution. The
+  semantic super-resolution is a small conv net, so its logits at a pixel depend only on a few
+  rendered neighbors: the term renders random square patches of rays, runs the super-resolution on
+  each patch and scores the patch's interior, where the logits equal the full image's exactly.
+
+The march is differentiable in the latent (through the tri-plane) and in the camera (through the
+rays); semantic terms composite the branch with the generator's own weights (density prior), so a
+label loss moves geometry as well as the semantic field.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cameras import Cameras, ray_bundle
+from ..render.config import RenderingConfig
+from ..render.raymarch import march
+from ..semantic.render import log_probs, semantic_composite
+
+NO_TARGET = -1  # dense label target outside the term's pixels (skipped by the cross-entropy)
+PATCH_INTERIOR = 8  # scored neural pixels per side of a label patch (plus the margin on each side)
+
+
+@dataclass(frozen=True)
+class PixelTerm:
+    """One loss term of a view.
+
+    kind: "rgb" (target [P,3] in [0,1] at the neural resolution), "labels" (target ids [P] at
+    the output resolution) or "labels_raw" (target ids [P] at the neural resolution, scored on the
+    composited class probabilities before super-resolution: the cheap proxy of pose searches); pixels: [P] row-major indices the term covers (the target rows match);
+    weight: its factor in the total; draw: optional [P] relative chances of the pixels to be
+    drawn into a step's subset (rgb) or to center a patch (labels); None: uniform.
+    """
+
+    kind: str
+    pixels: Tensor
+    target: Tensor
+    weight: float = 1.0
+    draw: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class ViewObjective:
+    """Terms of one view: RGB at `resolution` (the neural resolution), labels at
+    `resolution * scale` (the output resolution of the semantic super-resolution)."""
+
+    resolution: int
+    terms: tuple[PixelTerm, ...]
+    scale: int = 1
+
+
+def fitting_rendering(rendering: RenderingConfig, samples: tuple[int, int], resolution: int) -> RenderingConfig:
+    return replace(rendering, depth_resolution=samples[0], depth_resolution_importance=samples[1],
+                   neural_resolution=resolution)
+
+
+def draw_pixels(term: PixelTerm, n: int, gen: torch.Generator | None) -> Tensor:
+    """Row indices into term.pixels: n random ones (all of them when there are fewer or gen is None)."""
+    if gen is None or len(term.pixels) <= n:
+        return torch.arange(len(term.pixels))
+    if term.draw is None:
+        return torch.randperm(len(term.pixels), generator=gen)[:n]
+    return torch.multinomial(term.draw, n, replacement=False, generator=gen)
+
+
+def sr_margin(branch) -> int:
+    """Neural pixels at a patch's border whose super-resolved logits see the patch's edge."""
+    return 2 + len(branch.superres.ups)
+
+
+def patch_corners(centers: Tensor, patch: int, res: int) -> Tensor:
+    """[N,2] (row, col) top-left corners of patch x patch windows around centers, inside the image."""
+    return (centers - patch // 2).clamp(0, res - patch)
+
+
+def _rgb_loss(generator, subject, rays, term: PixelTerm, rendering, n_rays, gen) -> Tensor:
+    rows = draw_pixels(term, n_rays, gen)
+    index = term.pixels[rows]
+    o, d = rays.origins[:, index], rays.directions[:, index]
+    marched = march(generator.field(subject), o, d, rendering, generator=gen)
+    return F.mse_loss(marched.features[0, :, :3], term.target[rows])
+
+
+def _raw_label_loss(generator, branch, subject, rays, term: PixelTerm, rendering, n_rays, gen) -> Tensor:
+    rows = draw_pixels(term, n_rays, gen)
+    index = term.pixels[rows]
+    o, d = rays.origins[:, index], rays.directions[:, index]
+    marched = march(generator.field(subject), o, d, rendering, generator=gen)
+    probs, _ = semantic_composite(branch.field(branch.planes(subject)), marched, o, d, branch.config.num_classes)
+    return F.nll_loss(log_probs(probs[0]), term.target[rows])
+
+
+def _label_loss(generator, branch, subject, rays, objective: ViewObjective, term: PixelTerm, rendering,
+                n_rays: int, gen) -> Tensor:
+    res, scale = objective.resolution, objective.scale
+    margin = sr_margin(branch)
+    patch = min(res, 2 * margin + PATCH_INTERIOR)
+    n_patches = max(1, n_rays // (patch * patch))
+    out_res = res * scale
+    dense = torch.full((out_res * out_res,), NO_TARGET, dtype=torch.long)
+    dense[term.pixels] = term.target
+    dense = dense.reshape(out_res, out_res)
+    if gen is None:  # deterministic: tile the whole image
+        starts = torch.arange(0, res, patch).clamp_max(res - patch)
+        corners = torch.cartesian_prod(starts, starts)
+    else:
+        centers = term.pixels[draw_pixels(term, n_patches, gen)]
+        rc = torch.stack([centers // out_res, centers % out_res], -1) // scale
+        corners = patch_corners(rc, patch, res)
+    offs = torch.arange(patch)
+    rr = corners[:, 0, None, None] + offs[None, :, None]
+    cc = corners[:, 1, None, None] + offs[None, None, :]
+    index = (rr * res + cc).reshape(-1)
+    o, d = rays.origins[:, index], rays.directions[:, index]
+    marched = march(generator.field(subject), o, d, rendering, generator=gen)
+    field = branch.field(branch.planes(subject))
+    probs, feats = semantic_composite(field, marched, o, d, branch.config.num_classes)
+    img = lambda x: x[0].reshape(len(corners), patch, patch, -1).permute(0, 3, 1, 2)  # noqa: E731
+    logits = branch.superres(log_probs(img(probs)), img(feats))  # [N,K,patch*s,patch*s]
+    targets = torch.stack([dense[r * scale:(r + patch) * scale, c * scale:(c + patch) * scale]
+                           for r, c in corners.tolist()])
+    valid = torch.ones_like(targets, dtype=torch.bool)
+    cut = margin * scale
+    for i, (r, c) in enumerate(corners.tolist()):  # a patch side on the image border sees the same zero padding
+        if r > 0:
+            valid[i, :cut] = False
+        if r + patch < res:
+            valid[i, -cut:] = False
+        if c > 0:
+            valid[i, :, :cut] = False
+        if c + patch < res:
+            valid[i, :, -cut:] = False
+    targets = torch.where(valid, targets, torch.full_like(targets, NO_TARGET))
+    if not (targets != NO_TARGET).any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, targets, ignore_index=NO_TARGET)
+
+
+def objective_loss(generator, branch, subject, cameras: Cameras, objective: ViewObjective, rendering: RenderingConfig,
+                   rays_per_term: int, gen: torch.Generator | None) -> Tensor:
+    """Scalar loss of one view (cameras of length 1): random pixels / patches of every term (the
+    whole view, deterministic samples, when gen is None)."""
+    rays = ray_bundle(cameras, objective.resolution)
+    total = 0.0
+    for term in objective.terms:
+        if term.kind == "rgb":
+            value = _rgb_loss(generator, subject, rays, term, rendering, rays_per_term, gen)
+        elif term.kind == "labels_raw":
+            value = _raw_label_loss(generator, branch, subject, rays, term, rendering, rays_per_term, gen)
+        else:
+            value = _label_loss(generator, branch, subject, rays, objective, term, rendering, rays_per_term, gen)
+        total = total + term.weight * value
+    return total
