@@ -58,12 +58,13 @@ class RenderResult:
         return float(sum(a * n for a, n in zip(self.agreement, self.foreground)) / total)
 
 
-def _dnerf_views(spec: str, semantic: str, seed: int, truncation: float, cameras, resolution, report):
+def _dnerf_views(source, cameras, resolution, report):
+    """source: the subject's SubjectRequest (seed, or fitted-subject file after an edit)."""
     from dnerf_core.factory.views import render_views
 
-    gen = generator_spec.load_labeled(spec, semantic)
+    gen = generator_spec.load_labeled(source.spec, source.semantic_checkpoint)
     report(0.05, "sample subject")
-    subject = gen.sample([seed], truncation=truncation)
+    subject = subject_mod.sample_subject(gen, source)
     done = [0]
 
     def views_done(n: int) -> None:
@@ -203,17 +204,19 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
         raise DnerfError(f"render engine must be one of {', '.join(ENGINES)}, got {req.engine!r}")
     out = ensure_dir(req.out)
     spec = subject_ob[subject_mod.PROP_GENERATOR]
-    seed, trunc = int(subject_ob[subject_mod.PROP_SEED]), float(subject_ob[subject_mod.PROP_TRUNCATION])
-    semantic = subject_ob.get(subject_mod.PROP_SEMANTIC, "")
+    seed = int(subject_ob[subject_mod.PROP_SEED])
+    source = subject_mod.request_of(subject_ob)
     cameras = rig_mod.cameras_from_rig(rig_ob)
     cams = rig_mod.rig_cameras(rig_ob)
     n = len(cams)
     span = 0.6 if req.blender_render else 0.9
 
     label_set, views = yield Offload(
-        lambda report: _dnerf_views(spec, semantic, seed, trunc, cameras, req.resolution, report),
+        lambda report: _dnerf_views(source, cameras, req.resolution, report),
         0.0, span * 0.7, "dnerf views")
     extra = {"generator": spec, "seed": seed, "rig": rig_ob.name, "blender_subject": subject_ob.name}
+    if source.subject_file:
+        extra["subject_file"] = source.subject_file
     yield Offload(lambda report: _write_dnerf_outputs(out, label_set, views, extra, report),
                   span * 0.7, span, "write dnerf views")
     result = RenderResult(out, views=n)

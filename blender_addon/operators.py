@@ -12,9 +12,9 @@ Every failure becomes one Blender report ({'ERROR'}, message); no traceback reac
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import dnerf_env, generator_spec, multiview, parts, preferences, rig, subject
+from . import dnerf_env, edit, generator_spec, multiview, parts, preferences, rig, subject
 from .jobs import ModalRunner, run_sync
 
 TIMER_INTERVAL_S = 0.1
@@ -290,5 +290,81 @@ class DNERF_OT_show_all_parts(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (DNERF_OT_generate_subject, DNERF_OT_camera_rig, DNERF_OT_render_multiview, DNERF_OT_select_part,
+def _edit_subject(context):
+    """The subject to edit: the active object if it is a dnerf subject, else the panel's subject."""
+    active = context.view_layer.objects.active
+    if active is not None and subject.PROP_KIND in active:
+        return active
+    return edit.subject_object(_settings(context).subject)
+
+
+def _edit_camera(context, name: str):
+    from dnerf_core.errors import DnerfError
+
+    if name:
+        cam = bpy.data.objects.get(name)
+        if cam is None:
+            raise DnerfError(f"no object named {name!r}")
+        return edit.rig_camera(cam)
+    return edit.rig_camera(context.scene.camera)
+
+
+def _show_image(context, image) -> None:
+    """Show the image in every open Image Editor (nothing to do without a UI)."""
+    screen = getattr(context, "screen", None)
+    for area in screen.areas if screen else ():
+        if area.type == "IMAGE_EDITOR":
+            area.spaces.active.image = image
+
+
+class DNERF_OT_make_edit_mask(_JobOperator, bpy.types.Operator):
+    """Render dnerf's part mask of the active rig camera's view into an image in the label colors,
+    to paint the edit on in the Image Editor"""
+
+    bl_idname = "dnerf.make_edit_mask"
+    bl_label = "Make edit mask"
+    bl_options = {"REGISTER", "UNDO"}
+
+    camera: StringProperty(name="Camera", default="", description="rig camera (empty: the scene's camera)")
+
+    def make_job(self, context):
+        return edit.make_edit_mask_job(_edit_subject(context), _edit_camera(context, self.camera))
+
+    def finished(self, context, image) -> str:
+        _show_image(context, image)
+        w, h = image.size
+        return f"{image.name}: {w}x{h}; paint parts in their colors (transparent = don't care), then Fit edit by inversion"
+
+
+class DNERF_OT_fit_edit(_JobOperator, bpy.types.Operator):
+    """Edit the subject in 3D so the active rig camera's view shows the painted edit mask (or the
+    repainted part attribute), by fitting its latents; the subject is replaced by the edited one"""
+
+    bl_idname = "dnerf.fit_edit"
+    bl_label = "Fit edit by inversion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    steps: IntProperty(name="Steps", default=0, min=0, max=5000,
+                       description="optimization steps (0: the scene's Edit steps setting)")
+    source: EnumProperty(
+        name="Edit from", default="AUTO",
+        items=[("AUTO", "Auto", "the camera's edit mask image if there is one, else the repainted part attribute"),
+               ("IMAGE", "Edit mask image", "the painted edit mask image of the camera (Make edit mask)"),
+               ("PART", "Part attribute", "the repainted part attribute of the mesh (vs part_original)")])
+    camera: StringProperty(name="Camera", default="", description="rig camera (empty: the scene's camera)")
+
+    def make_job(self, context):
+        s = _settings(context)
+        steps = self.steps or s.edit_steps
+        return edit.fit_edit_job(_edit_subject(context), _edit_camera(context, self.camera), steps=steps,
+                                 source=self.source, keep_weight=s.edit_keep_weight)
+
+    def finished(self, context, out) -> str:
+        ob = bpy.data.objects.get(out.object_name)
+        where = ob.get(subject.PROP_SUBJECT_FILE, out.path) if ob is not None else out.path
+        return (f"{out.object_name} edited ({out.source}): {out.region_pixels} pixels changed, {100 * out.agreement:.0f}% of "
+                f"them now show the painted part; {out.seconds:.1f} s; saved to {where}")
+
+
+CLASSES = (DNERF_OT_generate_subject, DNERF_OT_make_edit_mask, DNERF_OT_fit_edit, DNERF_OT_camera_rig, DNERF_OT_render_multiview, DNERF_OT_select_part,
            DNERF_OT_hide_part, DNERF_OT_show_all_parts)

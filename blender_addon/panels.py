@@ -120,4 +120,25 @@ class DNERF_PT_render(_DnerfPanel, bpy.types.Panel):
             layout.label(text=s.last_result)
 
 
-CLASSES = (DNERF_PT_generate, DNERF_PT_legend, DNERF_PT_rig, DNERF_PT_render)
+class DNERF_PT_edit(_DnerfPanel, bpy.types.Panel):
+    """3D-aware semantic editing from the active rig camera's view."""
+
+    bl_idname = "DNERF_PT_edit"
+    bl_label = "Edit by inversion"
+
+    def draw(self, context):
+        layout, s = self.layout, context.scene.dnerf
+        cam = context.scene.camera
+        ok = cam is not None and rig.VIEW_PROP in cam
+        layout.label(text=f"Camera: {cam.name if cam else 'none'}" + ("" if ok else " (not a rig camera)"),
+                     icon="CAMERA_DATA" if ok else "ERROR")
+        layout.operator(operators.DNERF_OT_make_edit_mask.bl_idname, icon="IMAGE_DATA")
+        layout.label(text="Paint the mask (or repaint 'part'), then:")
+        row = layout.row(align=True)
+        row.prop(s, "edit_steps")
+        row.prop(s, "edit_keep_weight")
+        layout.operator(operators.DNERF_OT_fit_edit.bl_idname, icon="MOD_UVPROJECT")
+        _draw_job_state(layout, s)
+
+
+CLASSES = (DNERF_PT_generate, DNERF_PT_legend, DNERF_PT_rig, DNERF_PT_render, DNERF_PT_edit)

@@ -9,6 +9,12 @@ The geometry comes from the same dnerf_core calls `dnerf-export` makes (factory/
 Vertex/point positions stay in dnerf coordinates; the object transform turns y-up into z-up
 (coords.py). The label set, generator spec, seed and settings are stored on the object as custom
 properties, so the panel can show the legend and later steps (render) can rebuild the subject.
+
+A subject is defined either by a seed (+ truncation) or by a fitted-subject file (the latents an
+inversion or an edit found, dnerf_core.inversion.subject_file): SubjectRequest.subject_file, stored
+on the object as PROP_SUBJECT_FILE (may be blend-relative, "//..."). A copy of the part ids as
+spawned is kept in PART_ORIGINAL_ATTRIBUTE, so a repainted `part` attribute can be compared with
+what the generator gave (Fit edit by inversion, edit.py).
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ PROP_SEED = "dnerf_seed"
 PROP_TRUNCATION = "dnerf_truncation"
 PROP_SEMANTIC = "dnerf_semantic"
 PROP_LABELS = "dnerf_labels"
+PROP_SUBJECT_FILE = "dnerf_subject_file"  # fitted-subject file defining the subject (else: the seed)
+PART_ORIGINAL_ATTRIBUTE = "part_original"  # the part ids as spawned (same domain as `part`)
 
 
 @dataclass
@@ -52,6 +60,7 @@ class SubjectRequest:
     views: int = 8  # point clouds: views back-projected (dnerf-export --views)
     resolution: int | None = None  # point clouds: view size (dnerf-export --resolution)
     name: str = ""
+    subject_file: str = ""  # absolute path of a fitted-subject file: the subject's latents (seed unused)
 
 
 @dataclass
@@ -78,6 +87,35 @@ def _validate(req: SubjectRequest) -> None:
         raise DnerfError(f"resolution must be between 8 and 4096, got {req.resolution}")
 
 
+def sample_subject(gen, req: SubjectRequest):
+    """The dnerf Subject a request names: its fitted-subject file's latents, else its seed."""
+    if req.subject_file:
+        from dnerf_core.errors import DnerfError
+        from dnerf_core.inversion.subject_file import load_fitted
+
+        if not Path(req.subject_file).is_file():
+            raise DnerfError(f"fitted subject file not found: {req.subject_file}")
+        return load_fitted(req.subject_file, gen).subject(gen)
+    return gen.sample([req.seed], truncation=req.truncation)
+
+
+def request_of(ob) -> SubjectRequest:
+    """The SubjectRequest that rebuilds a spawned subject (bpy: main thread; file paths absolute)."""
+    from dnerf_core.errors import DnerfError
+
+    if ob is None or PROP_GENERATOR not in ob or PROP_LABELS not in ob:
+        raise DnerfError(f"{ob.name if ob is not None else 'nothing'} is not a subject made by "
+                         "'Generate labeled subject'")
+    kind = ob.get(PROP_KIND, "MESH")
+    path = ob.get(PROP_SUBJECT_FILE, "")
+    resolution = int(ob.get("dnerf_resolution", 0)) or None
+    return SubjectRequest(
+        spec=ob[PROP_GENERATOR], seed=int(ob.get(PROP_SEED, 0)), truncation=float(ob.get(PROP_TRUNCATION, 1.0)),
+        representation=kind, semantic_checkpoint=ob.get(PROP_SEMANTIC, ""),
+        mesh_resolution=int(ob.get("dnerf_mesh_resolution", 128)), views=int(ob.get("dnerf_views", 8)),
+        resolution=resolution, name=ob.name, subject_file=bpy.path.abspath(path) if path else "")
+
+
 def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> SubjectData:
     """The dnerf_core half (no bpy; safe in a worker thread). `report(fraction, message)`."""
     from dnerf_core.cameras import spread_orbit_cameras
@@ -89,7 +127,7 @@ def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> Subject
     report(0.0, "load generator")
     gen = generator_spec.load_labeled(req.spec, req.semantic_checkpoint)
     report(0.1, "sample subject")
-    subject = gen.sample([req.seed], truncation=req.truncation)
+    subject = sample_subject(gen, req)
     data = SubjectData(req, gen.label_set)
     if req.representation == "MESH":
         report(0.2, "marching cubes")
@@ -140,6 +178,7 @@ def _mesh_datablock(name: str, mesh, label_set) -> bpy.types.Mesh:
     me.from_pydata(mesh.vertices.astype(np.float64), [], mesh.faces)
     labels = mesh.face_labels.astype(np.int32)
     _new_attribute(me, PART_ATTRIBUTE, "INT", "FACE").data.foreach_set("value", labels)
+    _new_attribute(me, PART_ORIGINAL_ATTRIBUTE, "INT", "FACE").data.foreach_set("value", labels)
     corner_colors = label_set.palette()[np.repeat(labels, 3)]  # faces are triangles: 3 corners each
     _set_colors(_new_attribute(me, PART_COLOR_ATTRIBUTE, "BYTE_COLOR", "CORNER"), corner_colors)
     _set_colors(_new_attribute(me, APPEARANCE_ATTRIBUTE, "BYTE_COLOR", "POINT"), mesh.vertex_colors)
@@ -159,6 +198,7 @@ def _pointcloud_object(name: str, cloud, collection, voxel_size: float) -> bpy.t
     me.vertices.foreach_set("co", cloud.points.astype(np.float32).ravel())
     labels = cloud.labels.astype(np.int32)
     _new_attribute(me, PART_ATTRIBUTE, "INT", "POINT").data.foreach_set("value", labels)
+    _new_attribute(me, PART_ORIGINAL_ATTRIBUTE, "INT", "POINT").data.foreach_set("value", labels)
     _set_colors(_new_attribute(me, APPEARANCE_ATTRIBUTE, "BYTE_COLOR", "POINT"), cloud.colors)
     normals = _new_attribute(me, "normal_dnerf", "FLOAT_VECTOR", "POINT")
     normals.data.foreach_set("vector", cloud.normals.astype(np.float32).ravel())
@@ -200,16 +240,30 @@ def spawn_subject(data: SubjectData, collection=None) -> bpy.types.Object:
     return ob
 
 
-def _finish_subject(ob, data: SubjectData) -> None:
+def _label_materials(datablock, data: SubjectData) -> None:
+    """One material per part, material index = part id."""
     req, label_set = data.request, data.label_set
-    assign_label_materials(ob.data, label_set, _label_set_key(label_set))
+    assign_label_materials(datablock, label_set, _label_set_key(label_set))
     # After the materials: clearing a datablock's materials resets its material indices.
     labels = data.mesh.face_labels if req.representation == "MESH" else data.cloud.labels
     if req.representation == "MESH":
-        ob.data.polygons.foreach_set("material_index", labels.astype(np.int32))
+        datablock.polygons.foreach_set("material_index", labels.astype(np.int32))
     else:
-        _new_attribute(ob.data, "material_index", "INT", "POINT").data.foreach_set("value", labels.astype(np.int32))
+        _new_attribute(datablock, "material_index", "INT", "POINT").data.foreach_set("value", labels.astype(np.int32))
+
+
+def _finish_subject(ob, data: SubjectData) -> None:
+    _label_materials(ob.data, data)
     ob.matrix_world = DNERF_TO_BLENDER
+    _store_properties(ob, data)
+    for other in bpy.context.view_layer.objects.selected:
+        other.select_set(False)
+    ob.select_set(True)
+    bpy.context.view_layer.objects.active = ob
+
+
+def _store_properties(ob, data: SubjectData) -> None:
+    req, label_set = data.request, data.label_set
     ob[PROP_KIND] = req.representation
     ob[PROP_GENERATOR] = req.spec
     ob[PROP_SEED] = int(req.seed)
@@ -222,10 +276,53 @@ def _finish_subject(ob, data: SubjectData) -> None:
         ob["dnerf_voxel_size"] = float(data.voxel_size)
     else:
         ob["dnerf_mesh_resolution"] = int(req.mesh_resolution)
-    for other in bpy.context.view_layer.objects.selected:
-        other.select_set(False)
-    ob.select_set(True)
-    bpy.context.view_layer.objects.active = ob
+    if req.subject_file:
+        ob[PROP_SUBJECT_FILE] = req.subject_file
+    elif PROP_SUBJECT_FILE in ob:
+        del ob[PROP_SUBJECT_FILE]
+
+
+def replace_subject_data(ob, data: SubjectData) -> None:
+    """Give an existing subject object new geometry (main thread): same object, name, transform,
+    modifiers; new mesh / point cloud with the `part` attribute and label materials; the custom
+    properties from data.request (the caller may then store a blend-relative subject file path)."""
+    from dnerf_core.errors import DnerfError
+
+    want = "MESH" if data.request.representation == "MESH" else "POINTCLOUD"
+    if ob.type != want:
+        raise DnerfError(f"{ob.name} is a {ob.type.lower()}, the new subject data a {want.lower()}")
+    old = ob.data
+    if want == "MESH":
+        new = _mesh_datablock(old.name, data.mesh, data.label_set)
+    else:
+        view_layer = bpy.context.view_layer
+        active, selected = view_layer.objects.active, list(view_layer.objects.selected)
+        tmp = _pointcloud_object(old.name, data.cloud, bpy.context.scene.collection, data.voxel_size)
+        new = tmp.data
+        bpy.data.objects.remove(tmp)
+        for other in selected:
+            other.select_set(True)
+        view_layer.objects.active = active
+    try:
+        _label_materials(new, data)
+    except Exception:
+        _remove_data(new)
+        raise
+    if ob.mode == "EDIT":
+        with bpy.context.temp_override(active_object=ob, object=ob):
+            bpy.ops.object.mode_set(mode="OBJECT")
+    ob.data = new
+    name = old.name
+    if old.users == 0:
+        _remove_data(old)
+    new.name = name
+    _store_properties(ob, data)
+    ob.update_tag()
+
+
+def _remove_data(datablock) -> None:
+    coll = bpy.data.meshes if isinstance(datablock, bpy.types.Mesh) else bpy.data.pointclouds
+    coll.remove(datablock)
 
 
 def generate_subject_job(req: SubjectRequest, collection=None):
