@@ -43,6 +43,8 @@ def _export_options(fn):
                      help="marching-cubes grid per axis"),
         click.option("--semantic", "semantic_ckpt", type=click.Path(dir_okay=False), default=None,
                      help="semantic checkpoint (dnerf train-semantic) labeling a learned generator"),
+        click.option("--subject", "subject_file", type=click.Path(dir_okay=False), default=None,
+                     help="export a fitted subject (subject.pt of dnerf invert / edit) instead of --seed's"),
         click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="output folder"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
     ]
@@ -54,7 +56,7 @@ def _export_options(fn):
 @cli.command("export")
 @_export_options
 def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, masks, pts, voxel_size, mesh_resolution,
-               semantic_ckpt, out, quiet) -> None:
+               semantic_ckpt, subject_file, out, quiet) -> None:
     """Export one labeled subject: PLY cloud, per-part GLB, masks (all three if none is chosen)."""
     from .factory.subject_export import ExportOptions, export_subject
     from .generators.registry import load_labeled_generator
@@ -62,7 +64,8 @@ def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, ma
     if not (ply or glb or masks or pts):
         ply = glb = masks = True
     opts = ExportOptions(seed=seed, views=views, resolution=resolution, truncation=truncation, ply=ply, glb=glb,
-                         masks=masks, pts=pts, voxel_size=voxel_size, mesh_resolution=mesh_resolution)
+                         masks=masks, pts=pts, voxel_size=voxel_size, mesh_resolution=mesh_resolution,
+                         subject_file=subject_file)
     opts.validate()
     generator = load_labeled_generator(generator_spec, semantic_ckpt)
     result = export_subject(generator, generator_spec, opts, out, show_progress=not quiet)
@@ -210,17 +213,28 @@ def _fit_options(steps_default: int):
     return deco
 
 
-def _progress_bar(total: int, quiet: bool, desc: str):
-    from tqdm import tqdm
+class _LazyBar:
+    """A step progress bar that appears with the first step (an input error before it prints
+    nothing but its one message)."""
 
-    bar = tqdm(total=total, disable=quiet, unit="step", desc=desc)
+    def __init__(self, total: int, quiet: bool, desc: str):
+        self.total, self.quiet, self.desc, self.bar = total, quiet, desc, None
 
-    def progress(step: int, loss: float) -> None:
-        bar.n = step
-        bar.set_postfix(loss=f"{loss:.4f}")
-        bar.refresh()
+    def __call__(self, step: int, loss: float) -> None:
+        from tqdm import tqdm
 
-    return bar, progress
+        if self.bar is None:
+            self.bar = tqdm(total=self.total, disable=self.quiet, unit="step", desc=self.desc)
+        self.bar.n = step
+        self.bar.set_postfix(loss=f"{loss:.4f}")
+        self.bar.refresh()
+
+    def __enter__(self) -> "_LazyBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @cli.command("invert")
@@ -238,17 +252,17 @@ def invert_cmd(rgb_path, mask_path, w_plus, fit_radius, starts, generator_spec, 
     from .generators.registry import load_labeled_generator
     from .inversion.config import FitConfig
     from .inversion.fit import total_steps
-    from .inversion.jobs import run_invert
+    from .inversion.jobs import read_target, run_invert
 
     if (rgb_path is None) == (mask_path is None):
         raise click.UsageError("give exactly one of --rgb IMAGE or --mask MASK")
     cfg = FitConfig(steps=steps, pose_starts=starts, w_plus=w_plus, fit_radius=fit_radius, seed=fit_seed,
                     search_steps=min(FitConfig.search_steps, steps - 1)).validate()
     labeled = load_labeled_generator(generator_spec, semantic_ckpt)
-    kind, target = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
-    bar, progress = _progress_bar(total_steps(cfg, starts), quiet, f"invert {kind}")
-    with bar:
-        outcome = run_invert(labeled, generator_spec, target, kind, out, cfg, views, progress)
+    kind, path = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
+    target = read_target(labeled, kind, path)
+    with _LazyBar(total_steps(cfg, starts), quiet, f"invert {kind}") as progress:
+        outcome = run_invert(labeled, generator_spec, kind, target, str(path), out, cfg, views, progress)
     r = outcome.report
     score = f"PSNR {r['psnr']:.2f} dB" if kind == "rgb" else f"mIoU {r['miou']:.3f}"
     click.echo(f"fitted {kind} in {r['seconds']:.1f} s: yaw {r['pose_degrees'][0]:.1f}, pitch "
@@ -284,8 +298,8 @@ def _edit_source(labeled, spec: str, seed, subject_path, view):
               help="YAW,PITCH in degrees of the view the mask was drawn on [default: the subject file's pose]")
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False), required=True,
               help="edited part mask PNG of that view (start from `dnerf mask`)")
-@click.option("--keep-weight", type=click.FloatRange(min=0), default=20.0, show_default=True,
-              help="weight of keeping the RGB outside the edited region")
+@click.option("--keep-weight", type=click.FloatRange(min=0), default=None,
+              help="weight of keeping the RGB outside the edited region [default: inversion.edit.DEFAULT_KEEP_WEIGHT]")
 @_fit_options(steps_default=150)
 def edit_cmd(seed, subject_path, view, mask_path, keep_weight, generator_spec, semantic_ckpt, steps, fit_seed, views,
              out, quiet) -> None:
@@ -293,15 +307,17 @@ def edit_cmd(seed, subject_path, view, mask_path, keep_weight, generator_spec, s
     from dataclasses import replace
 
     from .generators.registry import load_labeled_generator
-    from .inversion.edit import EDIT_FIT
-    from .inversion.jobs import run_edit
+    from .inversion.edit import DEFAULT_KEEP_WEIGHT, EDIT_FIT
+    from .inversion.jobs import read_target, run_edit
 
     labeled = load_labeled_generator(generator_spec, semantic_ckpt)
     ws, pose, info = _edit_source(labeled, generator_spec, seed, subject_path, view)
+    mask = read_target(labeled, "mask", mask_path)
     cfg = replace(EDIT_FIT, steps=steps, seed=fit_seed).validate()
-    bar, progress = _progress_bar(cfg.steps, quiet, "edit")
-    with bar:
-        outcome = run_edit(labeled, generator_spec, ws, pose, mask_path, out, cfg, keep_weight, views, info, progress)
+    keep_weight = DEFAULT_KEEP_WEIGHT if keep_weight is None else keep_weight
+    with _LazyBar(cfg.steps, quiet, "edit") as progress:
+        outcome = run_edit(labeled, generator_spec, ws, pose, mask, out, cfg, keep_weight, views,
+                           {**info, "mask": str(mask_path)}, progress)
     r = outcome.report
     click.echo(f"edited {r['region_pixels']} pixels in {r['seconds']:.1f} s: region mIoU {r['region_miou']:.3f}, "
                f"PSNR outside {r['outside_psnr']:.2f} dB; wrote {Path(out).resolve()}")

@@ -231,12 +231,70 @@ def bench_generators(quick: bool) -> dict:
     return out
 
 
+def _fit_step_seconds(labeled, kind: str, grouped_weights: bool, repeats: int) -> float:
+    """Median seconds of one fitting step (forward + backward + Adam) of an RGB or label objective.
+
+    grouped_weights: the slow twin — weights left requiring gradients, so the modulated convs take
+    the grouped path and compute per-sample kernel gradients; kind "labels_full": the label loss
+    super-resolves the whole view instead of patches."""
+    from dnerf_core.inversion import FitConfig, Pose
+    from dnerf_core.inversion import fit as fit_mod
+    from dnerf_core.inversion.objective import ViewObjective
+    from dnerf_core.inversion.rgb import average_latent
+    from dnerf_core.inversion.targets import label_term, rgb_term
+
+    gen, branch = labeled.generator, labeled.branch
+    pose = Pose(0.3, 0.1, gen.orbit.radius)
+    with torch.no_grad():
+        out = labeled.render(gen.sample([1_000_001]), pose.cameras(gen.orbit))
+    res = gen.rendering.neural_resolution
+    cfg = FitConfig()
+    if kind == "rgb":
+        objective = ViewObjective(res, (rgb_term(out.rgb[0], res),))
+    else:
+        objective = ViewObjective(res, (label_term(out.labels[0]),), scale=branch.superres.scale)
+        if kind == "labels_full":
+            cfg = FitConfig(rays_per_step=res * res)  # one patch: the whole view
+    params = fit_mod._Params(average_latent(gen), pose, cfg, gen.num_ws)
+    gen_t = torch.Generator().manual_seed(0)
+    step = lambda: fit_mod._step(gen, branch, params, objective, cfg, gen_t, gen.orbit)  # noqa: E731
+    if grouped_weights:
+        return _median_seconds(step, repeats)
+    with fit_mod.frozen(gen, branch):
+        return _median_seconds(step, repeats)
+
+
+def bench_inversion(quick: bool) -> dict:
+    """Fitting steps, fast vs slow twin side by side, then whole inversion / edit cases on held-out
+    targets (quality and seconds per case; the issue's goal: under a minute each on 2 cores)."""
+    from dnerf_core.generators.registry import load_labeled_generator
+    from scripts.eval_inversion import evaluate
+
+    repeats = 3 if quick else 7
+    out = {}
+    for category in ("car", "face"):
+        labeled = load_labeled_generator(f"default:{category}")
+        steps = {
+            "rgb_step_frozen_weights": _fit_step_seconds(labeled, "rgb", False, repeats),
+            "rgb_step_grouped_weight_grads": _fit_step_seconds(labeled, "rgb", True, repeats),
+            "label_step_patches": _fit_step_seconds(labeled, "labels", False, repeats),
+            "label_step_full_view": _fit_step_seconds(labeled, "labels_full", False, max(1, repeats // 2)),
+        }
+        steps["frozen_speedup"] = steps["rgb_step_grouped_weight_grads"] / steps["rgb_step_frozen_weights"]
+        steps["patch_speedup"] = steps["label_step_full_view"] / steps["label_step_patches"]
+        cases = evaluate(category, 1 if quick else 3, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        out[category] = {"step_seconds": steps, "cases": cases,
+                         "max_case_seconds": max(cases[k]["worst"]["seconds"] for k in ("rgb", "mask", "edit"))}
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "matmul": bench_matmul,
     "oracle": bench_oracle,
     "cloud": bench_cloud,
     "generators": bench_generators,
     "semantic": bench_semantic,
+    "inversion": bench_inversion,
 }
 
 
@@ -258,12 +316,9 @@ def main() -> None:
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         report[name] = BENCHMARKS[name](args.quick)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        from dnerf_core.factory.export.atomic import atomic_write_text
+    from dnerf_core.factory.export.atomic import emit_json
 
-        atomic_write_text(args.out, text + "\n")
+    emit_json(report, args.out)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ error relative to the subject's bounding-box diagonal).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from dnerf_core.eval.generator_quality import evaluate_generator
-    from dnerf_core.factory.export.atomic import atomic_write_text
+    from dnerf_core.factory.export.atomic import emit_json
     from dnerf_core.generators import load_generator
     from dnerf_core.generators.procedural import ProceduralGenerator
 
@@ -33,12 +32,9 @@ def main() -> None:
     generator = load_generator(args.generator)
     quality = evaluate_generator(generator, ProceduralGenerator(category), n_subjects=args.subjects)
     report = {"generator": args.generator, "category": category, **quality.to_dict()}
-    text = json.dumps(report, indent=2)
-    print(text)
+    emit_json(report, args.out)
     print(f"| {args.generator} | {quality.n_subjects} | {quality.psnr_db:.2f} | {quality.silhouette_iou:.4f} "
           f"| {100 * quality.depth_error_rel:.2f}% |")
-    if args.out:
-        atomic_write_text(args.out, text + "\n")
 
 
 if __name__ == "__main__":

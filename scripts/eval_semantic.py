@@ -12,7 +12,6 @@ and with the oracle's 3D labels (dnerf_core.eval.semantic_quality).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from dnerf_core.eval.semantic_quality import evaluate_semantic
-    from dnerf_core.factory.export.atomic import atomic_write_text
+    from dnerf_core.factory.export.atomic import emit_json
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.generators.registry import load_labeled_generator
 
@@ -43,13 +42,10 @@ def main() -> None:
                                 n_video=args.video, n_frames=args.frames)
     report = {"generator": args.generator, "semantic": args.semantic or "shipped", "category": category,
               **quality.to_dict()}
-    text = json.dumps(report, indent=2)
-    print(text)
+    emit_json(report, args.out)
     ind, vid = quality.individual, quality.video
     print(f"| {args.generator} | {ind.miou:.3f} | {ind.accuracy:.3f} | {vid.segmentation.miou:.3f} "
           f"| {vid.consistency.cross_view_agreement:.3f} | {vid.consistency.oracle_agreement:.3f} |")
-    if args.out:
-        atomic_write_text(args.out, text + "\n")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-from ..cameras import random_orbit_cameras, spread_orbit_cameras
+from ..cameras import spread_orbit_cameras
 from ..eval.splits import HELDOUT_SEED_START
 from ..inversion.config import FitConfig
 from ..inversion.edit import EDIT_FIT, edit_subject, render_view, transplant_part
@@ -44,6 +44,7 @@ class InversionCase:
     psnr: float | None = None
     yaw_error_deg: float | None = None
     miou: float | None = None
+    confusion: list | None = None  # mask cases: [K,K] counts (rows truth), for the pooled mIoU
 
 
 @dataclass
@@ -90,31 +91,30 @@ def _render(labeled, subject, pose: Pose):
     return labeled.render(subject, pose.cameras(gen.orbit))
 
 
-def rgb_case(labeled, index: int, cfg: FitConfig = FitConfig()) -> InversionCase:
-    gen, _ = require_branch(labeled, "evaluation")
+def _inversion_case(labeled, kind: str, index: int, cfg: FitConfig) -> InversionCase:
+    gen, branch = require_branch(labeled, "evaluation")
     seed, pose = case_seed(index), target_pose(gen, index)
-    target = _render(labeled, gen.sample([seed]), pose).rgb[0]
+    target = _render(labeled, gen.sample([seed]), pose)
     t0 = time.perf_counter()
-    fit = invert_rgb(gen, target, cfg)
+    fit = invert_rgb(gen, target.rgb[0], cfg) if kind == "rgb" else invert_mask(labeled, target.labels[0], cfg)
     seconds = time.perf_counter() - t0
-    got = _render(labeled, fit.subject, fit.pose).rgb[0]
-    return InversionCase("rgb", seed, pose.degrees, fit.pose.degrees, seconds,
-                         psnr=float(psnr(got[None], target[None])[0]),
+    got = _render(labeled, fit.subject, fit.pose)
+    case = InversionCase(kind, seed, pose.degrees, fit.pose.degrees, seconds,
                          yaw_error_deg=yaw_error_degrees(fit.pose.yaw, pose.yaw))
+    if kind == "rgb":
+        case.psnr = float(psnr(got.rgb, target.rgb)[0])
+    else:
+        conf = confusion_matrix(got.labels[0], target.labels[0], branch.config.num_classes)
+        case.miou, case.confusion = segmentation_scores(conf).miou, conf.tolist()
+    return case
+
+
+def rgb_case(labeled, index: int, cfg: FitConfig = FitConfig()) -> InversionCase:
+    return _inversion_case(labeled, "rgb", index, cfg)
 
 
 def mask_case(labeled, index: int, cfg: FitConfig = FitConfig()) -> InversionCase:
-    gen, branch = require_branch(labeled, "evaluation")
-    seed, pose = case_seed(index), target_pose(gen, index)
-    target = _render(labeled, gen.sample([seed]), pose).labels[0]
-    t0 = time.perf_counter()
-    fit = invert_mask(labeled, target, cfg)
-    seconds = time.perf_counter() - t0
-    got = _render(labeled, fit.subject, fit.pose).labels[0]
-    k = branch.config.num_classes
-    return InversionCase("mask", seed, pose.degrees, fit.pose.degrees, seconds,
-                         miou=segmentation_scores(confusion_matrix(got, target, k)).miou,
-                         yaw_error_deg=yaw_error_degrees(fit.pose.yaw, pose.yaw))
+    return _inversion_case(labeled, "mask", index, cfg)
 
 
 def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> EditCase:
@@ -143,6 +143,12 @@ def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> 
                     region_miou=region_miou(after.labels, edited, result.region, k),
                     outside_psnr=masked_psnr(after.rgb, before.rgb, ~result.region),
                     other_views_part_share=share, part_area_change=area_change)
+
+
+def pooled_mask_miou(rows: list[dict]) -> float:
+    """mIoU of the confusion summed over all mask cases (a part a few pixels wide in one target
+    weighs by its pixels, not as a whole class)."""
+    return segmentation_scores(sum(torch.tensor(r["confusion"]) for r in rows)).miou
 
 
 def summarize(cases: list) -> dict:

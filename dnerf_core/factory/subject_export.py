@@ -25,7 +25,8 @@ class ExportOptions:
     seed: the subject's seed; views: number of cameras spread over the generator's orbit range;
     resolution: view size in pixels (None: the generator's default); truncation: latent truncation;
     ply / glb / masks / pts: which outputs to write (pts: ShapeNet-part cloud.pts + cloud.seg); voxel_size: point-cloud voxel (None: from bounds);
-    mesh_resolution: marching-cubes grid size per axis.
+    mesh_resolution: marching-cubes grid size per axis; subject_file: a fitted subject
+    (subject.pt of `dnerf invert` / `dnerf edit`) exported instead of the seed's.
     """
 
     seed: int
@@ -38,6 +39,7 @@ class ExportOptions:
     pts: bool = False
     voxel_size: float | None = None
     mesh_resolution: int = 128
+    subject_file: str | None = None
 
     def validate(self) -> None:
         if self.views < 1:
@@ -79,7 +81,12 @@ def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: 
     label_set = generator.label_set
     if label_set is None:
         raise DnerfError(f"{spec} has no part labels: pass a semantic checkpoint (--semantic) or a procedural world")
-    subject = generator.sample([opts.seed], truncation=opts.truncation)
+    if opts.subject_file:
+        from ..inversion.subject_file import load_fitted
+
+        subject = load_fitted(opts.subject_file, generator).subject(generator)
+    else:
+        subject = generator.sample([opts.seed], truncation=opts.truncation)
     cameras = spread_orbit_cameras(opts.views, generator.orbit)
     progress.set_description("render views")
     views = render_views(generator, subject, cameras, resolution=opts.resolution,
@@ -87,7 +94,8 @@ def _write_outputs(generator: Generator, spec: str, opts: ExportOptions, stage: 
     label_set.save(stage / "labels.json")
     if opts.masks:
         progress.set_description("write masks")
-        write_frames(stage, views, label_set, {"generator": spec, "seed": opts.seed})
+        write_frames(stage, views, label_set, {"generator": spec, "seed": opts.seed} if not opts.subject_file
+                     else {"generator": spec, "subject_file": opts.subject_file})
     if opts.ply or opts.pts:
         progress.set_description("point cloud")
         voxel = opts.voxel_size if opts.voxel_size is not None else default_voxel_size(generator)
@@ -117,7 +125,7 @@ def export_subject(generator: Generator, spec: str, opts: ExportOptions, out: st
         with tqdm(total=opts.views + 1, disable=not show_progress, unit="step", leave=False) as bar:
             result = _write_outputs(generator, spec, opts, stage, bar)
         manifest = {
-            "generator": spec, "seed": opts.seed, "views": opts.views, "resolution": opts.resolution,
+            "generator": spec, "seed": None if opts.subject_file else opts.seed, "subject_file": opts.subject_file, "views": opts.views, "resolution": opts.resolution,
             "truncation": opts.truncation, "n_points": result.n_points, "n_faces": result.n_faces,
             "files": {str(p.relative_to(stage)): _sha256(p)
                       for p in sorted(stage.rglob("*")) if p.is_file()},

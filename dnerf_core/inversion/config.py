@@ -20,6 +20,8 @@ class FitConfig:
     w_plus: fit one w per synthesis layer (more freedom, the default for edits) instead of one w;
     fit_pose: optimize the camera (inversion); False keeps it fixed (edits of a known view);
     fit_radius: also fit the orbit radius;
+    anchor: weight of keeping the latent near where it started (mean squared change of w+): an
+        edit then changes what the mask asks for and little else;
     seed: randomness of the ray subsets and sample jitter (same seed, same result).
     """
 
@@ -33,6 +35,7 @@ class FitConfig:
     w_plus: bool = False
     fit_pose: bool = True
     fit_radius: bool = False
+    anchor: float = 0.0
     seed: int = 0
 
     def validate(self) -> "FitConfig":
@@ -42,6 +45,8 @@ class FitConfig:
             raise DnerfError(f"search steps ({self.search_steps}) must be fewer than steps ({self.steps})")
         if self.rays_per_step < 1 or min(self.samples) < 0 or self.samples[0] < 2:
             raise DnerfError("need at least one ray per step and two coarse samples per ray")
+        if self.anchor < 0:
+            raise DnerfError("the latent anchor weight must be >= 0")
         if self.lr_latent <= 0 or self.lr_pose <= 0:
             raise DnerfError("learning rates must be positive")
         return self

@@ -24,7 +24,7 @@ from .targets import label_term, resize_labels, rgb_term
 
 EDIT_FIT = FitConfig(steps=150, search_steps=0, pose_starts=1, w_plus=True, fit_pose=False, lr_latent=0.01)
 # Keeping the unedited pixels is worth this many label cross-entropies per unit of squared error.
-DEFAULT_KEEP_WEIGHT = 20.0
+DEFAULT_KEEP_WEIGHT = 60.0
 
 
 @dataclass(frozen=True)

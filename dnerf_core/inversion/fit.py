@@ -7,6 +7,7 @@ the one with the lowest loss continues to `steps`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -48,6 +49,7 @@ class _Params:
         if cfg.w_plus and w.shape[1] == 1:
             w = w.expand(-1, num_ws, -1).clone()
         self.w = w.requires_grad_(True)
+        self.start = w.detach().clone()
         self.num_ws = num_ws
         self.yaw = torch.tensor([pose.yaw], requires_grad=cfg.fit_pose)
         self.pitch = torch.tensor([pose.pitch], requires_grad=cfg.fit_pose)
@@ -75,6 +77,8 @@ def _step(generator, branch, params: _Params, objective: ViewObjective, cfg: Fit
     subject = _subject(generator, params.ws())
     cams = pose_cameras(params.yaw, params.pitch, params.radius, orbit)
     loss = objective_loss(generator, branch, subject, cams, objective, rendering, cfg.rays_per_step, gen)
+    if cfg.anchor > 0:
+        loss = loss + cfg.anchor * (params.w - params.start).square().mean()
     params.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     params.optimizer.step()
@@ -126,9 +130,26 @@ def fit_view(generator, branch, objective: ViewObjective, w_init: Tensor, cfg: F
     w_init: [1,1,w_dim] or [1,num_ws,w_dim] starting latent; pose: the starting (or, without
     fit_pose, the fixed) camera — None searches the orbit for the starts."""
     cfg = cfg.validate()
-    for module in (generator, branch):
-        if module is not None:
-            module.requires_grad_(False)
+    with frozen(generator, branch):
+        return _fit_view(generator, branch, objective, w_init, cfg, pose, progress)
+
+
+@contextlib.contextmanager
+def frozen(*modules):
+    """Weights need no gradients while fitting latents; their flags are restored afterwards."""
+    params = [p for m in modules if m is not None for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
+def _fit_view(generator, branch, objective: ViewObjective, w_init: Tensor, cfg: FitConfig, pose: Pose | None,
+              progress: Progress | None) -> FitResult:
     gen = torch.Generator().manual_seed(cfg.seed)
     if pose is not None:
         starts = [pose]

@@ -52,21 +52,29 @@ def _fit_report(kind: str, fit: FitResult, seconds: float) -> dict:
             "starts": [{"pose_degrees": list(p.degrees), "loss": s} for p, s in fit.starts]}
 
 
-def run_invert(labeled, spec: str, target: str | Path, kind: str, out, config: FitConfig = FitConfig(),
-               views: int = 5, progress: Progress | None = None) -> JobOutcome:
-    """Invert an RGB image (kind "rgb") or a part mask PNG (kind "mask") and write the outputs."""
-    gen, branch = unwrap(labeled)
+def read_target(labeled, kind: str, path: str | Path) -> Tensor:
+    """The target of an inversion: an RGB image [3,H,W] (kind "rgb") or part-mask ids [H,W] ("mask")."""
     if kind == "rgb":
-        image = load_rgb_image(target)
-        t0 = time.perf_counter()
+        return load_rgb_image(path)
+    if kind == "mask":
+        gen, _ = require_branch(labeled, "mask inversion")
+        return load_label_mask(path, labeled.label_set, gen.config.img_resolution)
+    raise DnerfError(f"unknown inversion kind {kind!r}")
+
+
+def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, config: FitConfig = FitConfig(),
+               views: int = 5, progress: Progress | None = None) -> JobOutcome:
+    """Invert an RGB image (kind "rgb") or part-mask ids (kind "mask", see read_target) and write
+    the outputs; `source` names where the target came from (kept in the subject file)."""
+    gen, branch = unwrap(labeled)
+    t0 = time.perf_counter()
+    if kind == "rgb":
+        image = target
         fit = invert_rgb(gen, image, config, progress=progress)
-    elif kind == "mask":
-        gen, branch = require_branch(labeled, "mask inversion")
-        mask = load_label_mask(target, labeled.label_set, gen.config.img_resolution)
-        t0 = time.perf_counter()
-        fit = invert_mask(labeled, mask, config, progress=progress)
     else:
-        raise DnerfError(f"unknown inversion kind {kind!r}")
+        mask = target
+        fit = invert_mask(labeled, mask, config, progress=progress)
+        branch = labeled.branch
     report = _fit_report(kind, fit, time.perf_counter() - t0)
     with torch.no_grad():
         got = labeled.render(fit.subject, fit.pose.cameras(gen.orbit))
@@ -76,7 +84,7 @@ def run_invert(labeled, spec: str, target: str | Path, kind: str, out, config: F
         report["psnr"] = 10 * math.log10(1 / max(mse, 1e-12))
     else:
         report["miou"] = segmentation_scores(confusion_matrix(got.labels[0], mask, branch.config.num_classes)).miou
-    fitted = fitted_from(labeled, spec, fit.ws, fit.pose, kind, {"target": str(target)})
+    fitted = fitted_from(labeled, spec, fit.ws, fit.pose, kind, {"target": source})
     rows = view_rows(labeled, fit.subject, preview_cameras(gen, fit.pose, views))
     return JobOutcome(fitted, report, _write(out, fitted, rows, report))
 
@@ -93,16 +101,15 @@ def edit_report(labeled, result: EditResult) -> dict:
             "outside_psnr": float(10 * torch.log10(1 / mse.clamp_min(1e-12)))}
 
 
-def run_edit(labeled, spec: str, ws: Tensor, pose: Pose, edited_mask: str | Path, out,
-             config: FitConfig = EDIT_FIT, keep_weight: float = DEFAULT_KEEP_WEIGHT, views: int = 5,
-             info: dict | None = None, progress: Progress | None = None) -> JobOutcome:
-    """Edit the subject `ws` so its view at `pose` shows the mask PNG `edited_mask`; write outputs."""
+def run_edit(labeled, spec: str, ws: Tensor, pose: Pose, mask: Tensor, out, config: FitConfig = EDIT_FIT,
+             keep_weight: float = DEFAULT_KEEP_WEIGHT, views: int = 5, info: dict | None = None,
+             progress: Progress | None = None) -> JobOutcome:
+    """Edit the subject `ws` so its view at `pose` shows the part-mask ids `mask`; write outputs."""
     gen, _ = require_branch(labeled, "editing")
-    mask = load_label_mask(edited_mask, labeled.label_set, gen.config.img_resolution)
     t0 = time.perf_counter()
     result = edit_subject(labeled, ws, pose, mask, config, keep_weight, progress)
     report = {**_fit_report("edit", result.fit, time.perf_counter() - t0), **edit_report(labeled, result)}
-    fitted = fitted_from(labeled, spec, result.fit.ws, pose, "edit", {**(info or {}), "mask": str(edited_mask)})
+    fitted = fitted_from(labeled, spec, result.fit.ws, pose, "edit", dict(info or {}))
     cams = preview_cameras(gen, pose, views)
     before = gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1])
     rows = view_rows(labeled, before, cams) + view_rows(labeled, result.fit.subject, cams)

@@ -97,11 +97,29 @@ def _raw_label_loss(generator, branch, subject, rays, term: PixelTerm, rendering
     return F.nll_loss(log_probs(probs[0]), term.target[rows])
 
 
+def patch_logits(generator, branch, subject, rays, corners: Tensor, patch: int, res: int, rendering,
+                 gen: torch.Generator | None) -> Tensor:
+    """[N,K,patch*s,patch*s] super-resolved class logits of patch x patch windows of the view
+    (corners [N,2] top-left neural pixels); away from a patch's edge (sr_margin) they equal the
+    whole view's logits there."""
+    offs = torch.arange(patch)
+    rr = corners[:, 0, None, None] + offs[None, :, None]
+    cc = corners[:, 1, None, None] + offs[None, None, :]
+    index = (rr * res + cc).reshape(-1)
+    o, d = rays.origins[:, index], rays.directions[:, index]
+    marched = march(generator.field(subject), o, d, rendering, generator=gen)
+    field = branch.field(branch.planes(subject))
+    probs, feats = semantic_composite(field, marched, o, d, branch.config.num_classes)
+    img = lambda x: x[0].reshape(len(corners), patch, patch, -1).permute(0, 3, 1, 2)  # noqa: E731
+    return branch.superres(log_probs(img(probs)), img(feats))
+
+
 def _label_loss(generator, branch, subject, rays, objective: ViewObjective, term: PixelTerm, rendering,
                 n_rays: int, gen) -> Tensor:
     res, scale = objective.resolution, objective.scale
     margin = sr_margin(branch)
-    patch = min(res, 2 * margin + PATCH_INTERIOR)
+    # a budget of the whole view renders it as one patch (the slow twin of the patch path)
+    patch = res if n_rays >= res * res else min(res, 2 * margin + PATCH_INTERIOR)
     n_patches = max(1, n_rays // (patch * patch))
     out_res = res * scale
     dense = torch.full((out_res * out_res,), NO_TARGET, dtype=torch.long)
@@ -114,16 +132,7 @@ def _label_loss(generator, branch, subject, rays, objective: ViewObjective, term
         centers = term.pixels[draw_pixels(term, n_patches, gen)]
         rc = torch.stack([centers // out_res, centers % out_res], -1) // scale
         corners = patch_corners(rc, patch, res)
-    offs = torch.arange(patch)
-    rr = corners[:, 0, None, None] + offs[None, :, None]
-    cc = corners[:, 1, None, None] + offs[None, None, :]
-    index = (rr * res + cc).reshape(-1)
-    o, d = rays.origins[:, index], rays.directions[:, index]
-    marched = march(generator.field(subject), o, d, rendering, generator=gen)
-    field = branch.field(branch.planes(subject))
-    probs, feats = semantic_composite(field, marched, o, d, branch.config.num_classes)
-    img = lambda x: x[0].reshape(len(corners), patch, patch, -1).permute(0, 3, 1, 2)  # noqa: E731
-    logits = branch.superres(log_probs(img(probs)), img(feats))  # [N,K,patch*s,patch*s]
+    logits = patch_logits(generator, branch, subject, rays, corners, patch, res, rendering, gen)
     targets = torch.stack([dense[r * scale:(r + patch) * scale, c * scale:(c + patch) * scale]
                            for r, c in corners.tolist()])
     valid = torch.ones_like(targets, dtype=torch.bool)

@@ -59,7 +59,7 @@ def load_fitted(path: str | Path, generator) -> FittedSubject:
     gen, _ = unwrap(generator)
     if payload["generator_identity"] != generator_identity(gen):
         raise CheckpointError(f"{path} was fitted on another generator ({payload['generator_spec']}); "
-                              f"it does not fit {gen.name}")
+                              "it does not fit the generator it was given with")
     ws = payload["ws"]
     if ws.ndim != 3 or tuple(ws.shape[1:]) != (gen.num_ws, gen.config.w_dim):
         raise CheckpointError(f"{path}: latents of shape {tuple(ws.shape)} do not fit this generator")

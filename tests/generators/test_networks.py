@@ -51,6 +51,31 @@ def test_modulated_conv_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: ops.modulated_conv2d(*a, demodulate=True, up=True), (x, w, s))
 
 
+@pytest.mark.parametrize("up", [False, True])
+@pytest.mark.parametrize("demodulate", [False, True])
+def test_frozen_weight_path_equals_slow_and_grouped(up, demodulate):
+    # inversion: weights frozen, gradients to x and styles only -> activation-modulated path
+    x = _rand(2, 4, 5, 5, seed=13).requires_grad_(True)
+    s = _rand(2, 4, seed=15).requires_grad_(True)
+    w = _rand(6, 4, 3, 3, seed=14)
+    frozen = ops.modulated_conv2d(x, w, s, demodulate=demodulate, up=up)
+    slow = ops.modulated_conv2d_slow(x, w, s, demodulate=demodulate, up=up)
+    assert torch.allclose(frozen, slow, atol=1e-10)
+    g_frozen = torch.autograd.grad(frozen.square().sum(), (x, s))
+    w_grad = w.clone().requires_grad_(True)  # weight needing grad -> the grouped path
+    grouped = ops.modulated_conv2d(x, w_grad, s, demodulate=demodulate, up=up)
+    g_grouped = torch.autograd.grad(grouped.square().sum(), (x, s))
+    for a, b in zip(g_frozen, g_grouped):
+        assert torch.allclose(a, b, atol=1e-9)
+
+
+def test_frozen_weight_path_gradcheck():
+    x = _rand(1, 2, 3, 3, seed=16).requires_grad_(True)
+    s = _rand(1, 2, seed=17).requires_grad_(True)
+    w = _rand(3, 2, 3, 3, seed=18)
+    assert torch.autograd.gradcheck(lambda a, b: ops.modulated_conv2d(a, w, b, demodulate=True, up=True), (x, s))
+
+
 def test_demodulation_gives_unit_norm_kernels():
     # a 1x1 input with a centered 3x3 kernel reads only the kernel center; with a kernel that is
     # zero except its center, demodulation makes each output channel's weights unit norm.

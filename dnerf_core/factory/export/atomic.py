@@ -100,3 +100,14 @@ def staged_output(out: str | Path) -> Iterator[StagedOutput]:
         staged.publish()
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def emit_json(report: dict, out: str | Path | None) -> str:
+    """Print a report as indented JSON and, when `out` is given, write it there atomically."""
+    import json
+
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        atomic_write_text(out, text + "\n")
+    return text
