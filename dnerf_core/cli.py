@@ -197,8 +197,9 @@ def _fit_options(steps_default: int):
                          help=GENERATOR_HELP),
             click.option("--semantic", "semantic_ckpt", type=click.Path(dir_okay=False), default=None,
                          help="semantic checkpoint of the generator [default: the one shipped with default:*]"),
-            click.option("--steps", type=click.IntRange(1, 100000), default=steps_default, show_default=True,
-                         help="Adam steps"),
+            click.option("--steps", type=click.IntRange(1, 100000), default=steps_default,
+                         show_default=steps_default is not None,
+                         help="Adam steps" + ("" if steps_default else " [default: the library's for the target kind]")),
             click.option("--fit-seed", type=click.IntRange(min=0), default=0, show_default=True,
                          help="randomness of the fit (ray subsets): same seed, same result"),
             click.option("--views", "-n", type=click.IntRange(0, 32), default=5, show_default=True,
@@ -245,19 +246,24 @@ class _LazyBar:
 @click.option("--fit-radius", is_flag=True, help="also fit the camera's distance")
 @click.option("--starts", type=click.IntRange(1, 12), default=2, show_default=True,
               help="best poses of the coarse search refined before one is kept")
-@_fit_options(steps_default=120)
+@_fit_options(steps_default=None)
 def invert_cmd(rgb_path, mask_path, w_plus, fit_radius, starts, generator_spec, semantic_ckpt, steps, fit_seed, views,
                out, quiet) -> None:
     """Fit a latent and camera pose to an RGB image or a part mask."""
     from .generators.registry import load_labeled_generator
+    from dataclasses import replace
+
     from .inversion.config import FitConfig
     from .inversion.fit import total_steps
     from .inversion.jobs import read_target, run_invert
+    from .inversion.mask import MASK_FIT
 
     if (rgb_path is None) == (mask_path is None):
         raise click.UsageError("give exactly one of --rgb IMAGE or --mask MASK")
-    cfg = FitConfig(steps=steps, pose_starts=starts, w_plus=w_plus, fit_radius=fit_radius, seed=fit_seed,
-                    search_steps=min(FitConfig.search_steps, steps - 1)).validate()
+    base = FitConfig() if rgb_path else MASK_FIT
+    steps = steps or base.steps
+    cfg = replace(base, steps=steps, pose_starts=starts, w_plus=w_plus, fit_radius=fit_radius, seed=fit_seed,
+                  search_steps=min(base.search_steps, steps - 1)).validate()
     labeled = load_labeled_generator(generator_spec, semantic_ckpt)
     kind, path = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
     target = read_target(labeled, kind, path)

@@ -12,6 +12,7 @@ mIoU 0.8 / 28 dB outside, under a minute per case on 2 cores.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -50,8 +51,10 @@ def main() -> None:
     args = parser.parse_args()
     from dnerf_core.factory.export.atomic import emit_json
 
-    emit_json(evaluate(args.category, args.cases, args.kinds.split(","), lambda m: print(m, file=sys.stderr)),
-              args.out)
+    report = evaluate(args.category, args.cases, args.kinds.split(","), lambda m: print(m, file=sys.stderr))
+    if args.out and args.out.is_file():  # re-running some kinds keeps the others' results
+        report = {**json.loads(args.out.read_text()), **report}
+    emit_json(report, args.out)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from ..eval.splits import HELDOUT_SEED_START
 from ..inversion.config import FitConfig
 from ..inversion.edit import EDIT_FIT, edit_subject, render_view, transplant_part
 from ..inversion.inputs import require_branch
-from ..inversion.mask import invert_mask
+from ..inversion.mask import MASK_FIT, invert_mask
 from ..inversion.pose import Pose, yaw_error_degrees
 from ..inversion.rgb import invert_rgb
 from .metrics import confusion_matrix, psnr, segmentation_scores
@@ -113,7 +113,7 @@ def rgb_case(labeled, index: int, cfg: FitConfig = FitConfig()) -> InversionCase
     return _inversion_case(labeled, "rgb", index, cfg)
 
 
-def mask_case(labeled, index: int, cfg: FitConfig = FitConfig()) -> InversionCase:
+def mask_case(labeled, index: int, cfg: FitConfig = MASK_FIT) -> InversionCase:
     return _inversion_case(labeled, "mask", index, cfg)
 
 

@@ -26,7 +26,7 @@ class FitConfig:
     """
 
     steps: int = 120
-    search_steps: int = 15
+    search_steps: int = 60
     pose_starts: int = 2
     rays_per_step: int = 768
     samples: tuple[int, int] = (24, 24)

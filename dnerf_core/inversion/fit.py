@@ -18,7 +18,7 @@ from torch import Tensor
 from ..generators.base import Subject
 from .config import FitConfig
 from .objective import ViewObjective, fitting_rendering, objective_loss
-from .pose import Pose, pose_cameras, search_poses
+from .pose import Pose, distinct_starts, pose_cameras, search_poses
 
 # Loss of a start = mean over its last steps (one step's loss is noisy: random ray subsets).
 LOSS_WINDOW = 5
@@ -155,7 +155,7 @@ def _fit_view(generator, branch, objective: ViewObjective, w_init: Tensor, cfg: 
         starts = [pose]
     else:
         ranked = rank_poses(generator, branch, w_init, objective, search_poses(generator.orbit), cfg)
-        starts = [p for p, _ in ranked[:cfg.pose_starts]]
+        starts = distinct_starts([p for p, _ in ranked], cfg.pose_starts, generator.orbit)
     done = 0
     runs = []
     search = cfg.search_steps if len(starts) > 1 else 0

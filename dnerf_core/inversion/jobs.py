@@ -20,7 +20,7 @@ from .config import FitConfig
 from .edit import EDIT_FIT, DEFAULT_KEEP_WEIGHT, EditResult, edit_subject, render_view
 from .fit import FitResult, Progress
 from .inputs import load_label_mask, load_rgb_image, require_branch, unwrap
-from .mask import invert_mask
+from .mask import MASK_FIT, invert_mask
 from .pose import Pose
 from .preview import preview_cameras, view_rows, write_sheet
 from .rgb import invert_rgb
@@ -62,7 +62,7 @@ def read_target(labeled, kind: str, path: str | Path) -> Tensor:
     raise DnerfError(f"unknown inversion kind {kind!r}")
 
 
-def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, config: FitConfig = FitConfig(),
+def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, config: FitConfig | None = None,
                views: int = 5, progress: Progress | None = None) -> JobOutcome:
     """Invert an RGB image (kind "rgb") or part-mask ids (kind "mask", see read_target) and write
     the outputs; `source` names where the target came from (kept in the subject file)."""
@@ -70,10 +70,10 @@ def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, 
     t0 = time.perf_counter()
     if kind == "rgb":
         image = target
-        fit = invert_rgb(gen, image, config, progress=progress)
+        fit = invert_rgb(gen, image, config or FitConfig(), progress=progress)
     else:
         mask = target
-        fit = invert_mask(labeled, mask, config, progress=progress)
+        fit = invert_mask(labeled, mask, config or MASK_FIT, progress=progress)
         branch = labeled.branch
     report = _fit_report(kind, fit, time.perf_counter() - t0)
     with torch.no_grad():

@@ -57,6 +57,26 @@ def search_poses(orbit: OrbitSpec) -> list[Pose]:
     return [Pose(y, pitch, orbit.radius) for y in yaws]
 
 
+# Pose starts must differ by this share of the orbit's yaw range (60 degrees on a full orbit), so
+# the refined starts are different hypotheses (a car seen from the front or the back), not
+# neighbors of the same one.
+START_SEPARATION_FRACTION = 1 / 6
+
+
+def distinct_starts(ranked: list[Pose], n: int, orbit: OrbitSpec) -> list[Pose]:
+    """The first n of the ranked poses that are mutually START_SEPARATION_FRACTION of the yaw
+    range apart (fewer when the range holds fewer)."""
+    span = 2 * math.pi if is_full_orbit(orbit) else orbit.yaw_range[1] - orbit.yaw_range[0]
+    min_gap = math.degrees(span * START_SEPARATION_FRACTION) - 1e-6
+    picked: list[Pose] = []
+    for pose in ranked:
+        if len(picked) == n:
+            break
+        if all(yaw_error_degrees(pose.yaw, p.yaw) >= min_gap for p in picked):
+            picked.append(pose)
+    return picked
+
+
 def wrap_angle(a: float) -> float:
     """Angle in (-pi, pi]."""
     return math.atan2(math.sin(a), math.cos(a))

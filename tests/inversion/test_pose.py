@@ -42,3 +42,12 @@ def test_search_poses_cover_the_range():
 def test_yaw_error_wraps():
     assert abs(yaw_error_degrees(math.radians(359), math.radians(1)) - 2) < 1e-9
     assert abs(yaw_error_degrees(0.0, math.pi) - 180) < 1e-9
+
+
+def test_distinct_starts_skip_neighbors_of_a_picked_pose():
+    from dnerf_core.inversion.pose import distinct_starts
+
+    ranked = [Pose(math.radians(d), 0.3, 1.7) for d in (30, 40, 210, 60, 100)]
+    # on a full orbit starts must be 60 degrees apart: 40 is a neighbor of 30, 60 is too
+    assert [round(math.degrees(p.yaw)) for p in distinct_starts(ranked, 3, FULL)] == [30, 210, 100]
+    assert len(distinct_starts(ranked, 2, FULL)) == 2
