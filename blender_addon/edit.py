@@ -394,9 +394,8 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
         report(0.08 + 0.72 * step / steps, f"fit step {step}/{steps} (loss {loss:.3f})")
 
     result = edit_subject(lab, subject.ws, pose, torch.from_numpy(edited), replace(EDIT_FIT, steps=steps),
-                          keep_weight=keep_weight, progress=step_done)
-    report(0.8, "render the edited view")
-    after = render_view(lab, result.fit.subject, pose)
+                          keep_weight=keep_weight, progress=step_done, before=current)
+    after = result.after
     region = result.region
     agreement = float((after.labels[region] == result.edited[region]).float().mean())
     info = dict(info, steps=steps, source=source, region_pixels=int(region.sum()), agreement=agreement,

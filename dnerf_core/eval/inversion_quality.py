@@ -126,9 +126,9 @@ def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> 
     donor = render_view(labeled, gen.sample([donor_seed]), pose)
     edited = transplant_part(before.labels, donor.labels, part)
     t0 = time.perf_counter()
-    result = edit_subject(labeled, subject.ws, pose, edited, cfg)
+    result = edit_subject(labeled, subject.ws, pose, edited, cfg, before=before)
     seconds = time.perf_counter() - t0
-    after = render_view(labeled, result.fit.subject, pose)
+    after = result.after
     k = branch.config.num_classes
     others = spread_orbit_cameras(OTHER_VIEWS, gen.orbit)
     with torch.no_grad():

@@ -39,13 +39,15 @@ class EditView:
 
 @dataclass
 class EditResult:
-    """The edited subject (fit.subject, fit.ws) and what defined the edit: the view before it,
-    the edited mask [H,W] and the region of interest [H,W] (pixels whose label was changed)."""
+    """The edited subject (fit.subject, fit.ws), what defined the edit (the view before it, the
+    edited mask [H,W], the region of interest [H,W]: pixels whose label was changed) and the same
+    view after it."""
 
     fit: FitResult
     before: EditView
     edited: Tensor
     region: Tensor
+    after: EditView
 
 
 @torch.no_grad()
@@ -69,15 +71,18 @@ def transplant_part(before: Tensor, donor: Tensor, label: int) -> Tensor:
 
 
 def edit_subject(labeled, ws: Tensor, pose: Pose, edited_mask: Tensor, config: FitConfig = EDIT_FIT,
-                 keep_weight: float = DEFAULT_KEEP_WEIGHT, progress: Progress | None = None) -> EditResult:
+                 keep_weight: float = DEFAULT_KEEP_WEIGHT, progress: Progress | None = None,
+                 before: EditView | None = None) -> EditResult:
     """Edit the subject with latents `ws` [1,num_ws,w_dim] so its view at `pose` shows `edited_mask`
-    [H,W] (label ids at the generator's output resolution; 255 = don't care)."""
+    [H,W] (label ids at the generator's output resolution; 255 = don't care). `before`: the view
+    as render_view already gave it for these ws and pose (saves rendering it again)."""
     gen, branch = require_branch(labeled, "editing")
     if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] not in (1, gen.num_ws) or ws.shape[2] != gen.config.w_dim:
         raise DnerfError(f"ws must be [1,{gen.num_ws},{gen.config.w_dim}], got {tuple(ws.shape)}")
     edited = check_label_tensor(edited_mask, branch.config.num_classes, gen.config.img_resolution)
-    with torch.no_grad():
-        before = render_view(labeled, gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1]), pose)
+    if before is None:
+        with torch.no_grad():
+            before = render_view(labeled, gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1]), pose)
     region = edit_region(before.labels, edited)
     if not region.any():
         raise DnerfError("the edited mask is identical to the subject's current mask in this view: nothing to edit")
@@ -86,4 +91,5 @@ def edit_subject(labeled, ws: Tensor, pose: Pose, edited_mask: Tensor, config: F
     terms = (label_term(edited, where=region), rgb_term(before.rgb, res, where=~region_small, weight=keep_weight))
     cfg = replace(config, fit_pose=False)
     fit = fit_view(gen, branch, ViewObjective(res, terms, scale=branch.superres.scale), ws, cfg, pose, progress)
-    return EditResult(fit=fit, before=before, edited=edited, region=region)
+    return EditResult(fit=fit, before=before, edited=edited, region=region,
+                      after=render_view(labeled, fit.subject, pose))

@@ -93,8 +93,7 @@ def edit_report(labeled, result: EditResult) -> dict:
     """How well the edited view shows the edit: mIoU inside the region vs the edited mask, RGB
     PSNR outside it vs the view before the edit."""
     _, branch = require_branch(labeled, "editing")
-    after = render_view(labeled, result.fit.subject, result.before.pose)
-    region = result.region
+    after, region = result.after, result.region
     conf = confusion_matrix(after.labels[region], result.edited[region], branch.config.num_classes)
     mse = ((after.rgb - result.before.rgb) ** 2).mean(0)[~region].mean() if (~region).any() else torch.tensor(0.0)
     return {"region_pixels": int(region.sum()), "region_miou": segmentation_scores(conf).miou,

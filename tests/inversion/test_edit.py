@@ -46,7 +46,11 @@ def test_a_short_edit_moves_the_part_and_keeps_the_rest(face):
     edited = transplant_part(before.labels, render_view(face, gen.sample([DONOR]), pose).labels, hair)
     result = edit_subject(face, subject.ws, pose, edited, replace(EDIT_FIT, steps=25))
     assert torch.equal(result.region, edited != before.labels) and result.region.sum() > 20
-    after = render_view(face, result.fit.subject, pose)
+    after = result.after
+    assert torch.equal(after.labels, render_view(face, result.fit.subject, pose).labels)
+    # a "before" given by the caller is used as is (no second render)
+    again = edit_subject(face, subject.ws, pose, edited, replace(EDIT_FIT, steps=1), before=before)
+    assert again.before is before
     region, outside = result.region, ~result.region
     hit_before = (before.labels[region] == edited[region]).float().mean()  # 0 by construction
     hit_after = (after.labels[region] == edited[region]).float().mean()
