@@ -342,12 +342,12 @@ def edit_cmd(seed, subject_path, view, mask_path, keep_weight, generator_spec, s
 def mask_cmd(generator_spec, semantic_ckpt, seed, subject_path, view, out) -> None:
     """Write one view's part mask (palette PNG) to paint an edit on."""
     from .generators.registry import load_labeled_generator
+    from .inversion.fit import synthesize_ws
     from .inversion.jobs import write_view_mask
 
     labeled = load_labeled_generator(generator_spec, semantic_ckpt)
     ws, pose, _ = _edit_source(labeled, generator_spec, seed, subject_path, view)
-    gen = labeled.generator
-    write_view_mask(labeled, gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1]), pose, out)
+    write_view_mask(labeled, synthesize_ws(labeled.generator, ws), pose, out)
     yaw, pitch = pose.degrees
     click.echo(f"wrote {Path(out).resolve()} (view yaw {yaw:.1f}, pitch {pitch:.1f} degrees); edit it and run "
                f"dnerf edit ... --view {yaw:.1f},{pitch:.1f} --mask EDITED.png")

@@ -15,12 +15,11 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import Tensor
 
 from ..cameras import spread_orbit_cameras
 from ..eval.splits import HELDOUT_SEED_START
 from ..inversion.config import FitConfig
-from ..inversion.edit import EDIT_FIT, edit_subject, render_view, transplant_part
+from ..inversion.edit import EDIT_FIT, EditResult, edit_subject, render_view, transplant_part
 from ..inversion.inputs import require_branch
 from ..inversion.mask import MASK_FIT, invert_mask
 from ..inversion.pose import Pose, yaw_error_degrees
@@ -75,14 +74,14 @@ def case_seed(index: int) -> int:
     return HELDOUT_SEED_START + INVERSION_SEED_OFFSET + index
 
 
-def region_miou(pred: Tensor, truth: Tensor, region: Tensor, num_classes: int) -> float:
-    return segmentation_scores(confusion_matrix(pred[region], truth[region], num_classes)).miou
-
-
-def masked_psnr(a: Tensor, b: Tensor, keep: Tensor) -> float:
-    """PSNR of [3,H,W] images over the pixels keep [H,W]."""
-    mse = ((a - b) ** 2).mean(0)[keep].mean().clamp_min(1e-12)
-    return float(10 * torch.log10(1 / mse))
+def edit_scores(result: EditResult, num_classes: int) -> dict:
+    """How well the edited view shows the edit: mIoU inside the region vs the edited mask, RGB
+    PSNR outside it vs the view before the edit (region_pixels, region_miou, outside_psnr)."""
+    after, region = result.after, result.region
+    conf = confusion_matrix(after.labels[region], result.edited[region], num_classes)
+    mse = ((after.rgb - result.before.rgb) ** 2).mean(0)[~region].mean() if (~region).any() else torch.tensor(0.0)
+    return {"region_pixels": int(region.sum()), "region_miou": segmentation_scores(conf).miou,
+            "outside_psnr": float(10 * torch.log10(1 / mse.clamp_min(1e-12)))}
 
 
 @torch.no_grad()
@@ -128,8 +127,7 @@ def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> 
     t0 = time.perf_counter()
     result = edit_subject(labeled, subject.ws, pose, edited, cfg, before=before)
     seconds = time.perf_counter() - t0
-    after = result.after
-    k = branch.config.num_classes
+    scores = edit_scores(result, branch.config.num_classes)
     others = spread_orbit_cameras(OTHER_VIEWS, gen.orbit)
     with torch.no_grad():
         lab_before = labeled.render(subject, others).labels
@@ -139,9 +137,8 @@ def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> 
     share = float(involves.sum() / changed.sum()) if changed.any() else 1.0
     area_before = float((lab_before == part).sum())
     area_change = float((lab_after == part).sum()) / max(area_before, 1.0) - 1.0
-    return EditCase(seed, donor_seed, EDIT_PART[category], pose.degrees, int(result.region.sum()), seconds,
-                    region_miou=region_miou(after.labels, edited, result.region, k),
-                    outside_psnr=masked_psnr(after.rgb, before.rgb, ~result.region),
+    return EditCase(seed, donor_seed, EDIT_PART[category], pose.degrees, scores["region_pixels"], seconds,
+                    region_miou=scores["region_miou"], outside_psnr=scores["outside_psnr"],
                     other_views_part_share=share, part_area_change=area_change)
 
 

@@ -16,7 +16,7 @@ from torch import Tensor
 from ..errors import DnerfError
 from ..labels import IGNORE_ID
 from .config import FitConfig
-from .fit import FitResult, Progress, fit_view
+from .fit import FitResult, Progress, fit_view, synthesize_ws
 from .inputs import check_label_tensor, require_branch
 from .objective import ViewObjective
 from .pose import Pose
@@ -82,7 +82,7 @@ def edit_subject(labeled, ws: Tensor, pose: Pose, edited_mask: Tensor, config: F
     edited = check_label_tensor(edited_mask, branch.config.num_classes, gen.config.img_resolution)
     if before is None:
         with torch.no_grad():
-            before = render_view(labeled, gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1]), pose)
+            before = render_view(labeled, synthesize_ws(gen, ws), pose)
     region = edit_region(before.labels, edited)
     if not region.any():
         raise DnerfError("the edited mask is identical to the subject's current mask in this view: nothing to edit")

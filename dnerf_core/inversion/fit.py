@@ -17,8 +17,9 @@ from torch import Tensor
 
 from ..generators.base import Subject
 from .config import FitConfig
-from .objective import ViewObjective, fitting_rendering, objective_loss
+from .objective import PixelTerm, ViewObjective, fitting_rendering, objective_loss
 from .pose import Pose, distinct_starts, pose_cameras, search_poses
+from .targets import nearest_centers
 
 # Loss of a start = mean over its last steps (one step's loss is noisy: random ray subsets).
 LOSS_WINDOW = 5
@@ -61,20 +62,21 @@ class _Params:
         self.optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
 
     def ws(self) -> Tensor:
-        return self.w.expand(-1, self.num_ws, -1) if self.w.shape[1] == 1 else self.w
+        return self.w.expand(-1, self.num_ws, -1)
 
     def pose(self) -> Pose:
         return Pose(float(self.yaw.detach()), float(self.pitch.detach()), float(self.radius.detach()))
 
 
-def _subject(generator, ws: Tensor) -> Subject:
-    return generator.synthesize(ws, [INVERTED_SEED])
+def synthesize_ws(generator, ws: Tensor) -> Subject:
+    """The subject of latents ws [1,1 or num_ws,w_dim] (one w is broadcast to every layer)."""
+    return generator.synthesize(ws.expand(-1, generator.num_ws, -1), [INVERTED_SEED])
 
 
 def _step(generator, branch, params: _Params, objective: ViewObjective, cfg: FitConfig, gen: torch.Generator,
           orbit) -> float:
     rendering = fitting_rendering(generator.rendering, cfg.samples, objective.resolution)
-    subject = _subject(generator, params.ws())
+    subject = synthesize_ws(generator, params.w)
     cams = pose_cameras(params.yaw, params.pitch, params.radius, orbit)
     loss = objective_loss(generator, branch, subject, cams, objective, rendering, cfg.rays_per_step, gen)
     if cfg.anchor > 0:
@@ -92,25 +94,21 @@ def rank_poses(generator, branch, w: Tensor, objective: ViewObjective, candidate
     coarse view, deterministic samples)."""
     coarse = downsample_objective(objective, SEARCH_RESOLUTION)
     rendering = fitting_rendering(generator.rendering, cfg.samples, coarse.resolution)
-    subject = _subject(generator, w.expand(-1, generator.num_ws, -1) if w.shape[1] == 1 else w)
+    subject = synthesize_ws(generator, w)
     scored = []
     for pose in candidates:
-        cams = pose_cameras(torch.tensor([pose.yaw]), torch.tensor([pose.pitch]), torch.tensor([pose.radius]),
-                            generator.orbit)
-        scored.append((pose, float(objective_loss(generator, branch, subject, cams, coarse, rendering,
-                                                  cfg.rays_per_step, None))))
+        scored.append((pose, float(objective_loss(generator, branch, subject, pose.cameras(generator.orbit), coarse,
+                                                  rendering, cfg.rays_per_step, None))))
     return sorted(scored, key=lambda s: s[1])
 
 
 def downsample_objective(objective: ViewObjective, resolution: int) -> ViewObjective:
     """The same terms on a coarser pixel grid (nearest pixel centers), for cheap searches; label
     terms are scored before super-resolution there ("labels_raw")."""
-    from .objective import PixelTerm
-
     terms = []
     for t in objective.terms:
         src = objective.resolution * (objective.scale if t.kind == "labels" else 1)
-        ij = ((torch.arange(resolution) + 0.5) * src / resolution).floor().long().clamp_max(src - 1)
+        ij = nearest_centers(src, resolution)
         full = (ij[:, None] * src + ij[None, :]).reshape(-1)  # coarse pixel -> source pixel
         lookup = torch.full((src * src,), -1, dtype=torch.long)
         lookup[t.pixels] = torch.arange(len(t.pixels))
@@ -171,16 +169,15 @@ def _fit_view(generator, branch, objective: ViewObjective, w_init: Tensor, cfg: 
     scores = [sum(ls[-LOSS_WINDOW:]) / max(len(ls[-LOSS_WINDOW:]), 1) if ls else math.inf for _, ls in runs]
     best = min(range(len(runs)), key=scores.__getitem__)
     params, losses = runs[best]
-    total = cfg.steps + search * (len(starts) - 1)
     while len(losses) < cfg.steps:
         losses.append(_step(generator, branch, params, objective, cfg, gen, generator.orbit))
         done += 1
         if progress:
-            progress(min(done, total), losses[-1])
+            progress(done, losses[-1])
     scores[best] = sum(losses[-LOSS_WINDOW:]) / len(losses[-LOSS_WINDOW:])
     with torch.no_grad():
         ws = params.ws().detach().clone()
-        subject = _subject(generator, ws)
+        subject = synthesize_ws(generator, ws)
     return FitResult(ws=ws, pose=params.pose(), losses=losses,
                      starts=[(p.pose(), s) for (p, _), s in zip(runs, scores)], subject=subject)
 

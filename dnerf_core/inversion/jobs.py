@@ -4,21 +4,22 @@ files appear together, or none)."""
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import DnerfError
-from ..eval.metrics import confusion_matrix, segmentation_scores
+from ..eval.inversion_quality import edit_scores
+from ..eval.metrics import confusion_matrix, psnr, segmentation_scores
 from ..factory.export.atomic import atomic_write_text, staged_output
 from ..factory.export.masks import write_mask_png
 from .config import FitConfig
-from .edit import EDIT_FIT, DEFAULT_KEEP_WEIGHT, EditResult, edit_subject, render_view
-from .fit import FitResult, Progress
+from .edit import EDIT_FIT, DEFAULT_KEEP_WEIGHT, edit_subject, render_view
+from .fit import FitResult, Progress, synthesize_ws
 from .inputs import load_label_mask, load_rgb_image, require_branch, unwrap
 from .mask import MASK_FIT, invert_mask
 from .pose import Pose
@@ -79,9 +80,8 @@ def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, 
     with torch.no_grad():
         got = labeled.render(fit.subject, fit.pose.cameras(gen.orbit))
     if kind == "rgb":
-        mse = float(((got.rgb[0] - torch.nn.functional.interpolate(image[None], size=got.rgb.shape[-2:], mode="area")[0])
-                     ** 2).mean())
-        report["psnr"] = 10 * math.log10(1 / max(mse, 1e-12))
+        target = F.interpolate(image[None], size=got.rgb.shape[-2:], mode="area")
+        report["psnr"] = float(psnr(got.rgb, target)[0])
     else:
         report["miou"] = segmentation_scores(confusion_matrix(got.labels[0], mask, branch.config.num_classes)).miou
     fitted = fitted_from(labeled, spec, fit.ws, fit.pose, kind, {"target": source})
@@ -89,28 +89,18 @@ def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, 
     return JobOutcome(fitted, report, _write(out, fitted, rows, report))
 
 
-def edit_report(labeled, result: EditResult) -> dict:
-    """How well the edited view shows the edit: mIoU inside the region vs the edited mask, RGB
-    PSNR outside it vs the view before the edit."""
-    _, branch = require_branch(labeled, "editing")
-    after, region = result.after, result.region
-    conf = confusion_matrix(after.labels[region], result.edited[region], branch.config.num_classes)
-    mse = ((after.rgb - result.before.rgb) ** 2).mean(0)[~region].mean() if (~region).any() else torch.tensor(0.0)
-    return {"region_pixels": int(region.sum()), "region_miou": segmentation_scores(conf).miou,
-            "outside_psnr": float(10 * torch.log10(1 / mse.clamp_min(1e-12)))}
-
-
 def run_edit(labeled, spec: str, ws: Tensor, pose: Pose, mask: Tensor, out, config: FitConfig = EDIT_FIT,
              keep_weight: float = DEFAULT_KEEP_WEIGHT, views: int = 5, info: dict | None = None,
              progress: Progress | None = None) -> JobOutcome:
     """Edit the subject `ws` so its view at `pose` shows the part-mask ids `mask`; write outputs."""
-    gen, _ = require_branch(labeled, "editing")
+    gen, branch = require_branch(labeled, "editing")
     t0 = time.perf_counter()
     result = edit_subject(labeled, ws, pose, mask, config, keep_weight, progress)
-    report = {**_fit_report("edit", result.fit, time.perf_counter() - t0), **edit_report(labeled, result)}
+    report = {**_fit_report("edit", result.fit, time.perf_counter() - t0),
+              **edit_scores(result, branch.config.num_classes)}
     fitted = fitted_from(labeled, spec, result.fit.ws, pose, "edit", dict(info or {}))
     cams = preview_cameras(gen, pose, views)
-    before = gen.synthesize(ws.expand(-1, gen.num_ws, -1), [-1])
+    before = synthesize_ws(gen, ws)
     rows = view_rows(labeled, before, cams) + view_rows(labeled, result.fit.subject, cams)
     return JobOutcome(fitted, report, _write(out, fitted, rows, report))
 

@@ -80,19 +80,21 @@ def patch_corners(centers: Tensor, patch: int, res: int) -> Tensor:
     return (centers - patch // 2).clamp(0, res - patch)
 
 
+def _march_pixels(generator, subject, rays, index: Tensor, rendering, gen):
+    """(origins, directions, march) of the view's rays at pixel indices [R]."""
+    o, d = rays.origins[:, index], rays.directions[:, index]
+    return o, d, march(generator.field(subject), o, d, rendering, generator=gen)
+
+
 def _rgb_loss(generator, subject, rays, term: PixelTerm, rendering, n_rays, gen) -> Tensor:
     rows = draw_pixels(term, n_rays, gen)
-    index = term.pixels[rows]
-    o, d = rays.origins[:, index], rays.directions[:, index]
-    marched = march(generator.field(subject), o, d, rendering, generator=gen)
+    _, _, marched = _march_pixels(generator, subject, rays, term.pixels[rows], rendering, gen)
     return F.mse_loss(marched.features[0, :, :3], term.target[rows])
 
 
 def _raw_label_loss(generator, branch, subject, rays, term: PixelTerm, rendering, n_rays, gen) -> Tensor:
     rows = draw_pixels(term, n_rays, gen)
-    index = term.pixels[rows]
-    o, d = rays.origins[:, index], rays.directions[:, index]
-    marched = march(generator.field(subject), o, d, rendering, generator=gen)
+    o, d, marched = _march_pixels(generator, subject, rays, term.pixels[rows], rendering, gen)
     probs, _ = semantic_composite(branch.field(branch.planes(subject)), marched, o, d, branch.config.num_classes)
     return F.nll_loss(log_probs(probs[0]), term.target[rows])
 
@@ -105,9 +107,7 @@ def patch_logits(generator, branch, subject, rays, corners: Tensor, patch: int, 
     offs = torch.arange(patch)
     rr = corners[:, 0, None, None] + offs[None, :, None]
     cc = corners[:, 1, None, None] + offs[None, None, :]
-    index = (rr * res + cc).reshape(-1)
-    o, d = rays.origins[:, index], rays.directions[:, index]
-    marched = march(generator.field(subject), o, d, rendering, generator=gen)
+    o, d, marched = _march_pixels(generator, subject, rays, (rr * res + cc).reshape(-1), rendering, gen)
     field = branch.field(branch.planes(subject))
     probs, feats = semantic_composite(field, marched, o, d, branch.config.num_classes)
     img = lambda x: x[0].reshape(len(corners), patch, patch, -1).permute(0, 3, 1, 2)  # noqa: E731

@@ -12,7 +12,7 @@ from torch import Tensor
 from ..errors import CheckpointError
 from ..generators.base import Subject
 from ..tagged_file import load_tagged, save_tagged
-from .fit import INVERTED_SEED
+from .fit import synthesize_ws
 from .inputs import unwrap
 from .pose import Pose
 
@@ -37,7 +37,7 @@ class FittedSubject:
     def subject(self, generator) -> Subject:
         gen, _ = unwrap(generator)
         with torch.no_grad():
-            return gen.synthesize(self.ws.to(gen.backbone.mapping.w_avg.dtype), [INVERTED_SEED])
+            return synthesize_ws(gen, self.ws.to(gen.backbone.mapping.w_avg.dtype))
 
 
 def save_fitted(path: str | Path, fitted: FittedSubject) -> None:

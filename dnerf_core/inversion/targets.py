@@ -19,12 +19,16 @@ def resize_rgb(image: Tensor, resolution: int) -> Tensor:
     return F.interpolate(image[None], size=(resolution, resolution), mode=mode, **kwargs)[0]
 
 
+def nearest_centers(src: int, resolution: int) -> Tensor:
+    """[r] index of the source row (or column) of `src` under each of `resolution` pixel centers."""
+    return ((torch.arange(resolution) + 0.5) * src / resolution).floor().long().clamp_max(src - 1)
+
+
 def resize_labels(mask: Tensor, resolution: int) -> Tensor:
     """[H,W] ids -> [r,r] ids at the nearest source pixel center."""
     if mask.shape[-1] == resolution:
         return mask
-    src = mask.shape[-1]
-    idx = ((torch.arange(resolution) + 0.5) * src / resolution).floor().long().clamp_max(src - 1)
+    idx = nearest_centers(mask.shape[-1], resolution)
     return mask[idx][:, idx]
 
 
