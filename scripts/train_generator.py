@@ -29,6 +29,10 @@ def main() -> None:
     parser.add_argument("--export", type=Path, default=None, help="write inference weights here at the end")
     parser.add_argument("--seed", type=int, default=0, help="training randomness (not a subject seed)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--warm-start", type=Path, default=None,
+                        help="a RUN/ckpt.pt of an earlier run: start from its weights (decoder rescaled to this "
+                             "config's lr multiplier) with a fresh optimizer and schedule; ignored when --run "
+                             "already has a checkpoint")
     args = parser.parse_args()
 
     import numpy as np
@@ -36,7 +40,7 @@ def main() -> None:
 
     from dnerf_core.factory.export.atomic import atomic_open, ensure_dir
     from dnerf_core.generators.default_config import default_config
-    from dnerf_core.generators.distill import DistillConfig, distill_step, learning_rate
+    from dnerf_core.generators.distill import DistillConfig, distill_step, learning_rate, rescale_decoder
     from dnerf_core.generators.triplane_io import save_triplane
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.generators.triplane_gan import TriPlaneGAN
@@ -60,10 +64,17 @@ def main() -> None:
         gen.set_state(state["torch_rng"])
         step = int(state["step"])
         print(f"[train] resumed {ckpt_path} at step {step}", file=sys.stderr)
+    elif args.warm_start:
+        state = torch.load(args.warm_start, weights_only=True)
+        # Checkpoints written before the multiplier was recorded used the plain rate.
+        old = float(state.get("decoder_lr_multiplier", 1.0))
+        model.load_state_dict(rescale_decoder(state["model"], old, model.config.decoder_lr_multiplier))
+        print(f"[train] warm start from {args.warm_start} (step {int(state['step'])})", file=sys.stderr)
 
     def checkpoint() -> None:
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state()}
+                 "numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state(),
+                 "decoder_lr_multiplier": model.config.decoder_lr_multiplier}
         with atomic_open(ckpt_path) as fh:
             torch.save(state, fh)
 

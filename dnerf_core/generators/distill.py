@@ -144,5 +144,14 @@ def distill_step(model, oracle, optimizer, cfg: DistillConfig, rng: np.random.Ge
                       loss_opacity.item(), loss_depth.item())
 
 
+def rescale_decoder(state: dict[str, torch.Tensor], old_multiplier: float,
+                    new_multiplier: float) -> dict[str, torch.Tensor]:
+    """A model state dict trained with decoder lr multiplier `old_multiplier`, converted so that a
+    decoder with `new_multiplier` computes the same function (equalized-lr layers store their
+    weights and biases divided by the multiplier). Lets a run warm-start from an older one."""
+    ratio = old_multiplier / new_multiplier
+    return {k: (v * ratio if k.startswith("decoder.net.") else v) for k, v in state.items()}
+
+
 def psnr_from_mse(mse: float) -> float:
     return 10 * math.log10(1 / max(mse, 1e-12))
