@@ -4,13 +4,17 @@
 #   2. score it against the oracle on 200 held-out seeds,
 #   3. an oracle-filled annotation kit (30 subjects x 3 views, training seeds only),
 #   4. the semantic branch trained on those 90 masks (resumable), shipped beside the generator.
-# Usage: scripts/make_default_weights.sh CATEGORY [GENERATOR_STEPS] [SEMANTIC_STEPS]
+# Usage: scripts/make_default_weights.sh CATEGORY [GENERATOR_STEPS] [SEMANTIC_STEPS] [WARM_START_CKPT [RUN_NAME]]
+# (the shipped weights: stage 1 `... C 1600 600`, stage 2 `... C 2400 600 runs/default_C/ckpt.pt v2_C`,
+#  see dnerf_core/weights/README.md)
 # Long: run it in the background (nohup ... &). Every stage skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 category=${1:?usage: $0 car|face [generator_steps] [semantic_steps]}
 gen_steps=${2:-1600}
 sem_steps=${3:-600}
+warm=${4:-}
+run_name=${5:-default_$category}
 runs=${DNERF_RUNS:-runs}
 py=.venv/bin/python
 # one thread per job: two categories run side by side on the 2 cores without oversubscribing
@@ -18,7 +22,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 weights=dnerf_core/weights
 
 $py scripts/train_generator.py --category "$category" --steps "$gen_steps" --threads 1 --ckpt-every 100 \
-    --run "$runs/default_$category" --export "$weights/default_$category.pt"
+    --run "$runs/$run_name" --export "$weights/default_$category.pt" ${warm:+--warm-start "$warm"}
 $py scripts/eval_generator.py --generator "default:$category" --subjects 200 --out "results/generator_$category.json"
 [ -f "$runs/kit_$category/kit.json" ] || .venv/bin/dnerf annotate-kit --generator "default:$category" \
     --subjects 30 --views 3 --oracle --out "$runs/kit_$category" --quiet

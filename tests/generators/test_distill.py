@@ -87,3 +87,14 @@ def test_script_checkpoints_and_warm_starts(tmp_path):
               "--export", str(tmp_path / "g.pt"))
     assert "warm start" in log and (tmp_path / "g.pt").is_file()
     assert json.loads((tmp_path / "second" / "log.jsonl").read_text().splitlines()[-1])["step"] == 1
+
+
+def test_plane_ceiling_script_reports_a_psnr(tmp_path):
+    out = tmp_path / "ceiling.json"
+    res = subprocess.run([sys.executable, str(SCRIPT.parent / "plane_ceiling.py"), "--category", "face",
+                          "--resolution", "16", "--steps", "3", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(out.read_text())
+    assert report["plane_resolution"] == 16 and report["steps"] == 3
+    assert 0 < report["psnr_db"] < 60 and math.isfinite(report["final_loss"])
