@@ -16,7 +16,7 @@ DEFAULT_CHANNEL_MAX = 128
 DEFAULT_MAPPING_LR_MULTIPLIER = 0.1
 # Opaque surfaces need a raw density of ~150 inside and ~0 a hundredth of a unit outside; at the
 # plain rate the decoder took thousands of steps to get there and rendered fuzzy, translucent
-# blobs (measured: density 20-40 inside after 3900 steps). 20x lets it sharpen within hundreds.
+# blobs (measured: density 20-40 inside after 3900 steps); at 20x stage 2 sharpened it (weights/README.md).
 DEFAULT_DECODER_LR_MULTIPLIER = 20.0
 
 
