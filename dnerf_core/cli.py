@@ -250,22 +250,20 @@ class _LazyBar:
 def invert_cmd(rgb_path, mask_path, w_plus, fit_radius, starts, generator_spec, semantic_ckpt, steps, fit_seed, views,
                out, quiet) -> None:
     """Fit a latent and camera pose to an RGB image or a part mask."""
-    from .generators.registry import load_labeled_generator
     from dataclasses import replace
 
-    from .inversion.config import FitConfig
+    from .generators.registry import load_labeled_generator
     from .inversion.fit import total_steps
-    from .inversion.jobs import read_target, run_invert
-    from .inversion.mask import MASK_FIT
+    from .inversion.jobs import default_fit, read_target, run_invert
 
     if (rgb_path is None) == (mask_path is None):
         raise click.UsageError("give exactly one of --rgb IMAGE or --mask MASK")
-    base = FitConfig() if rgb_path else MASK_FIT
+    kind, path = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
+    base = default_fit(kind)
     steps = steps or base.steps
     cfg = replace(base, steps=steps, pose_starts=starts, w_plus=w_plus, fit_radius=fit_radius, seed=fit_seed,
                   search_steps=min(base.search_steps, steps - 1)).validate()
     labeled = load_labeled_generator(generator_spec, semantic_ckpt)
-    kind, path = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
     target = read_target(labeled, kind, path)
     with _LazyBar(total_steps(cfg, starts), quiet, f"invert {kind}") as progress:
         outcome = run_invert(labeled, generator_spec, kind, target, str(path), out, cfg, views, progress)

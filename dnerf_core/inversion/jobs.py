@@ -63,6 +63,11 @@ def read_target(labeled, kind: str, path: str | Path) -> Tensor:
     raise DnerfError(f"unknown inversion kind {kind!r}")
 
 
+def default_fit(kind: str) -> FitConfig:
+    """The library's fit settings for an inversion of `kind` ("rgb" or "mask")."""
+    return MASK_FIT if kind == "mask" else FitConfig()
+
+
 def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, config: FitConfig | None = None,
                views: int = 5, progress: Progress | None = None) -> JobOutcome:
     """Invert an RGB image (kind "rgb") or part-mask ids (kind "mask", see read_target) and write
@@ -71,10 +76,10 @@ def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, 
     t0 = time.perf_counter()
     if kind == "rgb":
         image = target
-        fit = invert_rgb(gen, image, config or FitConfig(), progress=progress)
+        fit = invert_rgb(gen, image, config or default_fit(kind), progress=progress)
     else:
         mask = target
-        fit = invert_mask(labeled, mask, config or MASK_FIT, progress=progress)
+        fit = invert_mask(labeled, mask, config or default_fit(kind), progress=progress)
         branch = labeled.branch
     report = _fit_report(kind, fit, time.perf_counter() - t0)
     with torch.no_grad():
