@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,20 +41,22 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    import torch.nn.functional as F
 
     from dnerf_core.cameras import random_orbit_cameras, ray_bundle
     from dnerf_core.eval.metrics import psnr
     from dnerf_core.factory.export.atomic import emit_json
     from dnerf_core.generators.default_config import default_config
-    from dnerf_core.generators.distill import DistillConfig, reference_step
+    from dnerf_core.generators.distill import (DistillConfig, point_losses, point_targets, reference_step,
+                                               supervision_points)
     from dnerf_core.generators.networks.decoder import TriPlaneDecoder
     from dnerf_core.generators.procedural import ProceduralGenerator
-    from dnerf_core.render.raymarch import eg3d_density, march
+    from dnerf_core.render.raymarch import march
     from dnerf_core.render.triplane import sample_planes
 
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # the decoder initializes from the global generator
     oracle, cfg, model_cfg = ProceduralGenerator(args.category), DistillConfig(), default_config(args.category)
+    points_cfg = replace(cfg, points_per_subject=POINTS_PER_STEP)
     truth = oracle.sample([args.seed])
     b, box_warp, step_len = oracle.bounds, oracle.rendering.box_warp, reference_step(oracle.rendering)
     gen = torch.Generator().manual_seed(0)
@@ -65,37 +68,31 @@ def main() -> None:
     decoder = TriPlaneDecoder(model_cfg.plane_channels, model_cfg.decoder_hidden, model_cfg.decoder_features,
                               model_cfg.decoder_lr_multiplier)
     opt = torch.optim.Adam([planes, *decoder.parameters()], lr=LR, betas=(0.9, 0.99))
+
+    def planes_field(points, directions):
+        return decoder(sample_planes(planes.expand(len(points), -1, -1, -1, -1), points, box_warp))
+
+    def boxed_field(points, directions):  # rendering: rays also pass outside the box
+        sig, f = planes_field(points, directions)
+        inside = (points.abs() <= b).all(-1, keepdim=True)
+        return torch.where(inside, sig, torch.full_like(sig, EMPTY_SIGMA)), f
+
     t0 = time.time()
     for step in range(args.steps):
         for group in opt.param_groups:
             group["lr"] = LR * LR_FINAL_FRACTION ** (step / args.steps)
-        n_uniform = int(POINTS_PER_STEP * cfg.uniform_fraction)
-        pick = torch.randint(0, len(surface), (POINTS_PER_STEP - n_uniform,), generator=gen)
-        near = surface[pick] + torch.randn(len(pick), 3, generator=gen) * cfg.surface_noise * b
-        pts = torch.cat([near, (torch.rand(n_uniform, 3, generator=gen) * 2 - 1) * b])[None]
-        with torch.no_grad():
-            sdf = oracle.sdf_at(truth, pts)
-            occupancy = torch.sigmoid(-sdf / (cfg.occupancy_sharpness * b))
-            color = oracle.colors_at(truth, pts)
-            near_or_inside = sdf < cfg.surface_noise * b
-        sigma, feats = decoder(sample_planes(planes, pts, box_warp))
-        alpha = 1 - torch.exp(-eg3d_density(sigma[..., 0]) * step_len)
-        loss = F.binary_cross_entropy(alpha.clamp(1e-5, 1 - 1e-5), occupancy) \
-            + ((feats[..., :3] - color).abs().mean(-1) * near_or_inside).sum() / near_or_inside.sum().clamp_min(1)
+        pts = supervision_points(oracle, truth, [surface], points_cfg, gen)
+        loss_alpha, loss_color = point_losses(planes_field, pts, point_targets(oracle, truth, pts, cfg), step_len)
+        loss = loss_alpha + loss_color
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-
-    def field(points, directions):
-        sig, f = decoder(sample_planes(planes.expand(len(points), -1, -1, -1, -1), points, box_warp))
-        inside = (points.abs() <= b).all(-1, keepdim=True)
-        return torch.where(inside, sig, torch.full_like(sig, EMPTY_SIGMA)), f
 
     res = oracle.rendering.neural_resolution
     cams = random_orbit_cameras(VIEWS, oracle.orbit, torch.Generator().manual_seed(5))
     rays = ray_bundle(cams, res)
     with torch.no_grad():
-        chunks = [march(field, o, d, oracle.rendering).features[..., :3]
+        chunks = [march(boxed_field, o, d, oracle.rendering).features[..., :3]
                   for o, d in zip(rays.origins.split(1024, 1), rays.directions.split(1024, 1))]
         rgb = torch.cat(chunks, 1).reshape(VIEWS, res, res, 3).permute(0, 3, 1, 2)
         target = oracle.render(oracle.sample([args.seed] * VIEWS), cams).rgb

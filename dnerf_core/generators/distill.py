@@ -78,7 +78,7 @@ def reference_step(rendering: RenderingConfig) -> float:
     return (rendering.ray_end - rendering.ray_start) / rendering.depth_resolution
 
 
-def _supervision_points(oracle, truth_subject, surface_pts: torch.Tensor, cfg: DistillConfig,
+def supervision_points(oracle, truth_subject, surface_pts: torch.Tensor, cfg: DistillConfig,
                         gen: torch.Generator) -> torch.Tensor:
     """[B,P,3]: noisy copies of visible surface points plus uniform points in the box."""
     b = oracle.bounds
@@ -94,6 +94,36 @@ def _supervision_points(oracle, truth_subject, surface_pts: torch.Tensor, cfg: D
         uniform = (torch.rand(n_uniform, 3, generator=gen) * 2 - 1) * b
         out.append(torch.cat([near, uniform]))
     return torch.stack(out)
+
+
+@dataclass
+class PointTargets:
+    """The oracle at 3D supervision points [B,P]: occupancy in [0,1], shaded color [B,P,3], and
+    which points are near or inside the surface (where color is supervised)."""
+
+    occupancy: torch.Tensor
+    color: torch.Tensor
+    near_or_inside: torch.Tensor
+
+
+@torch.no_grad()
+def point_targets(oracle, truth_subject, pts: torch.Tensor, cfg: DistillConfig) -> PointTargets:
+    sdf = oracle.sdf_at(truth_subject, pts)
+    return PointTargets(occupancy=torch.sigmoid(-sdf / (cfg.occupancy_sharpness * oracle.bounds)),
+                        color=oracle.colors_at(truth_subject, pts),
+                        near_or_inside=sdf < cfg.surface_noise * oracle.bounds)
+
+
+def point_losses(field, pts: torch.Tensor, targets: PointTargets, step_length: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(alpha BCE, color L1) of a field (points, directions) -> (raw sigma, features) at pts [B,P,3]:
+    the alpha one ray step of `step_length` gets from the density vs the oracle's occupancy, and
+    the color vs the oracle's where it is near or inside the surface."""
+    sigma, feats = field(pts, torch.zeros_like(pts))
+    alpha = 1 - torch.exp(-eg3d_density(sigma[..., 0]) * step_length)
+    loss_alpha = F.binary_cross_entropy(alpha.clamp(1e-5, 1 - 1e-5), targets.occupancy)
+    color_err = (feats[..., :3] - targets.color).abs().mean(-1)
+    mask = targets.near_or_inside
+    return loss_alpha, (color_err * mask).sum() / mask.sum().clamp_min(1)
 
 
 def distill_step(model, oracle, optimizer, cfg: DistillConfig, rng: np.random.Generator,
@@ -113,19 +143,12 @@ def distill_step(model, oracle, optimizer, cfg: DistillConfig, rng: np.random.Ge
         t_rgb, t_opacity, t_depth = truth.rgb, truth.opacity, truth.depth
         hit = t_opacity[..., 0] > 0.5
         surface = [(origins[i] + t_depth[i] * dirs[i])[hit[i]] for i in range(len(seeds))]
-        pts = _supervision_points(oracle, truth_subject, surface, cfg, gen)
-        sdf = oracle.sdf_at(truth_subject, pts)
-        occupancy = torch.sigmoid(-sdf / (cfg.occupancy_sharpness * oracle.bounds))
-        color_t = oracle.colors_at(truth_subject, pts)
-        near_or_inside = sdf < cfg.surface_noise * oracle.bounds
+        pts = supervision_points(oracle, truth_subject, surface, cfg, gen)
+        targets = point_targets(oracle, truth_subject, pts, cfg)
 
     subject = model.sample_for_training(seeds)
     field = model.field(subject)
-    sigma, feats = field(pts, torch.zeros_like(pts))
-    alpha = 1 - torch.exp(-eg3d_density(sigma[..., 0]) * reference_step(rendering))
-    loss_alpha = F.binary_cross_entropy(alpha.clamp(1e-5, 1 - 1e-5), occupancy)
-    color_err = (feats[..., :3] - color_t).abs().mean(-1)
-    loss_color = (color_err * near_or_inside).sum() / near_or_inside.sum().clamp_min(1)
+    loss_alpha, loss_color = point_losses(field, pts, targets, reference_step(rendering))
 
     train_render = RenderingConfig(cfg.train_samples[0], cfg.train_samples[1], rendering.ray_start,
                                    rendering.ray_end, rendering.box_warp, rendering.white_back, res)
