@@ -34,6 +34,8 @@ def main() -> None:
                              "config's lr multiplier) with a fresh optimizer and schedule; ignored when --run "
                              "already has a checkpoint")
     args = parser.parse_args()
+    if args.warm_start and not args.warm_start.is_file():
+        parser.error(f"--warm-start {args.warm_start}: no such checkpoint file")
 
     import numpy as np
     import torch

@@ -89,6 +89,13 @@ def test_script_checkpoints_and_warm_starts(tmp_path):
     assert json.loads((tmp_path / "second" / "log.jsonl").read_text().splitlines()[-1])["step"] == 1
 
 
+def test_script_refuses_a_missing_warm_start(tmp_path):
+    res = subprocess.run([sys.executable, str(SCRIPT), "--category", "car", "--steps", "1", "--run", str(tmp_path / "r"),
+                          "--warm-start", str(tmp_path / "nope.pt")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "no such checkpoint file" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
 def test_plane_ceiling_script_reports_a_psnr(tmp_path):
     out = tmp_path / "ceiling.json"
     res = subprocess.run([sys.executable, str(SCRIPT.parent / "plane_ceiling.py"), "--category", "face",
