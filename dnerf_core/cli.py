@@ -242,7 +242,8 @@ class _LazyBar:
 @click.option("--rgb", "rgb_path", type=click.Path(dir_okay=False), default=None, help="square RGB image to fit")
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False), default=None,
               help="part mask PNG to fit (palette, grayscale ids or label colors; the generator's view size)")
-@click.option("--w-plus", is_flag=True, help="fit one w per synthesis layer instead of one w")
+@click.option("--w-plus/--one-w", default=None,
+              help="fit one w per synthesis layer, or one w for all [default: w+ for a mask, one w for an image]")
 @click.option("--fit-radius", is_flag=True, help="also fit the camera's distance")
 @click.option("--starts", type=click.IntRange(1, 12), default=2, show_default=True,
               help="best poses of the coarse search refined before one is kept")
@@ -261,6 +262,7 @@ def invert_cmd(rgb_path, mask_path, w_plus, fit_radius, starts, generator_spec, 
     kind, path = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
     base = default_fit(kind)
     steps = steps or base.steps
+    w_plus = base.w_plus if w_plus is None else w_plus
     cfg = replace(base, steps=steps, pose_starts=starts, w_plus=w_plus, fit_radius=fit_radius, seed=fit_seed,
                   search_steps=min(base.search_steps, steps - 1)).validate()
     labeled = load_labeled_generator(generator_spec, semantic_ckpt)

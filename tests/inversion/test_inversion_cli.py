@@ -72,6 +72,26 @@ def test_invert_rgb_writes_subject_and_preview(tmp_path):
     assert (tmp_path / "i" / "subject.pt").is_file() and (tmp_path / "i" / "preview.png").is_file()
 
 
+def test_invert_mask_fits_w_plus_unless_told_one_w(face_mask, tmp_path):
+    import torch
+
+    from dnerf_core.generators.registry import load_labeled_generator
+    from dnerf_core.inversion.subject_file import load_fitted
+
+    labeled = load_labeled_generator("default:face")
+    per_layer = {}
+    for flag in ("", "--one-w"):
+        out = tmp_path / (flag or "default")
+        res = _run("invert", *FACE, "--mask", str(face_mask), "--steps", "3", "--starts", "1", "--views", "1",
+                   "--out", str(out), "--quiet", *([flag] if flag else []))
+        assert res.returncode == 0, res.stderr
+        report = json.loads((out / "report.json").read_text())
+        assert report["kind"] == "mask" and 0.0 <= report["miou"] <= 1.0
+        ws = load_fitted(out / "subject.pt", labeled).ws
+        per_layer[flag] = not torch.equal(ws, ws[:, :1].expand_as(ws))
+    assert per_layer == {"": True, "--one-w": False}
+
+
 @pytest.mark.parametrize("case", ["not_image", "non_square", "wrong_size_mask", "unknown_ids", "both", "neither",
                                   "bad_view", "no_view", "identical"])
 def test_bad_input_one_message_exit_2(case, face_mask, tmp_path):
