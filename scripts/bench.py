@@ -102,6 +102,8 @@ def child_generator(task: dict) -> dict:
 
     torch.manual_seed(0)
     gen, label = _load(task["spec"])
+    if "chunk_rays" in task:
+        gen.chunk_rays = task["chunk_rays"]
     base_mb = _peak_rss_mb()
     repeats = task["repeats"]
     res = task.get("resolution")
@@ -115,6 +117,14 @@ def child_generator(task: dict) -> dict:
         out = {"views_per_second": len(cams) / sec}
     elif task["kind"] == "uncached":
         sec = _median_seconds(lambda: [gen.render(gen.sample([1]), cams[i], res) for i in range(len(cams))], repeats)
+        out = {"views_per_second": len(cams) / sec}
+    elif task["kind"] == "semantic_cached":  # the shipped semantic branch, views of a cached subject
+        from dnerf_core.generators.registry import load_labeled_generator
+
+        branch = load_labeled_generator(task["spec"]).branch
+        subject = gen.sample([1])
+        with torch.no_grad():
+            sec = _median_seconds(lambda: branch.render(gen, subject, cams, res, chunk_rays=gen.chunk_rays), repeats)
         out = {"views_per_second": len(cams) / sec}
     elif task["kind"] in ("semantic_lazy", "semantic_materialized"):
         out = _semantic_view(gen, task, repeats)
@@ -232,6 +242,22 @@ def bench_generators(quick: bool) -> dict:
     return out
 
 
+def bench_chunks(quick: bool) -> dict:
+    """Views of a cached default:face subject, RGB and semantic, marched in chunks of 8192 rays
+    (the old default) vs DEFAULT_CHUNK_RAYS: time and peak memory side by side."""
+    from dnerf_core.render.config import DEFAULT_CHUNK_RAYS
+
+    repeats = 1 if quick else 3
+    out = {}
+    for kind in ("cached", "semantic_cached"):
+        rows = {c: _run_child({"spec": "default:face", "kind": kind, "resolution": 64, "views": 8,
+                               "repeats": repeats, "chunk_rays": c})
+                for c in sorted({8192, 2048, DEFAULT_CHUNK_RAYS, 128}, reverse=True)}
+        out[kind] = {f"chunk_{c}": r for c, r in rows.items()}
+        out[kind]["speedup"] = rows[DEFAULT_CHUNK_RAYS]["views_per_second"] / rows[8192]["views_per_second"]
+    return out
+
+
 def _fit_step_seconds(labeled, kind: str, grouped_weights: bool, repeats: int) -> float:
     """Median seconds of one fitting step (forward + backward + Adam) of an RGB or label objective.
 
@@ -295,6 +321,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "cloud": bench_cloud,
     "generators": bench_generators,
     "semantic": bench_semantic,
+    "chunks": bench_chunks,
     "inversion": bench_inversion,
 }
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..cameras import Cameras, OrbitSpec, focal_from_fov, orbit_cameras, ray_bundle
 from ..errors import DnerfError
-from ..render.config import RenderingConfig
+from ..render.config import DEFAULT_CHUNK_RAYS, RenderingConfig
 from ..render.raymarch import eg3d_density, march
 from ..render.triplane import sample_planes
 from .base import RenderOutput, Subject
@@ -26,8 +26,6 @@ from .networks.superres import HYBRID_2X, HYBRID_8X, SuperResConfig, SuperResolu
 from .networks.synthesis import SynthesisNetwork
 
 N_PLANES = 3
-# Rays marched at once per render chunk: bounds peak memory (chunk x samples x 3 planes x C floats).
-DEFAULT_CHUNK_RAYS = 8192
 
 
 @dataclass(frozen=True)

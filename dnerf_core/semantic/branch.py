@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
 from ..generators.base import Subject
+from ..render.config import DEFAULT_CHUNK_RAYS
 from ..render.triplane import sample_planes, sample_planes_summed
 from . import augmented
 from .augmented import AugmentedLayout
@@ -106,7 +107,7 @@ class SemanticBranch(nn.Module):
     # --- images --------------------------------------------------------------------------------
     def render(self, generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
                planes: Tensor | None = None, field: SemanticFieldFn | None = None,
-               chunk_rays: int = 8192) -> SemanticRender:
+               chunk_rays: int = DEFAULT_CHUNK_RAYS) -> SemanticRender:
         """Semantic views (one subject broadcast over the cameras, or one subject per camera).
 
         planes: precomputed self.planes(subject); field: another semantic field (the reference);

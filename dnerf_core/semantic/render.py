@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..render.config import DEFAULT_CHUNK_RAYS
 from ..render.raymarch import MarchResult, accumulate, composite_probabilities, compute_weights, march, sample_points
 
 # points [N,P,3] -> (semantic features [N,P,F], raw density [N,P,1] or None)
@@ -59,7 +60,7 @@ def semantic_composite(field: SemanticFieldFn, marched: MarchResult, origins: Te
 
 
 def render_semantic_rays(generator, subject, field: SemanticFieldFn, origins: Tensor, directions: Tensor,
-                         num_classes: int, chunk_rays: int = 8192) -> SemanticRays:
+                         num_classes: int, chunk_rays: int = DEFAULT_CHUNK_RAYS) -> SemanticRays:
     outs = []
     for o, d in zip(origins.split(chunk_rays, dim=1), directions.split(chunk_rays, dim=1)):
         m = march_generator(generator, subject, o, d)

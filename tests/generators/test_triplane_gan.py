@@ -146,7 +146,8 @@ def test_chunking_does_not_change_the_render():
     chunked.load_state_dict(whole.state_dict())
     cams = random_orbit_cameras(2, whole.orbit, torch.Generator().manual_seed(5))
     a, b = whole.render(whole.sample([7]), cams), chunked.render(chunked.sample([7]), cams)
-    assert torch.allclose(a.rgb, b.rgb, atol=1e-6) and torch.allclose(a.depth, b.depth, atol=1e-6)
+    # the same bytes: chunks are independent rays, so the chunk size is a speed knob only
+    assert torch.equal(a.rgb, b.rgb) and torch.equal(a.depth, b.depth)
 
 
 def test_same_seed_same_bytes(tiny):

@@ -36,6 +36,16 @@ def test_lazy_equals_materialized_on_default_generator(default_gen):
     assert (lazy.probs_raw - ref.probs_raw).abs().max() < LAZY_VS_MATERIALIZED_TOL
 
 
+def test_chunk_size_does_not_change_the_semantic_render(default_gen):
+    torch.manual_seed(3)
+    branch = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=7)).eval()
+    subject = default_gen.sample([12])
+    cams = random_orbit_cameras(2, default_gen.orbit, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        a, b = (branch.render(default_gen, subject, cams, 16, chunk_rays=c) for c in (1 << 20, 37))
+    assert torch.equal(a.logits, b.logits) and torch.equal(a.depth, b.depth)
+
+
 def test_lazy_equals_materialized_on_ffhq_preset():
     torch.manual_seed(2)
     gen = TriPlaneGAN(PRESETS["ffhq512-128"]).eval()
