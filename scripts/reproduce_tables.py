@@ -292,7 +292,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="kit, checkpoints, cached rows [runs/tables_<cat>]")
     parser.add_argument("--quick", action="store_true", help="shrunken run (3 kit subjects, few steps, tiny eval)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [torch's default]")
+    parser.add_argument("--rows", default=None, help=f"comma list of rows to run [all: {','.join(ROWS)}]")
     args = parser.parse_args(argv)
+    rows = args.rows.split(",") if args.rows else None
+    unknown = [r for r in rows or [] if r not in ROWS]
+    if unknown:
+        parser.error(f"unknown row(s) {', '.join(unknown)}; known: {', '.join(ROWS)}")
     if args.threads:
         import torch
 
@@ -311,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     generator = load_generator(spec)
     if not hasattr(generator, "backbone"):
         raise SystemExit(f"{spec} is not a tri-plane generator: the semantic branch needs one")
-    report = run_tables(generator, spec, args.category, settings, workdir, out, quick=args.quick)
+    report = run_tables(generator, spec, args.category, settings, workdir, out, quick=args.quick, rows=rows)
     log(f"wrote {out} and {out.with_suffix('.md')}")
     print(out.with_suffix(".md").read_text())
     failed = [n for n, r in report["rows"].items() if "error" in r]

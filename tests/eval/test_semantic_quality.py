@@ -198,13 +198,9 @@ def test_reproduce_tables_quick_path_writes_json_and_markdown(tmp_path):
     assert set(data["tables"]) == {"tab1", "tab4", "tab5"}
     assert set(data["rows"]) == set(rt.ROWS)
     assert [data["rows"][n]["annotated_views"] for n in data["tables"]["tab5"]] == [3, 6, 9]
-    # Rows without the density prior may be reported as failed: train_semantic's ablation path
-    # drops zero-weight samples and then cannot reshape them (a bug outside this script, which
-    # must record it and go on). Every other row must succeed.
-    failed = {n for n, rec in data["rows"].items() if "error" in rec}
-    assert failed <= {"no_density_prior", "no_multiscale_no_density_prior"}
+    assert not [n for n, rec in data["rows"].items() if "error" in rec]  # the ablations without the prior too
     assert data["rows"]["datasetnerf"]["video"]["consistency"]["n_points"] > 0
-    for rec in (r for n, r in data["rows"].items() if n not in failed):
+    for rec in data["rows"].values():
         assert set(rec["individual"]) >= {"miou", "accuracy", "per_class_iou"}
         con = rec["video"]["consistency"]
         assert set(con) >= {"cross_view_agreement", "oracle_agreement", "cross_view_ceiling"}
@@ -230,13 +226,15 @@ def test_reproduce_tables_command_line_quick_run(tmp_path, capsys):
     out = tmp_path / "tables.json"
     argv = ["--category", "car", "--generator", str(weights), "--quick", "--steps", "2", "--baseline-steps", "3",
             "--individual", "2", "--frames", "3", "--out", str(out), "--workdir", str(tmp_path / "work")]
-    try:
-        rt.main(argv)
-    except SystemExit as exc:  # only the rows hit by the density-prior ablation bug may fail
-        failed = str(exc).rsplit(": ", 1)[-1].split(", ")
-        assert set(failed) <= {"no_density_prior", "no_multiscale_no_density_prior"}, str(exc)
+    rt.main(argv)
     data = json.loads(out.read_text())
     assert data["generator"] == str(weights) and data["quick"] is True
     assert data["settings"]["steps"] == 2 and data["settings"]["n_frames"] == 3 and data["settings"]["kit_subjects"] == 3
     assert "error" not in data["rows"]["datasetnerf"] and "error" not in data["rows"]["datasetgan"]
     assert "| DatasetNeRF (ours) |" in capsys.readouterr().out
+    # --rows runs (here: reuses) only the rows named, an unknown one is refused before any work
+    rt.main([*argv, "--rows", "datasetgan,datasetnerf"])
+    assert set(json.loads(out.read_text())["rows"]) == {"datasetgan", "datasetnerf"}
+    with pytest.raises(SystemExit) as exc:
+        rt.main([*argv, "--rows", "datasetnerf,tab9"])
+    assert exc.value.code == 2 and "unknown row(s) tab9" in capsys.readouterr().err
