@@ -57,7 +57,7 @@ class DNERF_Settings(bpy.types.PropertyGroup):
                ("WORKBENCH", "Workbench", "flat lighting, the part_color attribute, no anti-aliasing")])
     edit_steps: IntProperty(name="Edit steps", min=1, max=5000, default=150,  # = dnerf_core EDIT_FIT.steps
                             description="optimization steps of Fit edit by inversion")
-    edit_keep_weight: FloatProperty(name="Keep weight", min=0.0, max=1000.0, default=60.0,  # DEFAULT_KEEP_WEIGHT
+    edit_keep_weight: FloatProperty(name="Keep weight", min=0.0, max=1000.0, default=150.0,  # DEFAULT_KEEP_WEIGHT
                                     description="how strongly the pixels outside the edit keep their colors")
     subject: PointerProperty(name="Subject", type=bpy.types.Object, poll=_is_subject)
     rig: PointerProperty(name="Rig", type=bpy.types.Object, poll=_is_rig)
