@@ -325,8 +325,9 @@ def edit_cmd(seed, subject_path, view, mask_path, keep_weight, generator_spec, s
         outcome = run_edit(labeled, generator_spec, ws, pose, mask, out, cfg, keep_weight, views,
                            {**info, "mask": str(mask_path)}, progress)
     r = outcome.report
-    click.echo(f"edited {r['region_pixels']} pixels in {r['seconds']:.1f} s: region mIoU {r['region_miou']:.3f}, "
-               f"PSNR outside {r['outside_psnr']:.2f} dB; wrote {Path(out).resolve()}")
+    click.echo(f"edited {r['region_pixels']} pixels in {r['seconds']:.1f} s: region mIoU {r['region_miou']:.3f} "
+               f"({100 * r['region_accuracy']:.1f}% of its pixels right), PSNR outside {r['outside_psnr']:.2f} dB; "
+               f"wrote {Path(out).resolve()}")
 
 
 @cli.command("mask")

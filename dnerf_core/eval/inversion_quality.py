@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import Tensor
 
 from ..cameras import spread_orbit_cameras
 from ..eval.splits import HELDOUT_SEED_START
@@ -58,6 +59,8 @@ class EditCase:
     outside_psnr: float
     other_views_part_share: float
     part_area_change: float
+    region_accuracy: float = 0.0  # share of region pixels showing the edited label
+    part_iou: float = 0.0  # IoU of the edited part's pixels in the whole view vs the edited mask
 
 
 def target_pose(generator, index: int) -> Pose:
@@ -75,13 +78,23 @@ def case_seed(index: int) -> int:
 
 
 def edit_scores(result: EditResult, num_classes: int) -> dict:
-    """How well the edited view shows the edit: mIoU inside the region vs the edited mask, RGB
-    PSNR outside it vs the view before the edit (region_pixels, region_miou, outside_psnr)."""
+    """How well the edited view shows the edit: mIoU inside the region vs the edited mask (every
+    label present there counts, so one missed pixel of a 1-pixel label costs a whole class), the
+    share of region pixels that are right, and RGB PSNR outside the region vs the view before
+    the edit (region_pixels, region_miou, region_accuracy, outside_psnr)."""
     after, region = result.after, result.region
     conf = confusion_matrix(after.labels[region], result.edited[region], num_classes)
     mse = ((after.rgb - result.before.rgb) ** 2).mean(0)[~region].mean() if (~region).any() else torch.tensor(0.0)
     return {"region_pixels": int(region.sum()), "region_miou": segmentation_scores(conf).miou,
+            "region_accuracy": float((after.labels[region] == result.edited[region]).double().mean()),
             "outside_psnr": float(10 * torch.log10(1 / mse.clamp_min(1e-12)))}
+
+
+def part_iou(labels: Tensor, edited: Tensor, part: int) -> float:
+    """IoU of the pixels showing `part` in `labels` [H,W] vs in the edited mask [H,W] (1 when neither has it)."""
+    a, b = labels == part, edited == part
+    union = int((a | b).sum())
+    return float((a & b).sum()) / union if union else 1.0
 
 
 @torch.no_grad()
@@ -139,7 +152,8 @@ def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> 
     area_change = float((lab_after == part).sum()) / max(area_before, 1.0) - 1.0
     return EditCase(seed, donor_seed, EDIT_PART[category], pose.degrees, scores["region_pixels"], seconds,
                     region_miou=scores["region_miou"], outside_psnr=scores["outside_psnr"],
-                    other_views_part_share=share, part_area_change=area_change)
+                    other_views_part_share=share, part_area_change=area_change,
+                    region_accuracy=scores["region_accuracy"], part_iou=part_iou(result.after.labels, edited, part))
 
 
 def pooled_mask_miou(rows: list[dict]) -> float:
@@ -155,7 +169,7 @@ def summarize(cases: list) -> dict:
     mean = {k: sum(r[k] for r in rows if r[k] is not None) / max(sum(r[k] is not None for r in rows), 1)
             for k in keys}
     worst = {}
-    for k in ("psnr", "miou", "region_miou", "outside_psnr", "other_views_part_share"):
+    for k in ("psnr", "miou", "region_miou", "region_accuracy", "part_iou", "outside_psnr", "other_views_part_share"):
         vals = [r[k] for r in rows if r.get(k) is not None]
         if vals:
             worst[k] = min(vals)

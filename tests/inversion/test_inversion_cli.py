@@ -43,6 +43,7 @@ def test_mask_then_edit_then_export(face_mask, tmp_path):
     assert str((tmp_path / "e").resolve()) in res.stdout
     report = json.loads((tmp_path / "e" / "report.json").read_text())
     assert report["region_pixels"] == int((edited != ids).sum()) and report["kind"] == "edit"
+    assert 0.0 <= report["region_accuracy"] <= 1.0 and "of its pixels right" in res.stdout
     sheet = Image.open(tmp_path / "e" / "preview.png")
     assert sheet.size == (3 * 64 + 2 * 2, 4 * 64 + 3 * 2)  # fitted view + 2; before/after x rgb/parts
     assert not list((tmp_path / "e").glob(".dnerf-staging-*"))
