@@ -59,8 +59,8 @@ class EditCase:
     outside_psnr: float
     other_views_part_share: float
     part_area_change: float
-    region_accuracy: float = 0.0  # share of region pixels showing the edited label
-    part_iou: float = 0.0  # IoU of the edited part's pixels in the whole view vs the edited mask
+    region_accuracy: float  # share of region pixels showing the edited label
+    part_iou: float  # IoU of the edited part's pixels in the whole view vs the edited mask
 
 
 def target_pose(generator, index: int) -> Pose:
