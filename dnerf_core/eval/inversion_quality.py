@@ -129,7 +129,8 @@ def mask_case(labeled, index: int, cfg: FitConfig = MASK_FIT) -> InversionCase:
     return _inversion_case(labeled, "mask", index, cfg)
 
 
-def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> EditCase:
+def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT, **edit_options) -> EditCase:
+    """One held-out edit (edit_options: keyword arguments of edit_subject, e.g. keep weights)."""
     gen, branch = require_branch(labeled, "evaluation")
     seed, donor_seed, pose = case_seed(index), case_seed(index + 500), target_pose(gen, index)
     part = labeled.label_set.id_of(EDIT_PART[category])
@@ -138,7 +139,7 @@ def edit_case(labeled, category: str, index: int, cfg: FitConfig = EDIT_FIT) -> 
     donor = render_view(labeled, gen.sample([donor_seed]), pose)
     edited = transplant_part(before.labels, donor.labels, part)
     t0 = time.perf_counter()
-    result = edit_subject(labeled, subject.ws, pose, edited, cfg, before=before)
+    result = edit_subject(labeled, subject.ws, pose, edited, cfg, before=before, **edit_options)
     seconds = time.perf_counter() - t0
     scores = edit_scores(result, branch.config.num_classes)
     others = spread_orbit_cameras(OTHER_VIEWS, gen.orbit)

@@ -117,7 +117,7 @@ def downsample_objective(objective: ViewObjective, resolution: int) -> ViewObjec
         if keep.any():
             draw = None if t.draw is None else t.draw[hit[keep]]
             kind = "labels_raw" if t.kind == "labels" else t.kind
-            terms.append(PixelTerm(kind, torch.nonzero(keep)[:, 0], t.target[hit[keep]], t.weight, draw))
+            terms.append(PixelTerm(kind, torch.nonzero(keep)[:, 0], t.target[hit[keep]], t.weight, draw, t.share))
     return ViewObjective(resolution, tuple(terms))
 
 

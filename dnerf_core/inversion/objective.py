@@ -36,7 +36,8 @@ class PixelTerm:
     the output resolution) or "labels_raw" (target ids [P] at the neural resolution, scored on the
     composited class probabilities before super-resolution: the cheap proxy of pose searches); pixels: [P] row-major indices the term covers (the target rows match);
     weight: its factor in the total; draw: optional [P] relative chances of the pixels to be
-    drawn into a step's subset (rgb) or to center a patch (labels); None: uniform.
+    drawn into a step's subset (rgb) or to center a patch (labels); None: uniform;
+    share: the fraction of a step's ray budget this term renders (a side term can be cheaper).
     """
 
     kind: str
@@ -44,6 +45,7 @@ class PixelTerm:
     target: Tensor
     weight: float = 1.0
     draw: Tensor | None = None
+    share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ def draw_pixels(term: PixelTerm, n: int, gen: torch.Generator | None) -> Tensor:
     return torch.multinomial(term.draw, n, replacement=False, generator=gen)
 
 
+def term_rays(term: PixelTerm, rays_per_term: int) -> int:
+    """Rays the term renders per step: its share of the budget, at least one."""
+    return max(1, round(rays_per_term * term.share))
+
+
 def sr_margin(branch) -> int:
     """Neural pixels at a patch's border whose super-resolved logits see the patch's edge."""
     return 2 + len(branch.superres.ups)
@@ -92,30 +99,30 @@ def _rgb_loss(generator, subject, rays, term: PixelTerm, rendering, n_rays, gen)
     return F.mse_loss(marched.features[0, :, :3], term.target[rows])
 
 
-def _raw_label_loss(generator, branch, subject, rays, term: PixelTerm, rendering, n_rays, gen) -> Tensor:
+def _raw_label_loss(generator, branch, subject, rays, term: PixelTerm, rendering, n_rays, gen, field) -> Tensor:
     rows = draw_pixels(term, n_rays, gen)
     o, d, marched = _march_pixels(generator, subject, rays, term.pixels[rows], rendering, gen)
-    probs, _ = semantic_composite(branch.field(branch.planes(subject)), marched, o, d, branch.config.num_classes)
+    probs, _ = semantic_composite(field, marched, o, d, branch.config.num_classes)
     return F.nll_loss(log_probs(probs[0]), term.target[rows])
 
 
 def patch_logits(generator, branch, subject, rays, corners: Tensor, patch: int, res: int, rendering,
-                 gen: torch.Generator | None) -> Tensor:
+                 gen: torch.Generator | None, field=None) -> Tensor:
     """[N,K,patch*s,patch*s] super-resolved class logits of patch x patch windows of the view
     (corners [N,2] top-left neural pixels); away from a patch's edge (sr_margin) they equal the
-    whole view's logits there."""
+    whole view's logits there. field: the branch's field of this subject, when already built."""
     offs = torch.arange(patch)
     rr = corners[:, 0, None, None] + offs[None, :, None]
     cc = corners[:, 1, None, None] + offs[None, None, :]
     o, d, marched = _march_pixels(generator, subject, rays, (rr * res + cc).reshape(-1), rendering, gen)
-    field = branch.field(branch.planes(subject))
+    field = branch.field(branch.planes(subject)) if field is None else field
     probs, feats = semantic_composite(field, marched, o, d, branch.config.num_classes)
     img = lambda x: x[0].reshape(len(corners), patch, patch, -1).permute(0, 3, 1, 2)  # noqa: E731
     return branch.superres(log_probs(img(probs)), img(feats))
 
 
 def _label_loss(generator, branch, subject, rays, objective: ViewObjective, term: PixelTerm, rendering,
-                n_rays: int, gen) -> Tensor:
+                n_rays: int, gen, field) -> Tensor:
     res, scale = objective.resolution, objective.scale
     margin = sr_margin(branch)
     # a budget of the whole view renders it as one patch (the slow twin of the patch path)
@@ -132,7 +139,7 @@ def _label_loss(generator, branch, subject, rays, objective: ViewObjective, term
         centers = term.pixels[draw_pixels(term, n_patches, gen)]
         rc = torch.stack([centers // out_res, centers % out_res], -1) // scale
         corners = patch_corners(rc, patch, res)
-    logits = patch_logits(generator, branch, subject, rays, corners, patch, res, rendering, gen)
+    logits = patch_logits(generator, branch, subject, rays, corners, patch, res, rendering, gen, field)
     targets = torch.stack([dense[r * scale:(r + patch) * scale, c * scale:(c + patch) * scale]
                            for r, c in corners.tolist()])
     valid = torch.ones_like(targets, dtype=torch.bool)
@@ -157,13 +164,16 @@ def objective_loss(generator, branch, subject, cameras: Cameras, objective: View
     """Scalar loss of one view (cameras of length 1): random pixels / patches of every term (the
     whole view, deterministic samples, when gen is None)."""
     rays = ray_bundle(cameras, objective.resolution)
+    # the branch's planes of this subject, built once for every label term of the step
+    field = branch.field(branch.planes(subject)) if any(t.kind != "rgb" for t in objective.terms) else None
     total = 0.0
     for term in objective.terms:
+        n_rays = term_rays(term, rays_per_term)
         if term.kind == "rgb":
-            value = _rgb_loss(generator, subject, rays, term, rendering, rays_per_term, gen)
+            value = _rgb_loss(generator, subject, rays, term, rendering, n_rays, gen)
         elif term.kind == "labels_raw":
-            value = _raw_label_loss(generator, branch, subject, rays, term, rendering, rays_per_term, gen)
+            value = _raw_label_loss(generator, branch, subject, rays, term, rendering, n_rays, gen, field)
         else:
-            value = _label_loss(generator, branch, subject, rays, objective, term, rendering, rays_per_term, gen)
+            value = _label_loss(generator, branch, subject, rays, objective, term, rendering, n_rays, gen, field)
         total = total + term.weight * value
     return total

@@ -39,22 +39,19 @@ def rgb_term(image: Tensor, resolution: int, where: Tensor | None = None, weight
     return PixelTerm("rgb", pixels, flat[pixels].contiguous(), weight)
 
 
-FOCUS_SHARE = 0.5  # of a step's label patches centered in a label term's focus region
-
-
 def _balanced(target: Tensor) -> Tensor:
     """[P] draw weights summing to 1 with equal mass per label present."""
     _, inverse, counts = torch.unique(target, return_inverse=True, return_counts=True)
     return (1.0 / (counts.double() * len(counts)))[inverse]
 
 
-def label_term(mask: Tensor, where: Tensor | None = None, weight: float = 1.0, focus: Tensor | None = None) -> PixelTerm:
+def label_term(mask: Tensor, where: Tensor | None = None, weight: float = 1.0, share: float = 1.0) -> PixelTerm:
     """Cross-entropy against label ids `mask` [H,W] (output resolution) at the pixels `where`
     [H,W] (all when None); ignore ids are skipped.
 
     Patches are centered class-balanced: every label present is equally likely to be drawn, so
-    small parts (eyes, lights) weigh in as mIoU weighs them rather than by their area. With a
-    `focus` [H,W] (an edit's region), FOCUS_SHARE of the patches center there."""
+    small parts (eyes, lights) weigh in as mIoU weighs them rather than by their area. share: the
+    fraction of a step's ray budget the term renders."""
     flat = mask.reshape(-1)
     keep = flat != IGNORE_ID
     if where is not None:
@@ -62,12 +59,5 @@ def label_term(mask: Tensor, where: Tensor | None = None, weight: float = 1.0, f
     pixels = torch.nonzero(keep)[:, 0]
     target = flat[pixels].contiguous()
     if not len(target):
-        return PixelTerm("labels", pixels, target, weight, None)
-    draw = _balanced(target)
-    if focus is not None:
-        inside = focus.reshape(-1)[pixels]
-        if inside.any() and not inside.all():
-            draw = torch.zeros_like(draw)
-            draw[inside] = FOCUS_SHARE * _balanced(target[inside])
-            draw[~inside] = (1 - FOCUS_SHARE) * _balanced(target[~inside])
-    return PixelTerm("labels", pixels, target, weight, draw)
+        return PixelTerm("labels", pixels, target, weight, None, share)
+    return PixelTerm("labels", pixels, target, weight, _balanced(target), share)

@@ -6,7 +6,7 @@ import torch
 from dnerf_core.cameras import ray_bundle
 from dnerf_core.inversion.fit import downsample_objective
 from dnerf_core.inversion.objective import (PATCH_INTERIOR, ViewObjective, fitting_rendering, patch_logits,
-                                            sr_margin)
+                                            sr_margin, term_rays)
 from dnerf_core.inversion.pose import Pose
 from dnerf_core.inversion.targets import label_term, resize_labels, rgb_term
 from dnerf_core.labels import IGNORE_ID
@@ -31,6 +31,15 @@ def test_label_term_skips_ignored_pixels_and_balances_classes():
     assert len(term.pixels) == 35 and IGNORE_ID not in term.target.tolist()
     # the single part pixel is as likely to be drawn as all 34 background pixels together
     assert torch.isclose(term.draw[term.target == 3].sum(), term.draw[term.target == 0].sum())
+
+
+def test_a_terms_share_of_the_ray_budget_survives_downsampling():
+    mask = torch.zeros(8, 8, dtype=torch.long)
+    term = label_term(mask, share=0.25)
+    assert term_rays(term, 768) == 192 and term_rays(label_term(mask), 768) == 768
+    assert term_rays(term, 2) == 1  # never zero
+    (coarse,) = downsample_objective(ViewObjective(8, (term,)), 4).terms
+    assert coarse.share == 0.25
 
 
 def test_resize_labels_takes_nearest_centers():
