@@ -370,7 +370,8 @@ def next_edit_path(folder: Path, name: str) -> Path:
 
 
 def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: str, made_pose, paint,
-                  steps: int, keep_weight: float, out_path: Path, info: dict, report) -> EditOutcome:
+                  steps: int, keep_weight: float, label_keep_weight: float, out_path: Path, info: dict,
+                  report) -> EditOutcome:
     from dnerf_core.inversion.edit import EDIT_FIT, edit_subject, render_view
     from dnerf_core.inversion.subject_file import fitted_from, save_fitted
 
@@ -394,7 +395,8 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
         report(0.08 + 0.72 * step / steps, f"fit step {step}/{steps} (loss {loss:.3f})")
 
     result = edit_subject(lab, subject.ws, pose, torch.from_numpy(edited), replace(EDIT_FIT, steps=steps),
-                          keep_weight=keep_weight, progress=step_done, before=current)
+                          keep_weight=keep_weight, progress=step_done, before=current,
+                          label_keep_weight=label_keep_weight)
     after = result.after
     region = result.region
     agreement = float((after.labels[region] == result.edited[region]).float().mean())
@@ -410,13 +412,14 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
 
 
 def fit_edit_job(ob, cam, steps: int | None = None, source: str = "AUTO", keep_weight: float | None = None,
-                 folder: Path | None = None):
+                 folder: Path | None = None, label_keep_weight: float | None = None):
     """Job: edit the subject so the rig camera's view shows the painted mask (or the repainted part
     attribute), then rebuild the object from the edited subject. Returns the EditOutcome."""
-    from dnerf_core.inversion.edit import DEFAULT_KEEP_WEIGHT, EDIT_FIT
+    from dnerf_core.inversion.edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, EDIT_FIT
 
     steps = EDIT_FIT.steps if steps is None else int(steps)
     keep_weight = DEFAULT_KEEP_WEIGHT if keep_weight is None else float(keep_weight)
+    label_keep_weight = DEFAULT_LABEL_KEEP_WEIGHT if label_keep_weight is None else float(label_keep_weight)
     if steps < 1:
         raise _error(f"steps must be at least 1, got {steps}")
     if source not in SOURCES:
@@ -445,7 +448,8 @@ def fit_edit_job(ob, cam, steps: int | None = None, source: str = "AUTO", keep_w
     hidden = parts.hidden_parts(ob)
     info = {"edited_from": source_key(ob), "camera": cam.name, "blender_object": ob.name}
     outcome = yield Offload(lambda report: _compute_edit(req, state, kind, rgba, image_name, made_pose, paint,
-                                                         steps, keep_weight, out_path, info, report),
+                                                         steps, keep_weight, label_keep_weight, out_path, info,
+                                                         report),
                             0.0, 0.95, "fit edit")
     yield Progress(0.95, "replace the subject")
     subject_mod.replace_subject_data(ob, outcome.data)
@@ -474,8 +478,8 @@ def _check_same_pose(made, pose, camera: str, image_name: str) -> None:
 
 
 def fit_edit(ob, cam, steps: int | None = None, source: str = "AUTO", keep_weight: float | None = None,
-             folder: Path | None = None) -> EditOutcome:
+             folder: Path | None = None, label_keep_weight: float | None = None) -> EditOutcome:
     """Synchronous Fit edit by inversion (what tests and scripts call)."""
     from .jobs import run_sync
 
-    return run_sync(fit_edit_job(ob, cam, steps, source, keep_weight, folder))
+    return run_sync(fit_edit_job(ob, cam, steps, source, keep_weight, folder, label_keep_weight))

@@ -357,7 +357,8 @@ class DNERF_OT_fit_edit(_JobOperator, bpy.types.Operator):
         s = _settings(context)
         steps = self.steps or s.edit_steps
         return edit.fit_edit_job(_edit_subject(context), _edit_camera(context, self.camera), steps=steps,
-                                 source=self.source, keep_weight=s.edit_keep_weight)
+                                 source=self.source, keep_weight=s.edit_keep_weight,
+                                 label_keep_weight=s.edit_label_keep_weight)
 
     def finished(self, context, out) -> str:
         ob = bpy.data.objects.get(out.object_name)

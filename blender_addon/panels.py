@@ -137,6 +137,7 @@ class DNERF_PT_edit(_DnerfPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(s, "edit_steps")
         row.prop(s, "edit_keep_weight")
+        row.prop(s, "edit_label_keep_weight")
         layout.operator(operators.DNERF_OT_fit_edit.bl_idname, icon="MOD_UVPROJECT")
         _draw_job_state(layout, s)
 

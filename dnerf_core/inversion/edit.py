@@ -90,6 +90,8 @@ def edit_subject(labeled, ws: Tensor, pose: Pose, edited_mask: Tensor, config: F
     gen, branch = require_branch(labeled, "editing")
     if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] not in (1, gen.num_ws) or ws.shape[2] != gen.config.w_dim:
         raise DnerfError(f"ws must be [1,{gen.num_ws},{gen.config.w_dim}], got {tuple(ws.shape)}")
+    if keep_weight < 0 or label_keep_weight < 0:
+        raise DnerfError(f"keep weights must be >= 0, got {keep_weight} (RGB) and {label_keep_weight} (labels)")
     edited = check_label_tensor(edited_mask, branch.config.num_classes, gen.config.img_resolution)
     if before is None:
         with torch.no_grad():

@@ -13,8 +13,9 @@ import torch
 from blender_addon import edit, generator_spec, rig, subject
 from blender_addon.jobs import ModalRunner
 from dnerf_core.cameras import spread_orbit_cameras
+from dnerf_core.errors import DnerfError
 from dnerf_core.factory.mesh import extract_mesh
-from dnerf_core.inversion.edit import DEFAULT_KEEP_WEIGHT, EDIT_FIT, render_view
+from dnerf_core.inversion.edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, EDIT_FIT, render_view
 from dnerf_core.inversion.pose import Pose
 from dnerf_core.inversion.subject_file import load_fitted
 
@@ -77,6 +78,7 @@ def test_camera_pose_is_the_rig_pose(rigged, labeled):
     # the add-on's defaults are dnerf_core's
     assert bpy.context.scene.dnerf.edit_steps == EDIT_FIT.steps
     assert bpy.context.scene.dnerf.edit_keep_weight == pytest.approx(DEFAULT_KEEP_WEIGHT)
+    assert bpy.context.scene.dnerf.edit_label_keep_weight == pytest.approx(DEFAULT_LABEL_KEEP_WEIGHT)
 
 
 def test_edit_mask_image_round_trips(rigged, labeled):
@@ -216,6 +218,9 @@ def test_fit_edit_from_repainted_part(rigged, labeled, tmp_path):
     ob, cam = rigged
     pick, hair = _repaint_front_faces(ob, labeled.label_set)
     name = ob.name
+    # the label keep weight reaches the library's edit (which checks it before anything is fitted)
+    with pytest.raises(DnerfError, match="keep weights must be >= 0"):
+        edit.fit_edit(ob, cam, steps=1, source="PART", folder=tmp_path, label_keep_weight=-1.0)
     # as the UI runs it: a timer tick at a time, the fit in a worker thread
     runner = ModalRunner(edit.fit_edit_job(ob, cam, steps=1, source="PART", folder=tmp_path))
     ticks, busy_seen = 0, False
