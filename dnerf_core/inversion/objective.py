@@ -168,6 +168,8 @@ def objective_loss(generator, branch, subject, cameras: Cameras, objective: View
     field = branch.field(branch.planes(subject)) if any(t.kind != "rgb" for t in objective.terms) else None
     total = 0.0
     for term in objective.terms:
+        if not len(term.pixels):  # e.g. an edit whose mask is "don't care" everywhere outside the region
+            continue
         n_rays = term_rays(term, rays_per_term)
         if term.kind == "rgb":
             value = _rgb_loss(generator, subject, rays, term, rendering, n_rays, gen)

@@ -1,4 +1,5 @@
 """3D-aware editing: the region of interest, the edit target, and a short real edit."""
+import math
 from dataclasses import replace
 
 import pytest
@@ -59,6 +60,19 @@ def test_a_short_edit_moves_the_part_and_keeps_the_rest(face):
     assert hit_before == 0 and hit_after > 0.3
     assert ((after.rgb - before.rgb) ** 2).mean(0)[outside].mean() < 10 ** -2.5  # > 25 dB outside
     assert not torch.equal(result.fit.ws, subject.ws)
+
+
+def test_an_edit_that_cares_only_about_its_region(face):
+    # every pixel outside the region is "don't care": the outside label term has nothing to keep
+    gen = face.generator
+    pose = Pose(-0.2, 0.1, gen.orbit.radius)
+    subject = gen.sample([SEED])
+    before = render_view(face, subject, pose)
+    edited = transplant_part(before.labels, render_view(face, gen.sample([DONOR]), pose).labels,
+                             face.label_set.id_of("hair"))
+    edited[edited == before.labels] = IGNORE_ID
+    result = edit_subject(face, subject.ws, pose, edited, replace(EDIT_FIT, steps=3), before=before)
+    assert all(math.isfinite(v) for v in result.fit.losses) and len(result.fit.losses) == 3
 
 
 def test_keeping_labels_outside_the_region_keeps_the_edited_part_whole(car):
