@@ -59,7 +59,8 @@ class DNERF_Settings(bpy.types.PropertyGroup):
                             description="optimization steps of Fit edit by inversion")
     edit_keep_weight: FloatProperty(name="Keep weight", min=0.0, max=1000.0, default=150.0,  # DEFAULT_KEEP_WEIGHT
                                     description="how strongly the pixels outside the edit keep their colors")
-    edit_label_keep_weight: FloatProperty(name="Keep labels", min=0.0, max=1000.0, default=1.0,  # DEFAULT_LABEL_KEEP_WEIGHT
+    # default: DEFAULT_LABEL_KEEP_WEIGHT
+    edit_label_keep_weight: FloatProperty(name="Keep labels", min=0.0, max=1000.0, default=1.0,
                                           description="how strongly the pixels outside the edit keep their part "
                                                       "labels (0: colors only)")
     subject: PointerProperty(name="Subject", type=bpy.types.Object, poll=_is_subject)

@@ -3,8 +3,9 @@
 Given a subject, one view of it and an edited part mask of that view: the region of interest is
 every pixel whose label the edit changed; the subject's w+ is optimized so the semantic rendering
 matches the edited labels inside the region (cross-entropy) while the RGB stays what it was
-outside it (squared error; no perceptual network is available offline). The result is a new
-subject: a 3D change, so every other view shows the edit too.
+outside it (squared error; no perceptual network is available offline) and, beyond the paper, so do
+the labels there (cross-entropy; label_keep_weight=0 turns it off). The result is a new subject: a
+3D change, so every other view shows the edit too.
 """
 from __future__ import annotations
 
