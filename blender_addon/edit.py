@@ -399,7 +399,7 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
                           label_keep_weight=label_keep_weight)
     after = result.after
     region = result.region
-    agreement = float((after.labels[region] == result.edited[region]).float().mean())
+    agreement = result.region_accuracy
     info = dict(info, steps=steps, source=source, region_pixels=int(region.sum()), agreement=agreement,
                 final_loss=float(result.fit.losses[-1]) if result.fit.losses else float("nan"))
     out_path.parent.mkdir(parents=True, exist_ok=True)

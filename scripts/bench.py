@@ -119,9 +119,10 @@ def child_generator(task: dict) -> dict:
         sec = _median_seconds(lambda: [gen.render(gen.sample([1]), cams[i], res) for i in range(len(cams))], repeats)
         out = {"views_per_second": len(cams) / sec}
     elif task["kind"] == "semantic_cached":  # the shipped semantic branch, views of a cached subject
-        from dnerf_core.generators.registry import load_labeled_generator
+        from dnerf_core.generators.registry import shipped_semantic
+        from dnerf_core.semantic.checkpoint import load_semantic
 
-        branch = load_labeled_generator(task["spec"]).branch
+        branch, _ = load_semantic(shipped_semantic(task["spec"]), gen)
         subject = gen.sample([1])
         with torch.no_grad():
             sec = _median_seconds(lambda: branch.render(gen, subject, cams, res, chunk_rays=gen.chunk_rays), repeats)

@@ -25,7 +25,7 @@ from ..inversion.inputs import require_branch
 from ..inversion.mask import MASK_FIT, invert_mask
 from ..inversion.pose import Pose, yaw_error_degrees
 from ..inversion.rgb import invert_rgb
-from .metrics import confusion_matrix, psnr, segmentation_scores
+from .metrics import confusion_matrix, mask_iou, psnr, segmentation_scores
 
 # Seeds of the targets: held-out, and apart from the generator / semantic evaluations' first ones.
 INVERSION_SEED_OFFSET = 7_000
@@ -86,15 +86,13 @@ def edit_scores(result: EditResult, num_classes: int) -> dict:
     conf = confusion_matrix(after.labels[region], result.edited[region], num_classes)
     mse = ((after.rgb - result.before.rgb) ** 2).mean(0)[~region].mean() if (~region).any() else torch.tensor(0.0)
     return {"region_pixels": int(region.sum()), "region_miou": segmentation_scores(conf).miou,
-            "region_accuracy": float((after.labels[region] == result.edited[region]).double().mean()),
+            "region_accuracy": result.region_accuracy,
             "outside_psnr": float(10 * torch.log10(1 / mse.clamp_min(1e-12)))}
 
 
 def part_iou(labels: Tensor, edited: Tensor, part: int) -> float:
     """IoU of the pixels showing `part` in `labels` [H,W] vs in the edited mask [H,W] (1 when neither has it)."""
-    a, b = labels == part, edited == part
-    union = int((a | b).sum())
-    return float((a & b).sum()) / union if union else 1.0
+    return float(mask_iou((labels == part)[None], (edited == part)[None])[0])
 
 
 @torch.no_grad()

@@ -61,6 +61,11 @@ class EditResult:
     region: Tensor
     after: EditView
 
+    @property
+    def region_accuracy(self) -> float:
+        """Share of the region's pixels showing the edited label after the edit."""
+        return float((self.after.labels[self.region] == self.edited[self.region]).double().mean())
+
 
 @torch.no_grad()
 def render_view(labeled, subject, pose: Pose) -> EditView:

@@ -15,8 +15,9 @@ from .targets import label_term
 # A label step costs about twice an RGB step (the semantic field and its super-resolution on top);
 # part labels tell a car's front from its back sooner than colors do, so the starts need fewer
 # steps: this keeps a mask inversion of the defaults under a minute on 2 cores. w+ (same cost per
-# step) follows a mask more closely than one w: it raised held-out mIoU from 0.59/0.69 to 0.69/0.75 on two face targets and 0.80/0.85/0.92 to
-# 0.80/0.92/0.96 on three car targets (scripts/eval_inversion.py cases 0-2). 140 steps (was 110;
+# step) follows a mask more closely than one w: it raised held-out mIoU from 0.59/0.69 to 0.69/0.75
+# on two face targets and 0.80/0.85/0.92 to 0.80/0.92/0.96 on three car targets
+# (scripts/eval_inversion.py cases 0-2). 140 steps (was 110;
 # the two starts' 30 search steps are included, so a case renders 170): face mIoU over the 5 cases
 # 0.733 -> 0.772 (pooled 0.786 -> 0.826), car 0.912 -> 0.906, slowest case 46 -> 56 s; 150 steps
 # scored the same (face 0.775, car 0.885) at 59 s.
