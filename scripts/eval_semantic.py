@@ -7,7 +7,9 @@
 Without --semantic, `default:<category>` uses the semantic branch shipped beside its weights.
 Writes JSON and prints a markdown row: individual-set mIoU / accuracy (random poses in the
 training range), video-set mIoU / accuracy (61-frame orbits), and 3D label agreement across views
-and with the oracle's 3D labels (dnerf_core.eval.semantic_quality).
+and with the oracle's 3D labels (dnerf_core.eval.semantic_quality). "label_ceiling": the individual set
+scored for the oracle's exact 3D labels on the generator's own surface (dnerf_core.eval.label_ceiling),
+the most any semantic branch could reach on this generator; --no-ceiling skips it.
 """
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ def main() -> None:
     parser.add_argument("--individual", type=int, default=90, help="held-out subjects at random poses")
     parser.add_argument("--video", type=int, default=5, help="held-out subjects with 61-frame orbits")
     parser.add_argument("--frames", type=int, default=61)
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the label ceiling of the generator")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    from dnerf_core.eval.semantic_quality import evaluate_semantic
+    from dnerf_core.eval.label_ceiling import SurfaceOracleLabels
+    from dnerf_core.eval.semantic_quality import evaluate_individual, evaluate_semantic
     from dnerf_core.factory.export.atomic import emit_json
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.generators.registry import load_labeled_generator
@@ -38,14 +42,20 @@ def main() -> None:
     labeled = load_labeled_generator(args.generator, args.semantic)
     if labeled.label_set is None:
         sys.exit(f"{args.generator} has no labels: pass --semantic")
-    quality = evaluate_semantic(labeled, ProceduralGenerator(category), n_individual=args.individual,
-                                n_video=args.video, n_frames=args.frames)
+    oracle = ProceduralGenerator(category)
+    quality = evaluate_semantic(labeled, oracle, n_individual=args.individual, n_video=args.video,
+                                n_frames=args.frames)
     report = {"generator": args.generator, "semantic": args.semantic or "shipped", "category": category,
               **quality.to_dict()}
+    if not args.no_ceiling:
+        ceiling = evaluate_individual(SurfaceOracleLabels(labeled.generator, oracle), oracle, args.individual)
+        report["label_ceiling"] = ceiling.to_dict()
     emit_json(report, args.out)
     ind, vid = quality.individual, quality.video
     print(f"| {args.generator} | {ind.miou:.3f} | {ind.accuracy:.3f} | {vid.segmentation.miou:.3f} "
           f"| {vid.consistency.cross_view_agreement:.3f} | {vid.consistency.oracle_agreement:.3f} |")
+    if "label_ceiling" in report:
+        print(f"label ceiling of the generator's geometry: mIoU {report['label_ceiling']['miou']:.3f}")
 
 
 if __name__ == "__main__":

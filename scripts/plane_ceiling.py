@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64, help="plane resolution")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1_000_001, help="the oracle subject (held out)")
+    parser.add_argument("--rays", type=int, default=0,
+                        help="also supervise this many rays of a random view per step (RGB, opacity, depth, "
+                             "as the generator's distillation does); 0: 3D points only")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -46,8 +49,8 @@ def main() -> None:
     from dnerf_core.eval.metrics import psnr
     from dnerf_core.factory.export.atomic import emit_json
     from dnerf_core.generators.default_config import default_config
-    from dnerf_core.generators.distill import (DistillConfig, point_losses, point_targets, reference_step,
-                                               supervision_points)
+    from dnerf_core.generators.distill import (DistillConfig, point_losses, point_targets, ray_losses,
+                                               ray_targets, reference_step, supervision_points)
     from dnerf_core.generators.networks.decoder import TriPlaneDecoder
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.render.raymarch import march
@@ -83,7 +86,11 @@ def main() -> None:
             group["lr"] = LR * LR_FINAL_FRACTION ** (step / args.steps)
         pts = supervision_points(oracle, truth, [surface], points_cfg, gen)
         loss_alpha, loss_color = point_losses(planes_field, pts, point_targets(oracle, truth, pts, cfg), step_len)
-        loss = loss_alpha + loss_color
+        loss = cfg.w_alpha * loss_alpha + cfg.w_color3d * loss_color
+        if args.rays:
+            rays = ray_targets(oracle, truth, args.rays, gen)
+            loss_rgb, loss_opacity, loss_depth = ray_losses(boxed_field, rays, oracle.rendering, cfg.train_samples, gen)
+            loss = loss + cfg.w_rgb * loss_rgb + cfg.w_opacity * loss_opacity + cfg.w_depth * loss_depth
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -97,7 +104,7 @@ def main() -> None:
         rgb = torch.cat(chunks, 1).reshape(VIEWS, res, res, 3).permute(0, 3, 1, 2)
         target = oracle.render(oracle.sample([args.seed] * VIEWS), cams).rgb
     emit_json({"category": args.category, "seed": args.seed, "plane_resolution": args.resolution,
-               "steps": args.steps, "final_loss": loss.item(), "psnr_db": float(psnr(rgb, target).mean()),
+               "steps": args.steps, "rays_per_step": args.rays, "final_loss": loss.item(), "psnr_db": float(psnr(rgb, target).mean()),
                "seconds": round(time.time() - t0, 1)}, args.out)
 
 

@@ -126,37 +126,65 @@ def point_losses(field, pts: torch.Tensor, targets: PointTargets, step_length: f
     return loss_alpha, (color_err * mask).sum() / mask.sum().clamp_min(1)
 
 
+@dataclass
+class RayTargets:
+    """The oracle along supervised rays [B,R]: origins and directions [B,R,3], exact RGB [B,R,3],
+    opacity and depth [B,R,1], which rays hit, and the hit points per subject (list of [H,3])."""
+
+    origins: torch.Tensor
+    directions: torch.Tensor
+    rgb: torch.Tensor
+    opacity: torch.Tensor
+    depth: torch.Tensor
+    hit: torch.Tensor
+    surface: list[torch.Tensor]
+
+
+@torch.no_grad()
+def ray_targets(oracle, truth_subject, n_rays: int, gen: torch.Generator) -> RayTargets:
+    """`n_rays` random pixels of one random orbit view per subject, traced exactly by the oracle."""
+    res = oracle.rendering.neural_resolution
+    b = len(truth_subject)
+    cams = random_orbit_cameras(b, oracle.orbit, gen)
+    rays = ray_bundle(cams, res)
+    pick = torch.stack([torch.randperm(res * res, generator=gen)[:n_rays] for _ in range(b)])
+    take = lambda x: x.gather(1, pick[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
+    origins, dirs = take(rays.origins), take(rays.directions)
+    truth = oracle.trace_rays(truth_subject, origins, dirs)  # only the supervised rays
+    hit = truth.opacity[..., 0] > 0.5
+    surface = [(origins[i] + truth.depth[i] * dirs[i])[hit[i]] for i in range(b)]
+    return RayTargets(origins, dirs, truth.rgb, truth.opacity, truth.depth, hit, surface)
+
+
+def ray_losses(field, targets: RayTargets, rendering: RenderingConfig, samples: tuple[int, int],
+               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(RGB MSE, opacity BCE, depth L1 on hit rays) of a field volume-rendered along the
+    supervised rays with `samples` (coarse, fine) jittered samples per ray."""
+    train_render = RenderingConfig(samples[0], samples[1], rendering.ray_start, rendering.ray_end,
+                                   rendering.box_warp, rendering.white_back, rendering.neural_resolution)
+    marched = march(field, targets.origins, targets.directions, train_render, generator=gen)
+    loss_rgb = F.mse_loss(marched.features[..., :3], targets.rgb)
+    loss_opacity = F.binary_cross_entropy(marched.opacity.clamp(1e-5, 1 - 1e-5), targets.opacity)
+    depth_err = (marched.depth - targets.depth).abs()[..., 0]
+    loss_depth = (depth_err * targets.hit).sum() / targets.hit.sum().clamp_min(1)
+    return loss_rgb, loss_opacity, loss_depth
+
+
 def distill_step(model, oracle, optimizer, cfg: DistillConfig, rng: np.random.Generator,
                  gen: torch.Generator) -> StepLosses:
     """One optimization step on fresh seeds; returns the losses (floats)."""
     seeds = training_seeds(rng, cfg.batch_subjects)
     rendering = model.config.rendering
-    res = rendering.neural_resolution
     with torch.no_grad():
         truth_subject = oracle.sample(seeds)
-        cams = random_orbit_cameras(len(seeds), oracle.orbit, gen)
-        rays = ray_bundle(cams, res)
-        pick = torch.stack([torch.randperm(res * res, generator=gen)[:cfg.rays_per_subject] for _ in seeds])
-        take = lambda x: x.gather(1, pick[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
-        origins, dirs = take(rays.origins), take(rays.directions)
-        truth = oracle.trace_rays(truth_subject, origins, dirs)  # only the supervised rays
-        t_rgb, t_opacity, t_depth = truth.rgb, truth.opacity, truth.depth
-        hit = t_opacity[..., 0] > 0.5
-        surface = [(origins[i] + t_depth[i] * dirs[i])[hit[i]] for i in range(len(seeds))]
-        pts = supervision_points(oracle, truth_subject, surface, cfg, gen)
+        rays = ray_targets(oracle, truth_subject, cfg.rays_per_subject, gen)
+        pts = supervision_points(oracle, truth_subject, rays.surface, cfg, gen)
         targets = point_targets(oracle, truth_subject, pts, cfg)
 
     subject = model.sample_for_training(seeds)
     field = model.field(subject)
     loss_alpha, loss_color = point_losses(field, pts, targets, reference_step(rendering))
-
-    train_render = RenderingConfig(cfg.train_samples[0], cfg.train_samples[1], rendering.ray_start,
-                                   rendering.ray_end, rendering.box_warp, rendering.white_back, res)
-    marched = march(field, origins, dirs, train_render, generator=gen)
-    loss_rgb = F.mse_loss(marched.features[..., :3], t_rgb)
-    loss_opacity = F.binary_cross_entropy(marched.opacity.clamp(1e-5, 1 - 1e-5), t_opacity)
-    depth_err = (marched.depth - t_depth).abs()[..., 0]
-    loss_depth = (depth_err * hit).sum() / hit.sum().clamp_min(1)
+    loss_rgb, loss_opacity, loss_depth = ray_losses(field, rays, rendering, cfg.train_samples, gen)
 
     total = (cfg.w_alpha * loss_alpha + cfg.w_color3d * loss_color + cfg.w_rgb * loss_rgb
              + cfg.w_opacity * loss_opacity + cfg.w_depth * loss_depth)

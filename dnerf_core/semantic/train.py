@@ -31,7 +31,10 @@ class SemanticTrainConfig:
     lr * lr_final_fraction; raw_weight: weight of the cross-entropy on the raw (neural-resolution)
     map next to the super-resolved one; seed: order of the views; prune_weight: with the density
     prior, ray intervals whose generator weight is below this are left out of training (they
-    hardly move the composite, and skipping them makes a step ~10x cheaper); 0 keeps all."""
+    hardly move the composite, and skipping them makes a step ~10x cheaper); 0 keeps all;
+    class_balance: exponent p of per-class cross-entropy weights (pixel share of the class in the
+    annotations) ** -p, normalized to a pixel-weighted mean of 1; 0 is the paper's plain
+    cross-entropy, under which parts of a few pixels (eyes, lights) hardly count."""
 
     steps: int = 1500
     views_per_step: int = 2
@@ -40,6 +43,7 @@ class SemanticTrainConfig:
     raw_weight: float = 1.0
     seed: int = 0
     prune_weight: float = 1e-4
+    class_balance: float = 0.0
 
 
 @dataclass
@@ -105,7 +109,20 @@ def prepare_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor, 
     return [subjects[s] for s in unique], views
 
 
-def view_loss(branch: SemanticBranch, planes: Tensor, view: AnnotatedView, cfg: SemanticTrainConfig) -> Tensor:
+def class_weights(masks: Tensor, num_classes: int, power: float) -> Tensor | None:
+    """[K] cross-entropy weights share_c ** -power over the annotated pixels (255 ignored), with
+    sum_c share_c * weight_c = 1 so the loss keeps its scale; classes never annotated get 0.
+    None for power 0 (plain cross-entropy)."""
+    if power == 0:
+        return None
+    known = masks[masks != IGNORE_ID]
+    share = torch.bincount(known, minlength=num_classes)[:num_classes].double() / max(len(known), 1)
+    weight = torch.where(share > 0, share.clamp_min(1e-12) ** -power, torch.zeros_like(share))
+    return (weight / (share * weight).sum()).float()
+
+
+def view_loss(branch: SemanticBranch, planes: Tensor, view: AnnotatedView, cfg: SemanticTrainConfig,
+              weight: Tensor | None = None) -> Tensor:
     k = branch.config.num_classes
     feats, sigma = branch.field(planes)(view.points)
     _, r, s1, _ = view.weights.shape
@@ -118,8 +135,8 @@ def view_loss(branch: SemanticBranch, planes: Tensor, view: AnnotatedView, cfg: 
     img = lambda x: x.reshape(1, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     raw = log_probs(img(probs))
     logits = branch.superres(raw, img(composited))
-    loss = F.cross_entropy(logits, view.mask[None], ignore_index=IGNORE_ID)
-    return loss + cfg.raw_weight * F.nll_loss(raw, view.mask_raw[None], ignore_index=IGNORE_ID)
+    loss = F.cross_entropy(logits, view.mask[None], weight=weight, ignore_index=IGNORE_ID)
+    return loss + cfg.raw_weight * F.nll_loss(raw, view.mask_raw[None], weight=weight, ignore_index=IGNORE_ID)
 
 
 def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: list[int], cameras: Cameras,
@@ -156,6 +173,7 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
             state = TrainState(int(saved["step"]), list(saved["losses"]))
     prune = cfg.prune_weight if semantic.density_prior else 0.0
     subjects, views = prepare_views(generator, seeds, cameras, masks, prune)
+    weight = class_weights(masks, semantic.num_classes, cfg.class_balance)
 
     def save() -> None:
         from ..factory.export.atomic import atomic_open
@@ -178,7 +196,7 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
             v = views[i]
             if v.subject_index not in planes:
                 planes[v.subject_index] = branch.planes(subjects[v.subject_index])
-            loss = loss + view_loss(branch, planes[v.subject_index], v, cfg) / len(pick)
+            loss = loss + view_loss(branch, planes[v.subject_index], v, cfg, weight) / len(pick)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -4,7 +4,6 @@ DatasetGAN-style baseline, and the tables script end to end on a tiny generator.
 import importlib.util
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,26 +17,11 @@ from dnerf_core.eval.metrics import confusion_matrix, segmentation_scores
 from dnerf_core.eval.semantic_quality import (cross_view_agreement, evaluate_individual, evaluate_video)
 from dnerf_core.eval.splits import HELDOUT_SEED_START
 from dnerf_core.generators.base import RenderOutput
-from dnerf_core.generators.default_config import default_config
 from dnerf_core.generators.procedural import ProceduralGenerator
-from dnerf_core.generators.triplane_gan import TriPlaneGAN
 from dnerf_core.semantic.annotations import kit_views
 
 RES = 16
 REPO = Path(__file__).resolve().parents[2]
-
-
-# With this init the tiny generator's field is dense enough that views are opaque (> 0.5), so
-# its renders back-project to points and the 3D measures have something to measure.
-OPAQUE_INIT = 1
-
-
-def _small_generator(seed=OPAQUE_INIT):
-    cfg = default_config("car")
-    cfg = replace(cfg, img_resolution=RES, rendering=replace(cfg.rendering, neural_resolution=RES,
-                                                             depth_resolution=12, depth_resolution_importance=12))
-    torch.manual_seed(seed)
-    return TriPlaneGAN(cfg).eval()
 
 
 class Relabeled:
@@ -142,9 +126,9 @@ def tiny_annotations(oracle):
     return seeds, Cameras.cat(all_cams), torch.cat(masks)
 
 
-def test_baseline_fits_its_annotations_and_round_trips(oracle, tiny_annotations, tmp_path):
+def test_baseline_fits_its_annotations_and_round_trips(oracle, tiny_annotations, tmp_path, small_generator):
     seeds, cams, masks = tiny_annotations
-    gen = _small_generator()
+    gen = small_generator()
     masks = masks.clone()
     masks[0, :4] = 255  # ignored pixels must not break training
     clf = train_baseline(gen, oracle.label_set, seeds, cams, masks, BaselineConfig(n_models=2, steps=300))
@@ -188,10 +172,10 @@ def _load_script():
     return module
 
 
-def test_reproduce_tables_quick_path_writes_json_and_markdown(tmp_path):
+def test_reproduce_tables_quick_path_writes_json_and_markdown(tmp_path, small_generator):
     rt = _load_script()
     settings = rt.TableSettings(kit_subjects=3, steps=3, baseline_steps=5, n_individual=2, n_video=1, n_frames=4)
-    gen = _small_generator()
+    gen = small_generator()
     out = tmp_path / "tables_car.json"
     report = rt.run_tables(gen, "default:car", "car", settings, tmp_path / "work", out, quick=True)
     data = json.loads(out.read_text())
@@ -217,12 +201,12 @@ def test_reproduce_tables_quick_path_writes_json_and_markdown(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work" / "checkpoints").iterdir()} == ckpts
 
 
-def test_reproduce_tables_command_line_quick_run(tmp_path, capsys):
+def test_reproduce_tables_command_line_quick_run(tmp_path, capsys, small_generator):
     from dnerf_core.generators.triplane_io import save_triplane
 
     rt = _load_script()
     weights = tmp_path / "tiny_car.pt"
-    save_triplane(weights, _small_generator())
+    save_triplane(weights, small_generator())
     out = tmp_path / "tables.json"
     argv = ["--category", "car", "--generator", str(weights), "--quick", "--steps", "2", "--baseline-steps", "3",
             "--individual", "2", "--frames", "3", "--out", str(out), "--workdir", str(tmp_path / "work")]

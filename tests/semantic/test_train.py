@@ -12,7 +12,7 @@ from dnerf_core.generators.triplane_gan import TriPlaneGAN
 from dnerf_core.semantic.checkpoint import generator_identity, load_semantic, read_semantic
 from dnerf_core.semantic.labeled import LabeledGenerator
 from dnerf_core.semantic.branch import SemanticConfig
-from dnerf_core.semantic.train import SemanticTrainConfig, prune_march, train_semantic
+from dnerf_core.semantic.train import SemanticTrainConfig, class_weights, prune_march, train_semantic
 from dnerf_core.render.raymarch import march, sample_points
 from dnerf_core.cameras import ray_bundle
 
@@ -39,16 +39,33 @@ def annotations():
     return oracle.label_set, seeds, Cameras.cat(cams), torch.cat(masks)
 
 
-def test_loss_decreases_and_generator_stays_frozen(annotations):
+# class-balanced losses fall more slowly: the rare classes they weight up are the hard ones
+@pytest.mark.parametrize("class_balance,drop", [(0.0, 0.8), (0.5, 0.9)])
+def test_loss_decreases_and_generator_stays_frozen(annotations, class_balance, drop):
     label_set, seeds, cams, masks = annotations
     gen = _small_generator()
     before = {k: v.clone() for k, v in gen.state_dict().items()}
     losses = []
-    train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=40),
+    train_semantic(gen, "default:car", label_set, seeds, cams, masks,
+                   cfg=SemanticTrainConfig(steps=40, class_balance=class_balance),
                    progress=lambda step, loss: losses.append(loss))
     assert len(losses) == 40
-    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    assert sum(losses[-5:]) / 5 < drop * sum(losses[:5]) / 5
     assert all(torch.equal(before[k], v) for k, v in gen.state_dict().items())
+
+
+def test_class_weights_by_hand():
+    masks = torch.tensor([[0, 0, 0, 1], [0, 0, 0, 1], [255, 255, 255, 255]])
+    assert class_weights(masks, 3, 0.0) is None
+    w = class_weights(masks, 3, 0.5)
+    # shares 0.75 / 0.25 / 0 -> 1/sqrt(share), scaled so the pixel-weighted mean is 1
+    raw = torch.tensor([0.75 ** -0.5, 0.25 ** -0.5])
+    scale = 0.75 * raw[0] + 0.25 * raw[1]
+    assert torch.allclose(w, torch.tensor([raw[0] / scale, raw[1] / scale, 0.0]))
+    assert float(0.75 * w[0] + 0.25 * w[1]) == pytest.approx(1.0)
+    # power 1 gives every annotated class the same total weight
+    w1 = class_weights(masks, 3, 1.0)
+    assert float(0.75 * w1[0]) == pytest.approx(float(0.25 * w1[1]))
 
 
 def test_checkpoint_resume_is_exact(annotations, tmp_path):
