@@ -13,7 +13,6 @@ must also produce such planes from a latent.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
