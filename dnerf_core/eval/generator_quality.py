@@ -53,16 +53,21 @@ def object_size(oracle, subject) -> torch.Tensor:
     return torch.stack(sizes)
 
 
+def heldout_batches(oracle, n_subjects: int, batch: int):
+    """(seeds, cameras) in batches: the held-out subjects, one random orbit pose each."""
+    seeds = heldout_seeds(n_subjects)
+    cams = random_orbit_cameras(n_subjects, oracle.orbit, torch.Generator().manual_seed(EVAL_POSE_SEED))
+    for start in range(0, n_subjects, batch):
+        chunk = seeds[start:start + batch]
+        yield chunk, cams[start:start + len(chunk)]
+
+
 @torch.no_grad()
 def evaluate_generator(generator: Generator, oracle, n_subjects: int = 200, batch: int = 8,
                        resolution: int | None = None) -> GeneratorQuality:
     res = resolution or generator.rendering.neural_resolution
-    seeds = heldout_seeds(n_subjects)
-    cams = random_orbit_cameras(n_subjects, oracle.orbit, torch.Generator().manual_seed(EVAL_POSE_SEED))
     psnrs, ious, rel, absolute = [], [], [], []
-    for start in range(0, n_subjects, batch):
-        chunk = seeds[start:start + batch]
-        cam = cams[start:start + len(chunk)]
+    for chunk, cam in heldout_batches(oracle, n_subjects, batch):
         pred = generator.render(generator.sample(chunk), cam, res)
         truth_subject = oracle.sample(chunk)
         truth = oracle.render(truth_subject, cam, res)
@@ -98,12 +103,8 @@ class PSNRCalibration:
 @torch.no_grad()
 def psnr_calibration(oracle, n_subjects: int = 200, batch: int = 8, resolution: int | None = None) -> PSNRCalibration:
     res = resolution or oracle.rendering.neural_resolution
-    seeds = heldout_seeds(n_subjects)
-    cams = random_orbit_cameras(n_subjects, oracle.orbit, torch.Generator().manual_seed(EVAL_POSE_SEED))
     aa, blur = [], []
-    for start in range(0, n_subjects, batch):
-        chunk = seeds[start:start + batch]
-        cam = cams[start:start + len(chunk)]
+    for chunk, cam in heldout_batches(oracle, n_subjects, batch):
         subject = oracle.sample(chunk)
         truth = oracle.render(subject, cam, res).rgb
         fine = oracle.render(subject, cam, res * SUPERSAMPLING).rgb

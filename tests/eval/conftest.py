@@ -22,6 +22,16 @@ def _build_small_generator() -> TriPlaneGAN:
     return TriPlaneGAN(cfg).eval()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny renders are dominated by thread synchronization; on a busy machine two torch threads
+    make them ~10x slower than one. Modules opt in with pytestmark = usefixtures("one_thread")."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def small_generator():
     """A factory: each call builds the same fresh tiny generator (car config, 16x16, 12+12 samples)."""

@@ -1,21 +1,14 @@
 """Generator-vs-oracle scores: perfect for the oracle itself, and the PSNR calibration rows."""
 import pytest
-import torch
 
 from dnerf_core.eval import generator_quality
 from dnerf_core.eval.generator_quality import evaluate_generator, psnr_calibration
 from dnerf_core.generators.procedural import ProceduralGenerator
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 RES = 16
 PSNR_OF_IDENTICAL = 120.0  # metrics.psnr clamps the MSE at 1e-12
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,9 @@ from dnerf_core.eval.semantic_quality import evaluate_individual
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.labels import BACKGROUND_ID
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 RES = 16
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from dnerf_core.generators.base import RenderOutput
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.semantic.annotations import kit_views
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 RES = 16
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,16 +43,6 @@ class Relabeled:
         swapped = torch.where(lab == self.a, self.b, torch.where(lab == self.b, self.a, lab))
         on = self.swap(cameras)[:, None, None]
         return RenderOutput(out.rgb, out.rgb_raw, out.depth, out.opacity, labels=torch.where(on, swapped, lab))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # These tiny renders are dominated by thread synchronization; on a busy machine two torch
-    # threads make this file ~10x slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
