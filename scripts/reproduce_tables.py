@@ -131,7 +131,7 @@ def _semantic_row(generator, spec: str, kit, row: Row, n: int, settings: TableSe
     from dnerf_core.semantic.branch import SemanticConfig
     from dnerf_core.semantic.checkpoint import load_semantic, read_semantic
     from dnerf_core.semantic.labeled import LabeledGenerator
-    from dnerf_core.semantic.train import SemanticTrainConfig, train_semantic
+    from dnerf_core.semantic.train import SemanticTrainConfig, same_train_config, train_semantic
     from dnerf_core.errors import CheckpointError
 
     semantic = SemanticConfig(num_classes=len(kit.label_set), multiscale=row.multiscale,
@@ -139,7 +139,7 @@ def _semantic_row(generator, spec: str, kit, row: Row, n: int, settings: TableSe
     cfg = SemanticTrainConfig(steps=settings.steps, views_per_step=settings.views_per_step)
     if ckpt.is_file():  # finished before: reuse without re-marching the annotated views
         extra = json.loads(read_semantic(ckpt)["extra"])
-        if extra.get("train_config") == asdict(cfg) and extra.get("steps") == cfg.steps and extra.get("views") == n:
+        if same_train_config(extra.get("train_config"), cfg) and extra.get("steps") == cfg.steps and extra.get("views") == n:
             try:
                 branch, _ = load_semantic(ckpt, generator)
                 if branch.config == semantic:

@@ -7,7 +7,7 @@ the optimizer and random state so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -44,6 +44,15 @@ class SemanticTrainConfig:
     seed: int = 0
     prune_weight: float = 1e-4
     class_balance: float = 0.0
+
+
+def same_train_config(saved: dict | None, cfg: SemanticTrainConfig) -> bool:
+    """Whether a checkpoint's recorded train config is `cfg`; fields added since it was written
+    count as their defaults, so runs checkpointed by an older version still resume."""
+    if saved is None:
+        return False
+    defaults = {f.name: f.default for f in fields(SemanticTrainConfig)}
+    return {**defaults, **saved} == asdict(cfg)
 
 
 @dataclass
@@ -166,7 +175,7 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
     order = torch.Generator().manual_seed(cfg.seed)
     if resume_path is not None and resume_path.is_file():
         saved = torch.load(resume_path, map_location="cpu", weights_only=True)
-        if saved["generator_identity"] == gen_id and saved["train_config"] == asdict(cfg):
+        if saved["generator_identity"] == gen_id and same_train_config(saved["train_config"], cfg):
             branch.load_state_dict(saved["branch"])
             optimizer.load_state_dict(saved["optimizer"])
             order.set_state(saved["order"])

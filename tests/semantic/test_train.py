@@ -1,5 +1,5 @@
 """Few-shot semantic training: loss falls, checkpoints resume exactly, identity is enforced."""
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 import torch
@@ -12,7 +12,8 @@ from dnerf_core.generators.triplane_gan import TriPlaneGAN
 from dnerf_core.semantic.checkpoint import generator_identity, load_semantic, read_semantic
 from dnerf_core.semantic.labeled import LabeledGenerator
 from dnerf_core.semantic.branch import SemanticConfig
-from dnerf_core.semantic.train import SemanticTrainConfig, class_weights, prune_march, train_semantic
+from dnerf_core.semantic.train import (SemanticTrainConfig, class_weights, prune_march, same_train_config,
+                                       train_semantic)
 from dnerf_core.render.raymarch import march, sample_points
 from dnerf_core.cameras import ray_bundle
 
@@ -54,6 +55,14 @@ def test_loss_decreases_and_generator_stays_frozen(annotations, class_balance, d
     assert all(torch.equal(before[k], v) for k, v in gen.state_dict().items())
 
 
+def test_same_train_config_fills_fields_added_later():
+    cfg = SemanticTrainConfig(steps=6)
+    old = {k: v for k, v in asdict(cfg).items() if k != "class_balance"}
+    assert same_train_config(asdict(cfg), cfg) and same_train_config(old, cfg)
+    assert not same_train_config(old, replace(cfg, class_balance=0.5))
+    assert not same_train_config({**old, "steps": 7}, cfg) and not same_train_config(None, cfg)
+
+
 def test_class_weights_by_hand():
     masks = torch.tensor([[0, 0, 0, 1], [0, 0, 0, 1], [255, 255, 255, 255]])
     assert class_weights(masks, 3, 0.0) is None
@@ -68,7 +77,8 @@ def test_class_weights_by_hand():
     assert float(0.75 * w1[0]) == pytest.approx(float(0.25 * w1[1]))
 
 
-def test_checkpoint_resume_is_exact(annotations, tmp_path):
+@pytest.mark.parametrize("written_before_class_balance", [False, True])
+def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_balance):
     label_set, seeds, cams, masks = annotations
     gen = _small_generator()
     cfg = SemanticTrainConfig(steps=6)
@@ -83,8 +93,15 @@ def test_checkpoint_resume_is_exact(annotations, tmp_path):
         train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
                        checkpoint_every=3, progress=stop)
     assert read_semantic(ckpt)["extra"]
+    if written_before_class_balance:  # a run checkpointed before the field existed still resumes
+        state_path = tmp_path / "sem.pt.state"
+        state = torch.load(state_path, weights_only=True)
+        del state["train_config"]["class_balance"]
+        torch.save(state, state_path)
+    steps_run = []
     resumed = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
-                             checkpoint_every=3)
+                             checkpoint_every=3, progress=lambda step, loss: steps_run.append(step))
+    assert steps_run == [4, 5, 6]  # resumed after the step-3 checkpoint, not started over
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
     branch, labels = load_semantic(ckpt, gen)
