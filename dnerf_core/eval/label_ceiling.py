@@ -1,4 +1,4 @@
-"""The best part masks any semantic branch could give on a learned generator's geometry.
+"""The part masks a learned generator's geometry allows: its surface labeled by the true 3D parts.
 
 A semantic branch labels the surface the frozen generator renders; it cannot move that surface.
 `SurfaceOracleLabels` labels every pixel the generator renders opaque with the oracle's exact 3D
@@ -6,7 +6,8 @@ label at the generator's surface point (origin + depth * direction; the oracle's
 and transparent pixels background. Scored against the oracle's own masks like any labeler
 (`semantic_quality.evaluate_individual`), it measures how much mIoU the generator's geometry
 alone costs: silhouettes that bulge or shrink, thin parts that are missing or in the wrong
-place. The gap between a trained branch and this ceiling is the branch's own error.
+place. The gap between a trained branch and this ceiling is the branch's own error (a branch could
+only beat it by labeling pixels against the 3D parts they show).
 """
 from __future__ import annotations
 
