@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 GLTF_VALIDATE_SCRIPT = REPO / "tests" / "gltf_validate.mjs"
@@ -37,3 +38,29 @@ def gltf_validator():
         return json.loads(proc.stdout)
 
     return validate
+
+
+SMALL_RES = 16
+# With this init the tiny generator's field is dense enough that views are opaque (> 0.5), so
+# its renders back-project to points and the 3D measures have something to measure.
+OPAQUE_INIT = 1
+
+
+@pytest.fixture
+def small_generator():
+    """A factory: small_generator(seed) builds a fresh tiny random tri-plane generator (car config,
+    16x16 neural resolution, 12+12 ray samples), the same for the same seed (default OPAQUE_INIT)."""
+    from dataclasses import replace
+
+    from dnerf_core.generators.default_config import default_config
+    from dnerf_core.generators.triplane_gan import TriPlaneGAN
+
+    def build(seed: int = OPAQUE_INIT) -> TriPlaneGAN:
+        cfg = default_config("car")
+        cfg = replace(cfg, img_resolution=SMALL_RES,
+                      rendering=replace(cfg.rendering, neural_resolution=SMALL_RES, depth_resolution=12,
+                                        depth_resolution_importance=12))
+        torch.manual_seed(seed)
+        return TriPlaneGAN(cfg).eval()
+
+    return build

@@ -6,9 +6,7 @@ import torch
 
 from dnerf_core.cameras import Cameras, orbit_cameras
 from dnerf_core.errors import AnnotationError, CheckpointError
-from dnerf_core.generators.default_config import default_config
 from dnerf_core.generators.procedural import ProceduralGenerator
-from dnerf_core.generators.triplane_gan import TriPlaneGAN
 from dnerf_core.semantic.checkpoint import generator_identity, load_semantic, read_semantic
 from dnerf_core.semantic.labeled import LabeledGenerator
 from dnerf_core.semantic.branch import SemanticConfig
@@ -18,14 +16,6 @@ from dnerf_core.render.raymarch import march, sample_points
 from dnerf_core.cameras import ray_bundle
 
 RES = 16
-
-
-def _small_generator(seed=0):
-    cfg = default_config("car")
-    cfg = replace(cfg, img_resolution=RES, rendering=replace(cfg.rendering, neural_resolution=RES,
-                                                             depth_resolution=12, depth_resolution_importance=12))
-    torch.manual_seed(seed)
-    return TriPlaneGAN(cfg).eval()
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +32,9 @@ def annotations():
 
 # class-balanced losses fall more slowly: the rare classes they weight up are the hard ones
 @pytest.mark.parametrize("class_balance,drop", [(0.0, 0.8), (0.5, 0.9)])
-def test_loss_decreases_and_generator_stays_frozen(annotations, class_balance, drop):
+def test_loss_decreases_and_generator_stays_frozen(annotations, class_balance, drop, small_generator):
     label_set, seeds, cams, masks = annotations
-    gen = _small_generator()
+    gen = small_generator(0)
     before = {k: v.clone() for k, v in gen.state_dict().items()}
     losses = []
     train_semantic(gen, "default:car", label_set, seeds, cams, masks,
@@ -78,9 +68,9 @@ def test_class_weights_by_hand():
 
 
 @pytest.mark.parametrize("written_before_class_balance", [False, True])
-def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_balance):
+def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_balance, small_generator):
     label_set, seeds, cams, masks = annotations
-    gen = _small_generator()
+    gen = small_generator(0)
     cfg = SemanticTrainConfig(steps=6)
     straight = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg)
     ckpt = tmp_path / "sem.pt"
@@ -109,12 +99,12 @@ def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_
     assert all(torch.equal(a, b) for a, b in zip(branch.state_dict().values(), resumed.state_dict().values()))
 
 
-def test_checkpoint_refused_on_another_generator(annotations, tmp_path):
+def test_checkpoint_refused_on_another_generator(annotations, tmp_path, small_generator):
     label_set, seeds, cams, masks = annotations
-    gen = _small_generator(0)
+    gen = small_generator(0)
     ckpt = tmp_path / "sem.pt"
     train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=1), checkpoint=ckpt)
-    other = _small_generator(1)
+    other = small_generator(1)
     assert generator_identity(gen) != generator_identity(other)
     with pytest.raises(CheckpointError, match="trained on another generator"):
         load_semantic(ckpt, other)
@@ -126,9 +116,9 @@ def test_checkpoint_refused_on_another_generator(annotations, tmp_path):
         load_semantic(tmp_path / "missing.pt", gen)
 
 
-def test_bad_annotations_are_refused(annotations):
+def test_bad_annotations_are_refused(annotations, small_generator):
     label_set, seeds, cams, masks = annotations
-    gen = _small_generator()
+    gen = small_generator(0)
     with pytest.raises(AnnotationError, match="must match"):
         train_semantic(gen, "default:car", label_set, seeds[:3], cams, masks)
     wrong = masks.clone()
@@ -137,8 +127,8 @@ def test_bad_annotations_are_refused(annotations):
         train_semantic(gen, "default:car", label_set, seeds, cams, wrong)
 
 
-def test_pruning_keeps_both_ends_of_kept_intervals():
-    gen = _small_generator()
+def test_pruning_keeps_both_ends_of_kept_intervals(small_generator):
+    gen = small_generator(0)
     subject = gen.sample([3])
     rays = ray_bundle(orbit_cameras(0.0, 0.3, gen.orbit), RES)
     m = march(gen.field(subject), rays.origins, rays.directions, gen.rendering)
@@ -152,9 +142,9 @@ def test_pruning_keeps_both_ends_of_kept_intervals():
     assert torch.equal(weights > 0, m.weights > 1e-3)
 
 
-def test_labeled_generator_gives_labels(annotations):
+def test_labeled_generator_gives_labels(annotations, small_generator):
     label_set, seeds, cams, masks = annotations
-    gen = _small_generator()
+    gen = small_generator(0)
     branch = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=2))
     labeled = LabeledGenerator(gen, branch, label_set)
     subject = labeled.sample([5])
@@ -167,9 +157,9 @@ def test_labeled_generator_gives_labels(annotations):
     assert lab.shape == (1, 50) and int(lab.max()) < len(label_set)
 
 
-def test_without_density_prior_every_sample_is_kept_and_training_runs(annotations):
+def test_without_density_prior_every_sample_is_kept_and_training_runs(annotations, small_generator):
     label_set, seeds, cams, masks = annotations
-    gen = _small_generator()
+    gen = small_generator(0)
     subject = gen.sample([3])
     rays = ray_bundle(orbit_cameras(0.0, 0.3, gen.orbit), RES)
     m = march(gen.field(subject), rays.origins, rays.directions, gen.rendering)
