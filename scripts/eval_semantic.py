@@ -9,7 +9,7 @@ Writes JSON and prints a markdown row: individual-set mIoU / accuracy (random po
 training range), video-set mIoU / accuracy (61-frame orbits), and 3D label agreement across views
 and with the oracle's 3D labels (dnerf_core.eval.semantic_quality). "label_ceiling": the individual set
 scored for the oracle's exact 3D labels on the generator's own surface (dnerf_core.eval.label_ceiling),
-the most any semantic branch could reach on this generator; --no-ceiling skips it.
+the most a labeling of this generator's surface by its true 3D parts reaches; --no-ceiling skips it.
 """
 from __future__ import annotations
 
