@@ -104,6 +104,8 @@ def child_generator(task: dict) -> dict:
     gen, label = _load(task["spec"])
     if "chunk_rays" in task:
         gen.chunk_rays = task["chunk_rays"]
+    if "superres_dtype" in task:
+        gen.superres_dtype = getattr(torch, task["superres_dtype"])
     base_mb = _peak_rss_mb()
     repeats = task["repeats"]
     res = task.get("resolution")
@@ -132,6 +134,15 @@ def child_generator(task: dict) -> dict:
     elif task["kind"] == "first_view":  # synthesis + one full view (super-resolution included)
         sec = _median_seconds(lambda: gen.render(gen.sample([1]), cams[0], res), repeats)
         out = {"seconds": sec, "output_resolution": gen.config.img_resolution}
+    elif task["kind"] == "superres_fidelity":  # the bfloat16 super-resolution vs float32, same view
+        from dnerf_core.eval.metrics import psnr
+
+        subject = gen.sample([1])
+        exact = gen.render(subject, cams[0], res).rgb
+        gen.superres_dtype = torch.bfloat16
+        fast = gen.render(subject, cams[0], res).rgb
+        out = {"psnr_bfloat16_vs_float32": float(psnr(fast, exact)[0]),
+               "max_abs_difference": float((fast - exact).abs().max())}
     else:
         raise ValueError(task["kind"])
     return {"generator": label, **out, "peak_rss_mb": _peak_rss_mb(), "model_rss_mb": base_mb}
@@ -228,6 +239,12 @@ def bench_generators(quick: bool) -> dict:
             row[f"cached_over_uncached_speedup_{res}"] = (row[f"cached_{res}"]["views_per_second"]
                                                           / row[f"uncached_{res}"]["views_per_second"])
         row["first_view"] = _run_child({"spec": spec, "kind": "first_view", "repeats": repeats})
+        # the same views with the super-resolution's convolutions in bfloat16 (superres_dtype)
+        bf16 = {"superres_dtype": "bfloat16"}
+        row["cached_128_bf16_superres"] = _run_child({"spec": spec, "kind": "cached", "resolution": 128,
+                                                      "views": 4, "repeats": repeats, **bf16})
+        row["first_view_bf16_superres"] = _run_child({"spec": spec, "kind": "first_view", "repeats": repeats, **bf16})
+        row["bf16_superres_fidelity"] = _run_child({"spec": spec, "kind": "superres_fidelity", "repeats": 1})
         out[spec] = row
     # The reference EG3D code with random ffhq512-128 weights on a machine of this kind
     # (shared/ENVIRONMENT.md): synthesis 1.28 s, one 512x512 view 5.65 s incl. synthesis, 1.66 GB.
@@ -239,6 +256,9 @@ def bench_generators(quick: bool) -> dict:
         "first_view_speedup": ref["first_view_seconds"] / ours["first_view"]["seconds"],
         "first_view_peak_gb": ours["first_view"]["peak_rss_mb"] / 1024,
         "further_view_seconds_at_128": 1 / ours["cached_128"]["views_per_second"],
+        "first_view_speedup_bf16_superres": ref["first_view_seconds"] / ours["first_view_bf16_superres"]["seconds"],
+        "further_view_seconds_at_128_bf16_superres": 1 / ours["cached_128_bf16_superres"]["views_per_second"],
+        "bf16_superres_psnr_vs_float32": ours["bf16_superres_fidelity"]["psnr_bfloat16_vs_float32"],
     }
     return out
 

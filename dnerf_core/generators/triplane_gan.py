@@ -2,7 +2,8 @@
 
 sample() runs mapping + synthesis once per latent and caches planes and every block's feature
 map in a Subject; render() ray-marches any number of cameras through the cached planes, then
-applies super-resolution. Pure PyTorch, CPU-friendly: no custom ops, no fp16.
+applies super-resolution. Pure PyTorch, CPU-friendly: no custom ops, no fp16; float32 throughout
+unless the super-resolution is asked to run in bfloat16 (superres_dtype).
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from .networks.superres import HYBRID_2X, HYBRID_8X, SuperResConfig, SuperResolu
 from .networks.synthesis import SynthesisNetwork
 
 N_PLANES = 3
+# Precisions the super-resolution can run in: float32 (exact), or bfloat16 autocast for its
+# convolutions (about 2x faster at 512^2 on CPUs with AMX; scripts/bench.py reports both).
+SUPERRES_DTYPES = (torch.float32, torch.bfloat16)
 
 
 @dataclass(frozen=True)
@@ -109,13 +113,19 @@ class TriPlaneGAN(nn.Module):
 
     label_set = None
 
-    def __init__(self, config: TriPlaneConfig, name: str = "triplane", chunk_rays: int = DEFAULT_CHUNK_RAYS):
+    def __init__(self, config: TriPlaneConfig, name: str = "triplane", chunk_rays: int = DEFAULT_CHUNK_RAYS,
+                 superres_dtype: torch.dtype = torch.float32):
+        """chunk_rays: rays marched at once; superres_dtype: float32, or bfloat16 to run the
+        super-resolution's convolutions in bfloat16 (faster, not bit-identical)."""
         super().__init__()
         if config.superres is None and config.img_resolution != config.rendering.neural_resolution:
             raise DnerfError("without super-resolution img_resolution must equal the neural resolution")
+        if superres_dtype not in SUPERRES_DTYPES:
+            raise DnerfError(f"superres_dtype must be one of {SUPERRES_DTYPES}, got {superres_dtype}")
         self.config = config
         self.name = name
         self.chunk_rays = chunk_rays
+        self.superres_dtype = superres_dtype
         self.backbone = Backbone(config)
         self.decoder = TriPlaneDecoder(config.plane_channels, config.decoder_hidden, config.decoder_features,
                                        config.decoder_lr_multiplier)
@@ -246,7 +256,9 @@ class TriPlaneGAN(nn.Module):
         if self.superresolution is None:
             return rgb_raw
         ws = subject.ws if len(subject) == len(feature_image) else subject.ws.expand(len(feature_image), -1, -1)
-        return (self.superresolution(rgb_raw * 2 - 1, feature_image * 2 - 1, ws) + 1) / 2
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.superres_dtype == torch.bfloat16):
+            out = self.superresolution(rgb_raw * 2 - 1, feature_image * 2 - 1, ws)
+        return (out.float().contiguous() + 1) / 2
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -107,3 +107,24 @@ def test_lrelu_gain_and_clamp():
     y = ops.lrelu_agc(x, clamp=256)
     assert torch.allclose(y[:2], torch.tensor([-0.4, 0.5]) * 2 ** 0.5)
     assert y[2] == 256
+
+
+def test_lrelu_inference_path_equals_autograd_path_and_leaves_its_input():
+    x = torch.randn(2, 5, 7, 7) * 300
+    keep = x.clone()
+    with torch.no_grad():
+        fast = ops.lrelu_agc(x, gain=0.5, clamp=256)
+    assert torch.equal(x, keep)  # only the fresh activation is scaled in place
+    assert torch.equal(fast, ops.lrelu_agc(x, gain=0.5, clamp=256))
+
+
+@pytest.mark.parametrize("up", [False, True])
+def test_modulated_conv_under_bf16_autocast_is_close_to_float32(up):
+    torch.manual_seed(3)
+    x, w, s = torch.randn(2, 16, 9, 9), torch.randn(8, 16, 3, 3), torch.randn(2, 16)
+    ref = ops.modulated_conv2d_slow(x, w, s, up=up)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        got = ops.modulated_conv2d(x, w, s, up=up)
+    assert got.dtype == torch.bfloat16 and got.shape == ref.shape
+    # bfloat16 keeps 8 mantissa bits: a few parts in a thousand of the output's scale
+    assert (got.float() - ref).abs().max() < 0.02 * ref.abs().max()

@@ -150,6 +150,22 @@ def test_chunking_does_not_change_the_render():
     assert torch.equal(a.rgb, b.rgb) and torch.equal(a.depth, b.depth)
 
 
+def test_bfloat16_superresolution_is_close_to_float32():
+    torch.manual_seed(0)
+    exact = TriPlaneGAN(TINY).eval()
+    fast = TriPlaneGAN(TINY, superres_dtype=torch.bfloat16).eval()
+    fast.load_state_dict(exact.state_dict())
+    cams = random_orbit_cameras(2, exact.orbit, torch.Generator().manual_seed(5))
+    a, b = exact.render(exact.sample([7]), cams), fast.render(fast.sample([7]), cams)
+    assert torch.equal(a.features, b.features)  # the volume rendering stays float32
+    assert b.rgb.dtype == torch.float32 and b.rgb.is_contiguous()
+    mse = (a.rgb - b.rgb).square().mean()
+    assert 0 < mse and 10 * torch.log10(1 / mse) > 40
+    assert not torch.is_autocast_enabled("cpu")
+    with pytest.raises(DnerfError, match="superres_dtype"):
+        TriPlaneGAN(TINY, superres_dtype=torch.float16)
+
+
 def test_same_seed_same_bytes(tiny):
     cams = random_orbit_cameras(1, tiny.orbit, torch.Generator().manual_seed(6))
     a = tiny.render(tiny.sample([8]), cams)

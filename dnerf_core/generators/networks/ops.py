@@ -35,10 +35,14 @@ def normalize_2nd_moment(x: Tensor, dim: int = 1) -> Tensor:
 
 def lrelu_agc(x: Tensor, gain: float = 1.0, clamp: float | None = None) -> Tensor:
     """Leaky ReLU scaled by sqrt(2) * gain, then clamped to +-clamp * gain (StyleGAN2's conv_clamp)."""
-    x = F.leaky_relu(x, LRELU_SLOPE) * (LRELU_GAIN * gain)
-    if clamp is not None:
-        x = x.clamp(-clamp * gain, clamp * gain)
-    return x
+    y = F.leaky_relu(x, LRELU_SLOPE)
+    if torch.is_grad_enabled():
+        y = y * (LRELU_GAIN * gain)
+        return y if clamp is None else y.clamp(-clamp * gain, clamp * gain)
+    # Inference: scale and clamp the fresh activation in place. At 512^2 x 128 channels every
+    # new tensor is 134 MB of first-touch pages; two fewer per layer (same numbers).
+    y.mul_(LRELU_GAIN * gain)
+    return y if clamp is None else y.clamp_(-clamp * gain, clamp * gain)
 
 
 def upsample2d(x: Tensor) -> Tensor:
@@ -95,8 +99,18 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
     if up:
         x = upsample2d(x)
         h, w = x.shape[-2:]
-    out = F.conv2d(x.reshape(1, b * i, h, w), wgt.reshape(b * o, i, k, k), padding=k // 2, groups=b)
+    out = F.conv2d(_conv_input(x.reshape(1, b * i, h, w)), wgt.reshape(b * o, i, k, k), padding=k // 2, groups=b)
     return out.reshape(b, o, h, w)
+
+
+def _conv_input(x: Tensor) -> Tensor:
+    """The convolution's input in the layout its kernel is fast on. Under CPU bfloat16 autocast
+    (TriPlaneGAN's bfloat16 super-resolution) oneDNN's bf16 convolutions want channels-last:
+    a 256->128 3x3 conv at 512^2 took 1.87 s on NCHW and 0.50 s channels-last (1 thread, AMX),
+    fp32 NCHW 2.75 s. Outside autocast the input is returned as it is."""
+    if torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16:
+        return x.to(torch.bfloat16, memory_format=torch.channels_last)
+    return x
 
 
 def _modulated_conv2d_frozen(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, up: bool) -> Tensor:
@@ -107,7 +121,7 @@ def _modulated_conv2d_frozen(x: Tensor, weight: Tensor, styles: Tensor, demodula
     x = x * styles[:, :, None, None]
     if up:
         x = upsample2d(x)
-    out = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
+    out = F.conv2d(_conv_input(x), weight, padding=weight.shape[-1] // 2)
     if demodulate:
         dcoefs = ((weight[None] * styles[:, None, :, None, None]).square().sum(dim=(2, 3, 4)) + DEMOD_EPS).rsqrt()
         out = out * dcoefs[:, :, None, None]
