@@ -45,6 +45,9 @@ def _export_options(fn):
                      help="semantic checkpoint (dnerf train-semantic) labeling a learned generator"),
         click.option("--subject", "subject_file", type=click.Path(dir_okay=False), default=None,
                      help="export a fitted subject (subject.pt of dnerf invert / edit) instead of --seed's"),
+        click.option("--bf16-superres", is_flag=True,
+                     help="super-resolution convolutions in bfloat16: about 2x faster 512x512 views of "
+                          "EG3D-size generators, not bit-identical to float32"),
         click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="output folder"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
     ]
@@ -53,10 +56,19 @@ def _export_options(fn):
     return fn
 
 
+def _use_bf16_superres(generator, spec: str) -> None:
+    import torch
+
+    base = getattr(generator, "generator", generator)  # a labeled generator renders through its generator
+    if getattr(base, "superresolution", None) is None:
+        raise DnerfError(f"--bf16-superres: {spec} has no super-resolution to run in bfloat16")
+    base.superres_dtype = torch.bfloat16
+
+
 @cli.command("export")
 @_export_options
 def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, masks, pts, voxel_size, mesh_resolution,
-               semantic_ckpt, subject_file, out, quiet) -> None:
+               semantic_ckpt, subject_file, bf16_superres, out, quiet) -> None:
     """Export one labeled subject: PLY cloud, per-part GLB, masks (all three if none is chosen)."""
     from .factory.subject_export import ExportOptions, export_subject
     from .generators.registry import load_labeled_generator
@@ -68,6 +80,8 @@ def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, ma
                          subject_file=subject_file)
     opts.validate()
     generator = load_labeled_generator(generator_spec, semantic_ckpt)
+    if bf16_superres:
+        _use_bf16_superres(generator, generator_spec)
     result = export_subject(generator, generator_spec, opts, out, show_progress=not quiet)
     click.echo(f"wrote {len(result.files)} files to {result.out.resolve()}"
                + (f" ({result.n_points} labeled points" if result.n_points else " (")

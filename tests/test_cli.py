@@ -89,7 +89,21 @@ BAD_INPUTS = [
     (["--generator", "nonsense:car"], "unknown generator kind"),
     (["--generator", "procedural:boat"], "unknown category"),
     (["--generator", "procedural:car", "--views", "0"], "--views"),
+    (["--generator", "procedural:car", "--bf16-superres"], "has no super-resolution"),
 ]
+
+
+def test_bf16_superres_flag_reaches_a_labeled_generators_superresolution():
+    # the render itself is compared with float32 in tests/generators/test_triplane_gan.py
+    import torch
+
+    from dnerf_core.cli import _use_bf16_superres
+    from dnerf_core.generators.base import LabelingWrapper
+    from dnerf_core.generators.triplane_gan import PRESETS, TriPlaneGAN
+
+    gen = TriPlaneGAN(PRESETS["shapenetcars128-64"])
+    _use_bf16_superres(LabelingWrapper(gen, None, "labels"), "preset:shapenetcars128-64")
+    assert gen.superres_dtype == torch.bfloat16
 
 
 @pytest.mark.parametrize("args,needle", BAD_INPUTS)
