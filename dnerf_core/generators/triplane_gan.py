@@ -18,7 +18,7 @@ from ..cameras import Cameras, OrbitSpec, focal_from_fov, orbit_cameras, ray_bun
 from ..errors import DnerfError
 from ..render.config import DEFAULT_CHUNK_RAYS, RenderingConfig
 from ..render.raymarch import eg3d_density, march
-from ..render.triplane import sample_planes
+from ..render.triplane import channels_innermost, sample_planes
 from .base import RenderOutput, Subject
 from .networks.decoder import TriPlaneDecoder
 from .networks.layers import NoiseMode
@@ -180,7 +180,7 @@ class TriPlaneGAN(nn.Module):
     def synthesize(self, ws: Tensor, seeds: list[int], noise_mode: NoiseMode = "const") -> Subject:
         img, features = self.backbone.synthesis(ws, noise_mode)
         b, _, h, w = img.shape
-        planes = img.reshape(b, N_PLANES, self.config.plane_channels, h, w)
+        planes = channels_innermost(img.reshape(b, N_PLANES, self.config.plane_channels, h, w))
         return Subject(seeds=list(seeds), ws=ws, planes=planes, features=features)
 
     def _latents(self, seeds: list[int]) -> Tensor:

@@ -1,7 +1,8 @@
 """Tri-plane projection: EG3D axis convention and fast == slow bilinear sampling."""
 import torch
 
-from dnerf_core.render.triplane import PLANE_AXES, project_onto_planes, sample_planes, sample_planes_slow
+from dnerf_core.render.triplane import (PLANE_AXES, channels_innermost, project_onto_planes, sample_planes,
+                                       sample_planes_slow)
 
 
 def test_axis_convention_is_eg3d():
@@ -40,6 +41,19 @@ def test_fast_equals_slow_forward_and_grad():
     gp_slow, gx_slow = torch.autograd.grad((slow * w).sum(), (planes, pts))
     assert torch.allclose(gp_fast, gp_slow, atol=1e-10)
     assert torch.allclose(gx_fast, gx_slow, atol=1e-10)
+
+
+def test_channels_innermost_planes_sample_the_same_bytes_and_grads():
+    g = torch.Generator().manual_seed(1)
+    planes = torch.randn(2, 3, 8, 9, 10, generator=g, requires_grad=True)
+    pts = torch.rand(2, 50, 3, generator=g) * 2.4 - 1.2
+    packed = channels_innermost(planes)
+    assert torch.equal(packed, planes) and packed.stride()[2] == 1
+    assert torch.equal(sample_planes(packed, pts, 1.6), sample_planes(planes, pts, 1.6))
+    w = torch.randn(2, 3, 50, 8, generator=g)
+    grad_packed, = torch.autograd.grad((sample_planes(packed, pts, 1.6) * w).sum(), planes)
+    grad_plain, = torch.autograd.grad((sample_planes(planes, pts, 1.6) * w).sum(), planes)
+    assert torch.allclose(grad_packed, grad_plain, atol=1e-6)
 
 
 def test_gradcheck():
