@@ -227,6 +227,15 @@ def _run_child(task: dict) -> dict:
     return json.loads(proc.stdout)
 
 
+def _bf16_superres_rows(spec: str, repeats: int) -> dict:
+    """The same views with the super-resolution's convolutions in bfloat16 (superres_dtype), and
+    how far its output is from float32's."""
+    bf16 = {"spec": spec, "repeats": repeats, "superres_dtype": "bfloat16"}
+    return {"cached_128_bf16_superres": _run_child({**bf16, "kind": "cached", "resolution": 128, "views": 4}),
+            "first_view_bf16_superres": _run_child({**bf16, "kind": "first_view"}),
+            "bf16_superres_fidelity": _run_child({"spec": spec, "kind": "superres_fidelity", "repeats": 1})}
+
+
 def bench_generators(quick: bool) -> dict:
     repeats = 1 if quick else 3
     out = {}
@@ -239,12 +248,8 @@ def bench_generators(quick: bool) -> dict:
             row[f"cached_over_uncached_speedup_{res}"] = (row[f"cached_{res}"]["views_per_second"]
                                                           / row[f"uncached_{res}"]["views_per_second"])
         row["first_view"] = _run_child({"spec": spec, "kind": "first_view", "repeats": repeats})
-        # the same views with the super-resolution's convolutions in bfloat16 (superres_dtype)
-        bf16 = {"superres_dtype": "bfloat16"}
-        row["cached_128_bf16_superres"] = _run_child({"spec": spec, "kind": "cached", "resolution": 128,
-                                                      "views": 4, "repeats": repeats, **bf16})
-        row["first_view_bf16_superres"] = _run_child({"spec": spec, "kind": "first_view", "repeats": repeats, **bf16})
-        row["bf16_superres_fidelity"] = _run_child({"spec": spec, "kind": "superres_fidelity", "repeats": 1})
+        if spec.startswith("preset:"):  # the default generators render without super-resolution
+            row.update(_bf16_superres_rows(spec, repeats))
         out[spec] = row
     # The reference EG3D code with random ffhq512-128 weights on a machine of this kind
     # (shared/ENVIRONMENT.md): synthesis 1.28 s, one 512x512 view 5.65 s incl. synthesis, 1.66 GB.
