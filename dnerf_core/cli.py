@@ -326,14 +326,17 @@ def _edit_source(labeled, spec: str, seed, subject_path, view):
 @click.option("--label-keep-weight", type=click.FloatRange(min=0), default=None,
               help="weight of keeping the part labels outside the edited region, 0 = off "
                    "[default: inversion.edit.DEFAULT_LABEL_KEEP_WEIGHT]")
+@click.option("--region-weight", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="weight of matching the edited labels inside the region "
+                   "[default: inversion.edit.DEFAULT_REGION_WEIGHT]")
 @_fit_options(steps_default=150)
-def edit_cmd(seed, subject_path, view, mask_path, keep_weight, label_keep_weight, generator_spec, semantic_ckpt, steps,
-             fit_seed, views, out, quiet) -> None:
+def edit_cmd(seed, subject_path, view, mask_path, keep_weight, label_keep_weight, region_weight, generator_spec,
+             semantic_ckpt, steps, fit_seed, views, out, quiet) -> None:
     """Edit a subject in 3D by redrawing its part mask in one view."""
     from dataclasses import replace
 
     from .generators.registry import load_labeled_generator
-    from .inversion.edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, EDIT_FIT
+    from .inversion.edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, DEFAULT_REGION_WEIGHT, EDIT_FIT
     from .inversion.jobs import read_target, run_edit
 
     labeled = load_labeled_generator(generator_spec, semantic_ckpt)
@@ -342,9 +345,10 @@ def edit_cmd(seed, subject_path, view, mask_path, keep_weight, label_keep_weight
     cfg = replace(EDIT_FIT, steps=steps, seed=fit_seed).validate()
     keep_weight = DEFAULT_KEEP_WEIGHT if keep_weight is None else keep_weight
     label_keep_weight = DEFAULT_LABEL_KEEP_WEIGHT if label_keep_weight is None else label_keep_weight
+    region_weight = DEFAULT_REGION_WEIGHT if region_weight is None else region_weight
     with _LazyBar(cfg.steps, quiet, "edit") as progress:
         outcome = run_edit(labeled, generator_spec, ws, pose, mask, out, cfg, keep_weight, views,
-                           {**info, "mask": str(mask_path)}, progress, label_keep_weight)
+                           {**info, "mask": str(mask_path)}, progress, label_keep_weight, region_weight)
     r = outcome.report
     click.echo(f"edited {r['region_pixels']} pixels in {r['seconds']:.1f} s: region mIoU {r['region_miou']:.3f} "
                f"({100 * r['region_accuracy']:.1f}% of its pixels right), PSNR outside {r['outside_psnr']:.2f} dB; "

@@ -18,7 +18,7 @@ from ..eval.metrics import confusion_matrix, psnr, segmentation_scores
 from ..factory.export.atomic import atomic_write_text, staged_output
 from ..factory.export.masks import write_mask_png
 from .config import FitConfig
-from .edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, EDIT_FIT, edit_subject, render_view
+from .edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, DEFAULT_REGION_WEIGHT, EDIT_FIT, edit_subject, render_view
 from .fit import FitResult, Progress, synthesize_ws
 from .inputs import load_label_mask, load_rgb_image, require_branch, unwrap
 from .mask import MASK_FIT, invert_mask
@@ -96,11 +96,13 @@ def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, 
 
 def run_edit(labeled, spec: str, ws: Tensor, pose: Pose, mask: Tensor, out, config: FitConfig = EDIT_FIT,
              keep_weight: float = DEFAULT_KEEP_WEIGHT, views: int = 5, info: dict | None = None,
-             progress: Progress | None = None, label_keep_weight: float = DEFAULT_LABEL_KEEP_WEIGHT) -> JobOutcome:
+             progress: Progress | None = None, label_keep_weight: float = DEFAULT_LABEL_KEEP_WEIGHT,
+             region_weight: float = DEFAULT_REGION_WEIGHT) -> JobOutcome:
     """Edit the subject `ws` so its view at `pose` shows the part-mask ids `mask`; write outputs."""
     gen, branch = require_branch(labeled, "editing")
     t0 = time.perf_counter()
-    result = edit_subject(labeled, ws, pose, mask, config, keep_weight, progress, label_keep_weight=label_keep_weight)
+    result = edit_subject(labeled, ws, pose, mask, config, keep_weight, progress, label_keep_weight=label_keep_weight,
+                          region_weight=region_weight)
     report = {**_fit_report("edit", result.fit, time.perf_counter() - t0),
               **edit_scores(result, branch.config.num_classes)}
     fitted = fitted_from(labeled, spec, result.fit.ws, pose, "edit", dict(info or {}))

@@ -13,6 +13,7 @@ label loss moves geometry as well as the semantic field.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -37,7 +38,9 @@ class PixelTerm:
     composited class probabilities before super-resolution: the cheap proxy of pose searches); pixels: [P] row-major indices the term covers (the target rows match);
     weight: its factor in the total; draw: optional [P] relative chances of the pixels to be
     drawn into a step's subset (rgb) or to center a patch (labels); None: uniform;
-    share: the fraction of a step's ray budget this term renders (a side term can be cheaper).
+    share: the fraction of a step's ray budget this term renders (a side term can be cheaper);
+    settled: "labels" only: a pixel whose target label already has at least this probability adds
+    nothing to the cross-entropy (settled_cross_entropy); None: every pixel pulls.
     """
 
     kind: str
@@ -46,6 +49,7 @@ class PixelTerm:
     weight: float = 1.0
     draw: Tensor | None = None
     share: float = 1.0
+    settled: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,20 @@ def _label_loss(generator, branch, subject, rays, objective: ViewObjective, term
     targets = torch.where(valid, targets, torch.full_like(targets, NO_TARGET))
     if not (targets != NO_TARGET).any():
         return logits.sum() * 0.0
-    return F.cross_entropy(logits, targets, ignore_index=NO_TARGET)
+    return settled_cross_entropy(logits, targets, term.settled)
+
+
+def settled_cross_entropy(logits: Tensor, targets: Tensor, settled: float | None) -> Tensor:
+    """Cross-entropy of logits [N,K,...] vs targets [N,...] (NO_TARGET skipped), averaged over the
+    scored pixels; with `settled`, pixels whose target probability is at least `settled` count as
+    zero. Plain cross-entropy never stops pushing a label that is already right; an edit's pixels
+    that are already right then keep moving the subject and cost the RGB outside the region."""
+    if settled is None:
+        return F.cross_entropy(logits, targets, ignore_index=NO_TARGET)
+    per_pixel = F.cross_entropy(logits, targets, ignore_index=NO_TARGET, reduction="none")
+    scored = targets != NO_TARGET
+    pulling = scored & (per_pixel.detach() > -math.log(settled))
+    return (per_pixel * pulling).sum() / scored.sum().clamp_min(1)
 
 
 def objective_loss(generator, branch, subject, cameras: Cameras, objective: ViewObjective, rendering: RenderingConfig,

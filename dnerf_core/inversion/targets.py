@@ -45,13 +45,14 @@ def _balanced(target: Tensor) -> Tensor:
     return (1.0 / (counts.double() * len(counts)))[inverse]
 
 
-def label_term(mask: Tensor, where: Tensor | None = None, weight: float = 1.0, share: float = 1.0) -> PixelTerm:
+def label_term(mask: Tensor, where: Tensor | None = None, weight: float = 1.0, share: float = 1.0,
+               settled: float | None = None) -> PixelTerm:
     """Cross-entropy against label ids `mask` [H,W] (output resolution) at the pixels `where`
     [H,W] (all when None); ignore ids are skipped.
 
     Patches are centered class-balanced: every label present is equally likely to be drawn, so
     small parts (eyes, lights) weigh in as mIoU weighs them rather than by their area. share: the
-    fraction of a step's ray budget the term renders."""
+    fraction of a step's ray budget the term renders; settled: see PixelTerm."""
     flat = mask.reshape(-1)
     keep = flat != IGNORE_ID
     if where is not None:
@@ -59,5 +60,5 @@ def label_term(mask: Tensor, where: Tensor | None = None, weight: float = 1.0, s
     pixels = torch.nonzero(keep)[:, 0]
     target = flat[pixels].contiguous()
     if not len(target):
-        return PixelTerm("labels", pixels, target, weight, None, share)
-    return PixelTerm("labels", pixels, target, weight, _balanced(target), share)
+        return PixelTerm("labels", pixels, target, weight, None, share, settled)
+    return PixelTerm("labels", pixels, target, weight, _balanced(target), share, settled)

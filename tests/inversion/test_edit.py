@@ -36,6 +36,8 @@ def test_edit_errors(face):
         edit_subject(face, subject.ws, pose, current + 40, replace(EDIT_FIT, steps=2))
     with pytest.raises(DnerfError, match="keep weights must be >= 0"):
         edit_subject(face, subject.ws, pose, current, replace(EDIT_FIT, steps=2), label_keep_weight=-1.0)
+    with pytest.raises(DnerfError, match="region weight must be > 0"):
+        edit_subject(face, subject.ws, pose, current, replace(EDIT_FIT, steps=2), region_weight=0.0)
     with pytest.raises(DnerfError, match="needs a semantic branch"):
         edit_subject(gen, subject.ws, pose, current, replace(EDIT_FIT, steps=2))
 

@@ -94,7 +94,7 @@ def test_invert_mask_fits_w_plus_unless_told_one_w(face_mask, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["not_image", "non_square", "wrong_size_mask", "unknown_ids", "both", "neither",
-                                  "bad_view", "no_view", "negative_weight", "identical"])
+                                  "bad_view", "no_view", "negative_weight", "zero_region_weight", "identical"])
 def test_bad_input_one_message_exit_2(case, face_mask, tmp_path):
     out = tmp_path / "o"
     text = tmp_path / "notes.png"
@@ -118,6 +118,9 @@ def test_bad_input_one_message_exit_2(case, face_mask, tmp_path):
         args, msg = ["edit", *FACE, "--seed", "3", "--view", "12", "--mask", str(face_mask)], "YAW,PITCH"
     elif case == "no_view":
         args, msg = ["edit", *FACE, "--seed", "3", "--mask", str(face_mask)], "--view YAW,PITCH is required"
+    elif case == "zero_region_weight":
+        args, msg = ["edit", *FACE, "--seed", "3", "--view", "12,4", "--mask", str(face_mask),
+                     "--region-weight", "0"], "--region-weight"
     elif case == "negative_weight":
         args, msg = ["edit", *FACE, "--seed", "3", "--view", "12,4", "--mask", str(face_mask),
                      "--label-keep-weight", "-1"], "--label-keep-weight"

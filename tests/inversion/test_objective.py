@@ -5,8 +5,8 @@ import torch
 
 from dnerf_core.cameras import ray_bundle
 from dnerf_core.inversion.fit import downsample_objective
-from dnerf_core.inversion.objective import (PATCH_INTERIOR, ViewObjective, fitting_rendering, patch_logits,
-                                            sr_margin, term_rays)
+from dnerf_core.inversion.objective import (NO_TARGET, PATCH_INTERIOR, ViewObjective, fitting_rendering,
+                                            patch_logits, settled_cross_entropy, sr_margin, term_rays)
 from dnerf_core.inversion.pose import Pose
 from dnerf_core.inversion.targets import label_term, resize_labels, rgb_term
 from dnerf_core.labels import IGNORE_ID
@@ -76,3 +76,19 @@ def test_patch_logits_equal_the_full_view_inside(face, corner):
     # and the edge really differs (else the margin would be pointless): the test can fail
     if r > 0:
         assert not torch.allclose(part[:, 0], want[:, 0], atol=1e-4)
+
+
+def test_settled_pixels_stop_pulling_but_still_count_in_the_mean():
+    # three scored pixels: one settled (p = 0.95 of its target), two not; one pixel unscored
+    p_right = torch.tensor([0.95, 0.5, 0.2, 0.9], dtype=torch.float64)
+    logits = torch.stack([p_right.log(), (1 - p_right).log()])[None, :, :, None].requires_grad_(True)  # [1,K=2,4,1]
+    targets = torch.tensor([[0, 0, 0, NO_TARGET]])[..., None]
+    plain = settled_cross_entropy(logits, targets, None)
+    assert torch.isclose(plain, -p_right[:3].log().mean())
+    loss = settled_cross_entropy(logits, targets, 0.9)
+    assert torch.isclose(loss, -(p_right[1].log() + p_right[2].log()) / 3)
+    grad, = torch.autograd.grad(loss, logits)
+    assert grad[0, :, 0].abs().sum() == 0 and grad[0, :, 3].abs().sum() == 0
+    assert grad[0, :, 1].abs().sum() > 0 and grad[0, :, 2].abs().sum() > 0
+    everything_settled = settled_cross_entropy(logits, targets, 0.1)
+    assert everything_settled == 0
