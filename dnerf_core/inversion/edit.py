@@ -34,7 +34,7 @@ DEFAULT_KEEP_WEIGHT = 150.0
 DEFAULT_LABEL_KEEP_WEIGHT = 1.0
 # Weight of the label cross-entropy inside the region (the edit itself), and the probability at
 # which an edit's label pixel counts as done and stops pulling (objective.settled_cross_entropy).
-# On the 10 held-out edits of scripts/eval_inversion.py (1 thread), weight 1 / every pixel pulling
+# On the 10 held-out edits of scripts/eval_inversion.py, weight 1 / every pixel pulling
 # -> 2 / settled at 0.9: face region mIoU 0.76 -> 0.86 (case 0: hair that had to go now goes, region
 # pixels right 85% -> 96%), PSNR outside worst 31.0 -> 29.3 dB; car region unchanged (0.93), PSNR
 # outside 1.5-2 dB lower in two cases (worst 28.0 -> 26.4). Weight 2 with every pixel pulling:
