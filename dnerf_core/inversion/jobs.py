@@ -18,7 +18,8 @@ from ..eval.metrics import confusion_matrix, psnr, segmentation_scores
 from ..factory.export.atomic import atomic_write_text, staged_output
 from ..factory.export.masks import write_mask_png
 from .config import FitConfig
-from .edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, DEFAULT_REGION_WEIGHT, EDIT_FIT, edit_subject, render_view
+from .edit import (DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, DEFAULT_REGION_WEIGHT, EDIT_FIT, edit_subject,
+                   render_view)
 from .fit import FitResult, Progress, synthesize_ws
 from .inputs import load_label_mask, load_rgb_image, require_branch, unwrap
 from .mask import MASK_FIT, invert_mask
