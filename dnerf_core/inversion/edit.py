@@ -29,8 +29,8 @@ EDIT_FIT = FitConfig(steps=150, search_steps=0, pose_starts=1, w_plus=True, fit_
 # 0.8) and the outside (28 dB) targets in 8 cases instead of 6: PSNR outside rose in 9 cases (by
 # 0.6-7 dB), the region IoU fell in four (most: face 0.91 -> 0.84, car 1.0 -> 0.82).
 DEFAULT_KEEP_WEIGHT = 150.0
-# Weight of the label cross-entropy outside the region (vs 1 inside it then): with RGB alone a changed
-# part's labels faded where the edit did not touch it (car roof IoU over the view 0.04-0.63).
+# Weight of the label cross-entropy outside the region (chosen when the region's weighed 1): with RGB
+# alone a changed part's labels faded where the edit did not touch it (car roof IoU over the view 0.04-0.63).
 DEFAULT_LABEL_KEEP_WEIGHT = 1.0
 # Weight of the label cross-entropy inside the region (the edit itself), and the probability at
 # which an edit's label pixel counts as done and stops pulling (objective.settled_cross_entropy).
