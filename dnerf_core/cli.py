@@ -98,9 +98,14 @@ def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, ma
               help="image size in pixels [default: the generator's]")
 @click.option("--seed-offset", type=click.IntRange(min=0), default=0, show_default=True, help="first subject seed")
 @click.option("--oracle", is_flag=True, help="fill masks/ from the procedural ground truth (stand-in annotator)")
+# the choices of semantic.annotations.ORACLE_MASKS, spelled out so `dnerf --help` does not import torch
+@click.option("--oracle-masks", type=click.Choice(["image", "world"]), default="image", show_default=True,
+              help="with --oracle: image = the true part of every surface point each image shows (what a careful "
+                   "annotator of the image draws); world = the procedural subject's own render of the seed")
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="new kit folder")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def annotate_kit_cmd(generator_spec, subjects, views, resolution, seed_offset, oracle, out, quiet) -> None:
+def annotate_kit_cmd(generator_spec, subjects, views, resolution, seed_offset, oracle, oracle_masks, out,
+                     quiet) -> None:
     """Write a kit of views to annotate (images/, empty masks/, kit.json, README.txt)."""
     from tqdm import tqdm
 
@@ -108,11 +113,11 @@ def annotate_kit_cmd(generator_spec, subjects, views, resolution, seed_offset, o
     from .semantic.annotations import check_kit_request, make_kit
 
     # Every argument is checked before the (possibly slow) generator load, so a typo fails fast.
-    check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle)
+    check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle, oracle_masks)
     generator = load_generator(generator_spec)
     with tqdm(total=subjects * views, disable=quiet, unit="image", leave=False, desc="render kit") as bar:
         kit = make_kit(generator, generator_spec, out, subjects=subjects, views=views, resolution=resolution,
-                       seed_offset=seed_offset, oracle=oracle, progress=bar.update)
+                       seed_offset=seed_offset, oracle=oracle, oracle_masks=oracle_masks, progress=bar.update)
     n_images = len(list((kit / "images").glob("*.png")))
     n_masks = len(list((kit / "masks").glob("*.png")))
     click.echo(f"wrote annotation kit to {kit.resolve()}: {n_images} images, {n_masks} masks"

@@ -32,8 +32,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    from dnerf_core.eval.label_ceiling import SurfaceOracleLabels
-    from dnerf_core.eval.semantic_quality import evaluate_individual, evaluate_semantic
+    from dnerf_core.eval.label_ceiling import label_ceiling
+    from dnerf_core.eval.semantic_quality import evaluate_semantic
     from dnerf_core.factory.export.atomic import emit_json
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.generators.registry import load_labeled_generator
@@ -48,7 +48,7 @@ def main() -> None:
     report = {"generator": args.generator, "semantic": args.semantic or "shipped", "category": category,
               **quality.to_dict()}
     if not args.no_ceiling:
-        ceiling = evaluate_individual(SurfaceOracleLabels(labeled.generator, oracle), oracle, args.individual)
+        ceiling = label_ceiling(labeled.generator, oracle, args.individual)
         report["label_ceiling"] = ceiling.to_dict()
     emit_json(report, args.out)
     ind, vid = quality.individual, quality.video

@@ -8,7 +8,7 @@
 What it does (all in --workdir, default runs/tables_<category>; resumable: a finished kit,
 checkpoint or evaluation found there is reused, an interrupted semantic training resumes):
   1. an oracle annotation kit: 30 training subjects x 3 views (frontal + 2 sides), masks from
-     the procedural ground truth (`make_kit(..., oracle=True)`);
+     the procedural ground truth (`make_kit(..., oracle=True)`; --kit-masks image or world);
   2. one model per row: the DatasetNeRF semantic branch (`train_semantic`) in its variants, and
      the DatasetGAN-style baseline (per-pixel MLP ensemble on the rendered features);
   3. every row evaluated the same way (dnerf_core.eval.semantic_quality): 90 held-out subjects
@@ -38,7 +38,9 @@ ROWS_DIR = "rows"
 class TableSettings:
     """kit_subjects x kit_views annotated views; steps / views_per_step: semantic training;
     baseline_steps: Adam steps per baseline MLP; n_individual / n_video / n_frames: evaluation
-    sets; resolution: neural resolution of evaluation renders (None: the generator's)."""
+    sets; resolution: neural resolution of evaluation renders (None: the generator's);
+    kit_masks: how the oracle fills the kit's masks ("image": the true parts of the surface each
+    kit image shows, "world": the oracle's own renders; semantic.annotations.ORACLE_MASKS)."""
 
     kit_subjects: int = 30
     kit_views: int = 3
@@ -49,6 +51,7 @@ class TableSettings:
     n_video: int = 5
     n_frames: int = 61
     resolution: int | None = None
+    kit_masks: str = "image"
 
 
 # A shrunken run: minutes on a CPU, numbers only good for checking the pipeline end to end.
@@ -107,22 +110,23 @@ def log(msg: str) -> None:
 
 # --- the annotation kit ------------------------------------------------------------------------------
 def ensure_kit(generator, spec: str, category: str, workdir: Path, settings: TableSettings):
-    """The oracle-annotated kit in workdir/kit (made once). Training reads only its seeds,
-    cameras and masks, and the masks come from the oracle, so the kit does not depend on the
-    generator's weights: a generator given as a .pt file is recorded as default:<category>
+    """The oracle-annotated kit in workdir/kit (made once) with `generator`'s images (and, for
+    image masks, its surface); a generator given as a .pt file is recorded as default:<category>
     (make_kit needs a spec naming the oracle category)."""
     from dnerf_core.semantic.annotations import load_kit, make_kit, spec_category
 
     kit_spec = spec if spec_category(spec) == category else f"default:{category}"
     path = workdir / KIT_DIR
     if not path.exists():
-        log(f"annotation kit: {settings.kit_subjects} subjects x {settings.kit_views} views (oracle masks)")
-        make_kit(generator, kit_spec, path, subjects=settings.kit_subjects, views=settings.kit_views, oracle=True)
+        log(f"annotation kit: {settings.kit_subjects} subjects x {settings.kit_views} views "
+            f"(oracle {settings.kit_masks} masks)")
+        make_kit(generator, kit_spec, path, subjects=settings.kit_subjects, views=settings.kit_views, oracle=True,
+                 oracle_masks=settings.kit_masks)
     kit = load_kit(path)
     want = settings.kit_subjects * settings.kit_views
-    if len(kit) != want or kit.category != category:
-        raise SystemExit(f"{path} holds {len(kit)} views of {kit.category}, this run needs {want} of {category}: "
-                         "use another --workdir")
+    if len(kit) != want or kit.category != category or kit.oracle_masks != settings.kit_masks:
+        raise SystemExit(f"{path} holds {len(kit)} views of {kit.category} with {kit.oracle_masks} masks, this run "
+                         f"needs {want} of {category} with {settings.kit_masks} masks: use another --workdir")
     return kit
 
 
@@ -243,7 +247,8 @@ def markdown(report: dict) -> str:
     ok = [r for r in rows.values() if "error" not in r]
     ceiling = ok[0]["video"]["consistency"]["cross_view_ceiling"] if ok else None
     notes = (f"Numbers in %. {report['generator']} vs the procedural:{report['category']} oracle; "
-             f"{s['kit_subjects']} x {s['kit_views']} oracle-annotated views, {s['steps']} semantic steps. "
+             f"{s['kit_subjects']} x {s['kit_views']} oracle-annotated views ({s.get('kit_masks', 'world')} masks), "
+             f"{s['steps']} semantic steps. "
              f"Individual: {s['n_individual']} held-out subjects at random poses; video: {s['n_video']} held-out "
              f"subjects x {s['n_frames']} frames. mIoU includes background. 3D cross-view: agreement with the "
              f"other frames' majority label per voxel (the oracle's own labels reach {_pct(ceiling)} on the same "
@@ -288,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--individual", type=int, default=None, help="held-out subjects, one random pose each")
     parser.add_argument("--video", type=int, default=None, help="held-out subjects with an orbit video each")
     parser.add_argument("--frames", type=int, default=None, help="frames per orbit video")
+    parser.add_argument("--kit-masks", choices=["image", "world"], default=None,
+                        help="how the oracle fills the kit's masks [image] (dnerf annotate-kit --oracle-masks)")
     parser.add_argument("--out", type=Path, default=None, help="JSON [results/tables_<category>.json]; .md beside it")
     parser.add_argument("--workdir", type=Path, default=None, help="kit, checkpoints, cached rows [runs/tables_<cat>]")
     parser.add_argument("--quick", action="store_true", help="shrunken run (3 kit subjects, few steps, tiny eval)")
@@ -308,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = args.generator or f"default:{args.category}"
     settings = QUICK if args.quick else TableSettings()
     overrides = {"steps": args.steps, "baseline_steps": args.baseline_steps, "n_individual": args.individual,
-                 "n_video": args.video, "n_frames": args.frames}
+                 "n_video": args.video, "n_frames": args.frames, "kit_masks": args.kit_masks}
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     suffix = "_quick" if args.quick else ""
     out = args.out or Path("results") / f"tables_{args.category}{suffix}.json"

@@ -7,6 +7,14 @@ A kit is a folder a person annotates in any tool:
     images/SSS_V.png  RGB views to annotate (subject SSS, view V)
     masks/            empty; the annotator puts masks/SSS_V.png here (or `--oracle` fills it)
 
+`--oracle` stands in for a careful human annotator on the default worlds. Its "image" masks (the
+default) label what each kit image shows: every pixel the generator rendered opaque gets the
+oracle's exact 3D part at that surface point, the rest background. Its "world" masks are the
+oracle's own render of the same seed and camera, the subject a learned generator only
+approximates: where the learned silhouette bulges past the oracle's, they call visible surface
+background, and a branch trained on them learns to cut those rims away view by view (the
+default car's 3D label agreement across views 0.942 with world masks, 0.976 with image masks).
+
 `make_kit` renders a kit from a generator; `load_kit` reads it back and validates every mask,
 reporting all bad files in one AnnotationError.
 
@@ -32,6 +40,7 @@ from torch import Tensor
 from ..cameras import Cameras, OrbitSpec, orbit_cameras
 from ..errors import AnnotationError, DnerfError
 from ..eval.splits import HELDOUT_SEED_START
+from ..generators.surface_labels import oracle_labels_on_surface
 from ..labels import IGNORE_ID, LabelSet
 
 KIT_FORMAT = "dnerf-annotation-kit"
@@ -55,6 +64,8 @@ FRONTAL_YAW = 0.0
 VIEW_NAMES = ("frontal", "side_plus", "side_minus")  # side_plus: camera towards +x (positive yaw)
 
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 4096
+ORACLE_MASKS = ("image", "world")  # see the module docstring
+DEFAULT_ORACLE_MASKS = "image"
 GENERATOR_KINDS_WITH_CATEGORY = ("procedural", "default")
 
 
@@ -128,7 +139,7 @@ def _kit_label_set(generator, spec: str, category: str | None) -> LabelSet:
 
 # --- making a kit ---------------------------------------------------------------------------------
 def check_kit_request(generator_spec: str, out: str | Path, subjects: int, views: int, resolution: int | None,
-                      seed_offset: int, oracle: bool) -> None:
+                      seed_offset: int, oracle: bool, oracle_masks: str = DEFAULT_ORACLE_MASKS) -> None:
     """Refuse bad kit arguments before anything is loaded, rendered or written."""
     if subjects < 1:
         raise DnerfError(f"--subjects must be at least 1, got {subjects}")
@@ -143,6 +154,8 @@ def check_kit_request(generator_spec: str, out: str | Path, subjects: int, views
                          f"seeds {seed_offset}..{seed_offset + subjects - 1} do not")
     if oracle and spec_category(generator_spec) is None:
         raise DnerfError(f"--oracle needs a procedural:CATEGORY or default:CATEGORY generator, got {generator_spec!r}")
+    if oracle_masks not in ORACLE_MASKS:
+        raise DnerfError(f"--oracle-masks must be one of {', '.join(ORACLE_MASKS)}, got {oracle_masks!r}")
     check_kit_destination(Path(out))
 
 
@@ -153,11 +166,15 @@ def check_kit_destination(out: Path) -> None:
                          "(a kit is never written over existing files)")
 
 
-def _readme(spec: str, label_set: LabelSet, n_items: int, resolution: int, oracle: bool) -> str:
+def _readme(spec: str, label_set: LabelSet, n_items: int, resolution: int, oracle_masks: str | None) -> str:
     rows = "\n".join(f"  {lab.id:>3}  {lab.name:<12} color {lab.color[0]:>3} {lab.color[1]:>3} {lab.color[2]:>3}"
                      for lab in label_set.labels)
-    filled = ("masks/ was filled from the procedural ground truth (--oracle); it stands in for a human\n"
-              "annotator. Replace any mask to use your own annotation.\n\n") if oracle else ""
+    how = {"image": "the true part of every surface point each image shows",
+           "world": "the procedural subject's own render of each seed and camera"}
+    filled = (f"masks/ was filled from the procedural ground truth (--oracle, {oracle_masks} masks:\n"
+              f"{how.get(oracle_masks, oracle_masks)}).\n"
+              "It stands in for a human annotator. Replace any mask to use your own annotation.\n\n") \
+        if oracle_masks else ""
     return (
         f"dnerf annotation kit ({n_items} images from {spec}, {resolution}x{resolution} pixels)\n\n"
         f"{filled}"
@@ -198,14 +215,16 @@ def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: 
 
 @torch.no_grad()
 def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[KitView], resolution: int | None,
-               label_set: LabelSet, category: str | None, oracle: bool,
+               label_set: LabelSet, category: str | None, oracle_masks: str | None,
                progress: Callable[[int], None] | None) -> tuple[list[dict], int]:
+    """Render every subject's views into `stage`; oracle_masks: None (masks/ left empty), "image"
+    or "world" (see the module docstring)."""
     from ..factory.export.images import write_rgb_png
     from ..factory.export.masks import write_mask_png
 
     cams = orbit_cameras([v.yaw for v in rig], [v.pitch for v in rig], generator.orbit)
     oracle_gen = None
-    if oracle:
+    if oracle_masks is not None:
         from ..generators.procedural import ProceduralGenerator
 
         # The generator itself when it is that oracle (saves rendering every view twice).
@@ -222,9 +241,15 @@ def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[Ki
             raise DnerfError(f"{spec} rendered seed {seed} at {h}x{h} pixels, earlier subjects at {size}x{size}")
         size = h
         labels = None
-        if oracle_gen is not None:
-            labels = out.labels if oracle_gen is generator else \
-                oracle_gen.render(oracle_gen.sample([seed]), cams, h).labels
+        if oracle_gen is generator:  # the oracle's images: both kinds of masks are its own labels
+            labels = out.labels
+        elif oracle_masks == "image":
+            if out.depth.shape[-1] != h:
+                raise DnerfError(f"{spec} renders depth at {out.depth.shape[-1]} pixels and images at {h}: "
+                                 "image oracle masks need both at one size (use --oracle-masks world)")
+            labels = oracle_labels_on_surface(oracle_gen, [seed], cams, out.depth, out.opacity)
+        elif oracle_gen is not None:
+            labels = oracle_gen.render(oracle_gen.sample([seed]), cams, h).labels
         for v, view in enumerate(rig):
             rec = _item_record(subject, v, view, seed, cams)
             write_rgb_png(stage / rec["image"], out.rgb[v].permute(1, 2, 0).float().clamp(0, 1).numpy())
@@ -238,12 +263,13 @@ def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[Ki
 
 def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30, views: int = 3,
              resolution: int | None = None, seed_offset: int = 0, oracle: bool = False,
-             progress: Callable[[int], None] | None = None) -> Path:
+             oracle_masks: str = DEFAULT_ORACLE_MASKS, progress: Callable[[int], None] | None = None) -> Path:
     """Render an annotation kit into the new folder `out`; returns its path.
 
     generator: any Generator; generator_spec: the spec it was loaded from (recorded in kit.json;
     its category part names the label set and the oracle). resolution: image size (None: the
-    generator's). oracle: fill masks/ with the procedural ground truth. progress(n) is called
+    generator's). oracle: fill masks/ with the procedural ground truth, as `oracle_masks` says
+    ("image" or "world", see the module docstring). progress(n) is called
     after every subject with the number of images just written.
 
     All-or-nothing: everything is written into a hidden staging folder next to `out`, which is
@@ -251,7 +277,8 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
     """
     from ..factory.export.atomic import atomic_write_text, ensure_dir
 
-    check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle)
+    check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle, oracle_masks)
+    masks_kind = oracle_masks if oracle else None
     category = spec_category(generator_spec)
     label_set = _kit_label_set(generator, generator_spec, category)
     out = Path(out)
@@ -264,15 +291,15 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
         seeds = list(range(seed_offset, seed_offset + subjects))
         rig = kit_views(generator.orbit, views)
         items, size = _write_kit(generator, generator_spec, stage, seeds, rig, resolution, label_set, category,
-                                 oracle, progress)
+                                 masks_kind, progress)
         kit = {
             "format": KIT_FORMAT, "version": KIT_VERSION, "generator": generator_spec, "category": category,
             "resolution": size, "subjects": subjects, "views": views, "seed_offset": seed_offset,
-            "oracle": oracle, "angle_unit": "radians", "camera_convention": "opencv cam2world, intrinsics / image size",
+            "oracle": oracle, "oracle_masks": masks_kind, "angle_unit": "radians", "camera_convention": "opencv cam2world, intrinsics / image size",
             "labels": label_set.to_dict(), "items": items,
         }
         atomic_write_text(stage / KIT_FILE, _kit_json_text(kit))
-        atomic_write_text(stage / README_FILE, _readme(generator_spec, label_set, len(items), size, oracle))
+        atomic_write_text(stage / README_FILE, _readme(generator_spec, label_set, len(items), size, masks_kind))
         os.chmod(stage, 0o755)  # mkdtemp makes it private; the kit is meant to be shared
         check_kit_destination(out)  # again: something may have appeared while rendering
         os.replace(stage, out)  # one rename: the kit appears complete or not at all
@@ -302,7 +329,9 @@ class AnnotationKit:
 
     seeds[i], cameras[i], masks[i] and items[i] describe the same view. masks: [N,H,W] int64
     label ids, IGNORE_ID (255) = ignore. cameras: OpenCV cam2world [N,4,4], normalized
-    intrinsics [N,3,3] (float32, exactly as rendered).
+    intrinsics [N,3,3] (float32, exactly as rendered). oracle_masks: how `--oracle` filled the
+    masks ("image" / "world"; kits from before the choice existed recorded only "oracle": true and
+    hold world masks), None for a kit made without it.
     """
 
     path: Path
@@ -313,6 +342,7 @@ class AnnotationKit:
     seeds: list[int]
     cameras: Cameras
     masks: Tensor
+    oracle_masks: str | None = None
     items: list[KitItem] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -422,6 +452,8 @@ def load_kit(path: str | Path) -> AnnotationKit:
     if problems:
         raise AnnotationError(_problem_report(kit_dir, problems, n_missing, len(items)))
     category = data.get("category")
+    oracle_masks = data.get("oracle_masks", "world" if data.get("oracle") is True else None)
     return AnnotationKit(path=kit_dir, generator_spec=spec, category=category if isinstance(category, str) else None,
                          resolution=resolution, label_set=label_set, seeds=[it.seed for it in items],
-                         cameras=Cameras(c2w, intr), masks=torch.stack(masks).to(torch.int64), items=items)
+                         cameras=Cameras(c2w, intr), masks=torch.stack(masks).to(torch.int64),
+                         oracle_masks=oracle_masks if oracle_masks in ORACLE_MASKS else None, items=items)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dnerf_core.cameras import random_orbit_cameras, ray_bundle
-from dnerf_core.eval.label_ceiling import SURFACE_OPACITY, SurfaceOracleLabels
+from dnerf_core.generators.surface_labels import SURFACE_OPACITY, SurfaceOracleLabels
 from dnerf_core.eval.semantic_quality import evaluate_individual
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.labels import BACKGROUND_ID

@@ -214,3 +214,8 @@ def test_reproduce_tables_command_line_quick_run(tmp_path, capsys, small_generat
     with pytest.raises(SystemExit) as exc:
         rt.main([*argv, "--rows", "datasetnerf,tab9"])
     assert exc.value.code == 2 and "unknown row(s) tab9" in capsys.readouterr().err
+    # the workdir's kit holds image masks (the default): a run asking for world masks is refused
+    assert data["settings"]["kit_masks"] == "image" and "(image masks)" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit) as exc:
+        rt.main([*argv, "--kit-masks", "world"])
+    assert "with image masks" in str(exc.value.code) and "world masks" in str(exc.value.code)

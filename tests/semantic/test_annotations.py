@@ -18,6 +18,7 @@ from dnerf_core.eval.splits import HELDOUT_SEED_START
 from dnerf_core.factory.export.images import to_uint8_rgb
 from dnerf_core.factory.export.masks import IGNORE_COLOR
 from dnerf_core.generators.procedural import ProceduralGenerator
+from dnerf_core.generators.surface_labels import SURFACE_OPACITY, oracle_labels_on_surface
 from dnerf_core.semantic.annotations import (FULL_ORBIT_SIDE_YAW, KIT_FILE, KIT_FORMAT, KIT_VERSION,
                                              SIDE_YAW_FRACTION, kit_views, load_kit, make_kit)
 
@@ -93,6 +94,7 @@ def test_kit_json_fields(face_kit):
     data = json.loads((face_kit / KIT_FILE).read_text())
     assert (data["format"], data["version"]) == (KIT_FORMAT, KIT_VERSION)
     assert data["generator"] == "procedural:face" and data["resolution"] == RES and data["oracle"] is True
+    assert data["oracle_masks"] == "image"
     assert [lab["name"] for lab in data["labels"]["labels"]][:2] == ["background", "skin"]
     item = data["items"][4]
     assert item["image"] == "images/001_1.png" and item["mask"] == "masks/001_1.png" and item["seed"] == 1
@@ -114,26 +116,63 @@ def test_rig_angles():
     assert all(-math.pi < v.yaw <= math.pi for v in kit_views(car, 7))
 
 
-def test_learned_generator_kit(tmp_path):
-    """default:car path with an untrained tri-plane generator: images from it, labels from the car oracle."""
-    from dnerf_core.generators.default_config import default_config
-    from dnerf_core.generators.triplane_gan import TriPlaneGAN
+@pytest.fixture(scope="module")
+def learned_car():
+    """The shipped default:car: a learned generator whose surface is close to the oracle's, not equal."""
+    from dnerf_core.generators import load_generator
 
-    torch.manual_seed(0)
-    gan = TriPlaneGAN(default_config("car")).eval()
+    return load_generator("default:car")
+
+
+def test_learned_generator_kit(tmp_path, learned_car):
+    """default:car path: images from the learned generator, image masks = the car oracle's 3D parts
+    on the surface those images show (background where they are transparent)."""
+    gan = learned_car
     out = make_kit(gan, "default:car", tmp_path / "kit", subjects=1, views=3, resolution=RES, seed_offset=5,
                    oracle=True)
     kit = load_kit(out)
     oracle = ProceduralGenerator("car")
     assert kit.label_set == oracle.label_set and kit.seeds == [5, 5, 5] and kit.generator_spec == "default:car"
+    assert kit.oracle_masks == "image" and json.loads((out / KIT_FILE).read_text())["oracle_masks"] == "image"
     _, cams = _rig_cameras(gan)
     assert torch.equal(kit.cameras.cam2world, cams.cam2world)
-    assert torch.equal(kit.masks, oracle.render(oracle.sample([5]), cams, RES).labels)
     with torch.no_grad():
-        rgb = gan.render(gan.sample([5]), cams, RES).rgb
+        view = gan.render(gan.sample([5]), cams, RES)
+    assert torch.equal(kit.masks, oracle_labels_on_surface(oracle, [5], cams, view.depth, view.opacity))
+    transparent = view.opacity[:, 0] < SURFACE_OPACITY
+    assert transparent.any() and (kit.masks[transparent] == 0).all() and (kit.masks[~transparent] != 0).any()
+    world = oracle.render(oracle.sample([5]), cams, RES).labels
+    assert 0 < (kit.masks != world).sum() < 0.2 * world.numel()  # the learned surface is close, not exact
     png = np.asarray(Image.open(kit.items[2].image))
-    expected = to_uint8_rgb(rgb[2].permute(1, 2, 0).float().clamp(0, 1).numpy())
+    expected = to_uint8_rgb(view.rgb[2].permute(1, 2, 0).float().clamp(0, 1).numpy())
     assert png.shape == (RES, RES, 3) and np.array_equal(png, expected)
+
+
+def test_learned_generator_kit_world_masks(tmp_path, learned_car):
+    """world masks: the oracle's own render of each seed, whatever the learned images show."""
+    out = make_kit(learned_car, "default:car", tmp_path / "kit", subjects=1, views=3, resolution=RES,
+                   seed_offset=5, oracle=True, oracle_masks="world")
+    kit = load_kit(out)
+    oracle = ProceduralGenerator("car")
+    _, cams = _rig_cameras(learned_car)
+    assert kit.oracle_masks == "world"
+    assert torch.equal(kit.masks, oracle.render(oracle.sample([5]), cams, RES).labels)
+    assert "world masks" in (out / "README.txt").read_text()
+
+
+def test_oracle_generator_kit_masks_do_not_depend_on_the_kind(tmp_path, face):
+    # on the oracle's own images both kinds are its exact labels
+    kits = [load_kit(make_kit(face, "procedural:face", tmp_path / kind, subjects=1, views=2, resolution=RES,
+                              oracle=True, oracle_masks=kind)) for kind in ("image", "world")]
+    assert torch.equal(kits[0].masks, kits[1].masks)
+
+
+def test_kit_from_before_the_mask_choice_reads_as_world_masks(kit_copy):
+    path = kit_copy / KIT_FILE
+    data = json.loads(path.read_text())
+    del data["oracle_masks"]
+    path.write_text(json.dumps(data))
+    assert load_kit(kit_copy).oracle_masks == "world"
 
 
 # --- mask formats --------------------------------------------------------------------------------
@@ -305,6 +344,7 @@ def test_cli_unknown_generator_exit_2(tmp_path):
     (["--generator", "default:bogus"], "bogus"),
     (["--generator", "preset:nope"], "nope"),
     (["--oracle", "--generator", "preset:ffhq512-128"], "--oracle"),
+    (["--oracle", "--oracle-masks", "pixels"], "--oracle-masks"),
     (["--seed-offset", str(HELDOUT_SEED_START)], "held-out"),
 ])
 def test_cli_bad_arguments_exit_2(tmp_path, capsys, args, words):

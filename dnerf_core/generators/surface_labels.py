@@ -1,0 +1,69 @@
+"""The procedural oracle's exact part labels painted on the surface another generator rendered.
+
+A learned generator only approximates the oracle's subject of the same seed: its silhouette
+bulges or shrinks and thin parts move. What a careful annotator of the LEARNED generator's image
+draws is therefore not the oracle's own mask of that seed but the true part of each surface point
+the image shows: every pixel rendered opaque gets the oracle's 3D label at origin + depth *
+direction (the nearest part), every other pixel background. Used by annotation kits (`--oracle`,
+image masks) and by the label ceiling of a generator (dnerf_core.eval.label_ceiling).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor
+
+from ..cameras import Cameras, ray_bundle
+from ..factory.pointcloud import BackprojectConfig
+from ..labels import BACKGROUND_ID
+from .base import RenderOutput, Subject
+
+# Pixels at least this opaque show the surface (the point-cloud exporter's rule, as in the 3D scores).
+SURFACE_OPACITY = BackprojectConfig().opacity_threshold
+
+
+@torch.no_grad()
+def oracle_labels_on_surface(oracle, seeds: list[int], cameras: Cameras, depth: Tensor, opacity: Tensor) -> Tensor:
+    """Label views a generator rendered of `seeds` with the oracle's 3D parts -> labels [V,H,W] int64.
+
+    seeds: one per view, or one for all views; cameras: the V cameras; depth, opacity [V,1,H,W]
+    as rendered (depth along the unit ray)."""
+    n, _, h, w = depth.shape
+    if h != w:
+        raise ValueError(f"surface labels need square views, got {w}x{h}")
+    rays = ray_bundle(cameras.to(dtype=torch.float32), h)
+    points = rays.origins + depth.reshape(n, h * w, 1).float() * rays.directions  # [V,HW,3]
+    truth = oracle.sample(seeds if len(seeds) == n else list(seeds) * n)
+    labels = oracle.labels_at(truth, points).reshape(n, h, w).long()
+    opaque = opacity[:, 0] >= SURFACE_OPACITY
+    return torch.where(opaque, labels, torch.full_like(labels, BACKGROUND_ID))
+
+
+@dataclass
+class SurfaceOracleLabels:
+    """A labeler with a learned generator's geometry and the oracle's labels (a Generator whose
+    render() is `generator`'s with `oracle_labels_on_surface` as labels).
+
+    generator: a learned generator (render() gives depth and opacity); oracle: the procedural
+    world of the same category (same seeds = same subjects)."""
+
+    generator: object
+    oracle: object
+
+    @property
+    def orbit(self):
+        return self.generator.orbit
+
+    @property
+    def bounds(self) -> float:
+        return self.generator.bounds
+
+    def sample(self, seeds: list[int]) -> Subject:
+        return self.generator.sample(seeds)
+
+    @torch.no_grad()
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
+        out = self.generator.render(subject, cameras, resolution)
+        labels = oracle_labels_on_surface(self.oracle, subject.seeds, cameras, out.depth, out.opacity)
+        return replace(out, labels=labels)
