@@ -295,7 +295,8 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
         kit = {
             "format": KIT_FORMAT, "version": KIT_VERSION, "generator": generator_spec, "category": category,
             "resolution": size, "subjects": subjects, "views": views, "seed_offset": seed_offset,
-            "oracle": oracle, "oracle_masks": masks_kind, "angle_unit": "radians", "camera_convention": "opencv cam2world, intrinsics / image size",
+            "oracle": oracle, "oracle_masks": masks_kind, "angle_unit": "radians",
+            "camera_convention": "opencv cam2world, intrinsics / image size",
             "labels": label_set.to_dict(), "items": items,
         }
         atomic_write_text(stage / KIT_FILE, _kit_json_text(kit))
