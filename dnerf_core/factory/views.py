@@ -35,7 +35,7 @@ class ViewSet:
         return len(self.cameras)
 
 
-def _to_resolution(depth: Tensor, opacity: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+def to_resolution(depth: Tensor, opacity: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
     """Upsample neural-resolution depth/opacity [V,1,h,w] to the label resolution.
 
     Depth is interpolated weighted by opacity (so background depth never bleeds into silhouette
@@ -63,7 +63,7 @@ def render_views(generator: Generator, subject: Subject, cameras: Cameras, resol
         cams = cameras[start:start + batch_size]
         out = generator.render(subject, cams, resolution)
         size = tuple(out.rgb.shape[-2:])
-        depth, opacity = _to_resolution(out.depth, out.opacity, size)
+        depth, opacity = to_resolution(out.depth, out.opacity, size)
         parts.append((out.rgb.permute(0, 2, 3, 1), out.labels, depth[:, 0], opacity[:, 0]))
         if progress is not None:
             progress(len(cams))

@@ -73,3 +73,28 @@ def test_learned_geometry_labels_its_own_surface(oracle, small_generator):
                 expected[v, i, j] = oracle.labels_at(oracle.sample([subject.seeds[v]]), point[None, None])[0, 0]
     assert torch.equal(out.labels, expected)
     assert not torch.equal(out.labels, oracle.render(truth, cams, RES).labels)
+
+
+def test_image_truth_is_the_surface_labels_world_truth_the_oracle_render(oracle, small_generator):
+    """The surface labeler scores perfectly against the image truth by construction and is scored
+    against the world truth exactly as a hand-built confusion matrix of the oracle's renders says."""
+    from dnerf_core.eval.metrics import confusion_matrix
+    from dnerf_core.eval.semantic_quality import segmentation_quality, truth_labels
+    from dnerf_core.eval.splits import EVAL_POSE_SEED, heldout_seeds
+
+    gen = small_generator()
+    ceiling = SurfaceOracleLabels(gen, oracle)
+    image = evaluate_individual(ceiling, oracle, n_subjects=3, resolution=RES, truth="image")
+    assert image.miou == 1.0 and image.accuracy == 1.0
+    world = evaluate_individual(ceiling, oracle, n_subjects=3, resolution=RES, truth="world")
+    seeds = heldout_seeds(3)
+    cams = random_orbit_cameras(3, gen.orbit, torch.Generator().manual_seed(EVAL_POSE_SEED))
+    pred = ceiling.render(ceiling.sample(seeds), cams, RES).labels
+    k = len(oracle.label_set)
+    expected = segmentation_quality(confusion_matrix(pred, oracle.render(oracle.sample(seeds), cams, RES).labels, k),
+                                    oracle.label_set.names, 3, 3, RES)
+    assert world == expected and world.miou < 1.0
+    with pytest.raises(ValueError, match="truth must be one of world, image"):
+        evaluate_individual(ceiling, oracle, n_subjects=1, resolution=RES, truth="pixels")
+    with pytest.raises(ValueError, match="truth must be one of"):
+        truth_labels(oracle, seeds, cams, ceiling.render(ceiling.sample(seeds), cams, RES), "pixels")

@@ -62,6 +62,24 @@ def test_oracle_scores_perfectly_in_2d_and_3d(oracle):
     assert con.oracle_agreement == 1.0
     assert con.cross_view_agreement == con.cross_view_ceiling >= 0.9
     assert json.loads(json.dumps(vid.to_dict()))["consistency"]["oracle_agreement"] == 1.0
+    # on the oracle's own images both truths are its exact labels
+    image = evaluate_individual(oracle, oracle, n_subjects=3, resolution=RES, truth="image")
+    assert image.miou == 1.0 and image.accuracy == 1.0
+    assert vid.segmentation_image.miou == 1.0 and vid.segmentation_image.n_views == 12
+
+
+def test_both_truths_in_one_evaluation(oracle):
+    """evaluate_semantic scores the same renders against both truths: each equals the single-truth call."""
+    from dnerf_core.eval.semantic_quality import evaluate_semantic
+
+    labeled = Relabeled(oracle, 1, 4)
+    q = evaluate_semantic(labeled, oracle, n_individual=3, n_video=1, n_frames=6, resolution=RES)
+    for truth, got in (("world", q.individual), ("image", q.individual_image)):
+        assert got == evaluate_individual(labeled, oracle, n_subjects=3, resolution=RES, truth=truth)
+    assert q.individual.miou < 1.0
+    d = json.loads(json.dumps(q.to_dict()))
+    assert d["individual_image"]["miou"] == q.individual_image.miou
+    assert d["video"]["segmentation_image"]["n_views"] == 6
 
 
 def test_swapping_two_labels_costs_a_hand_computable_amount(oracle):
