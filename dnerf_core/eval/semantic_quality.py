@@ -153,17 +153,21 @@ def segmentation_quality(confusion: Tensor, names: list[str], n_subjects: int, n
 TRUTHS = ("world", "image")  # see the module docstring
 
 
+def _check_truth(truth: str) -> None:
+    if truth not in TRUTHS:
+        raise ValueError(f"truth must be one of {', '.join(TRUTHS)}, got {truth!r}")
+
+
 def truth_labels(oracle, seeds: list[int], cameras, out: RenderOutput, truth: str) -> Tensor:
     """The exact masks [V,H,W] a prediction `out` of `seeds` at `cameras` is scored against, at
     its label size: the oracle's own render ("world") or its 3D parts on the surface `out` shows
     ("image"; depth and opacity brought to the label size as the exporter does)."""
+    _check_truth(truth)
     size = tuple(out.labels.shape[-2:])
     if truth == "world":
         return oracle.render(oracle.sample(seeds), cameras, size[-1]).labels
-    if truth == "image":
-        depth, opacity = to_resolution(out.depth, out.opacity, size)
-        return oracle_labels_on_surface(oracle, seeds, cameras, depth, opacity)
-    raise ValueError(f"truth must be one of {', '.join(TRUTHS)}, got {truth!r}")
+    depth, opacity = to_resolution(out.depth, out.opacity, size)
+    return oracle_labels_on_surface(oracle, seeds, cameras, depth, opacity)
 
 
 @torch.no_grad()
@@ -190,8 +194,7 @@ def evaluate_individual(labeled, oracle, n_subjects: int = N_INDIVIDUAL, resolut
     """One random pose per held-out subject; labels compared with `truth` at the same size.
 
     resolution: the neural rendering resolution asked of `labeled` (None: its own)."""
-    if truth not in TRUTHS:
-        raise ValueError(f"truth must be one of {', '.join(TRUTHS)}, got {truth!r}")
+    _check_truth(truth)  # before anything is rendered
     conf, size = _individual_confusions(labeled, oracle, n_subjects, resolution, batch, (truth,))
     return segmentation_quality(conf[truth], oracle.label_set.names, n_subjects, n_subjects, size)
 
