@@ -6,8 +6,9 @@ from dataclasses import dataclass
 # Rays marched at once per render chunk. Small enough that a chunk's per-point tensors (rays x
 # samples x channels floats) stay in cache, since the point-wise MLPs are memory-bound; large enough
 # to keep two threads busy. Against 8192, 512 rendered face views 1.3x (RGB) and 1.4x (semantic)
-# faster at 2 threads, at 30% less peak memory, with the same bytes out (scripts/bench.py --only
-# chunks, results/bench_chunks.json).
+# faster at 2 threads, at 30% less peak memory, with the same bytes out on the machine measured
+# (scripts/bench.py --only chunks, results/bench_chunks.json); on some CPUs (an AMD EPYC) chunk
+# sizes differ in the last float32 bit of a few pixels.
 DEFAULT_CHUNK_RAYS = 512
 
 

@@ -146,8 +146,13 @@ def test_chunking_does_not_change_the_render():
     chunked.load_state_dict(whole.state_dict())
     cams = random_orbit_cameras(2, whole.orbit, torch.Generator().manual_seed(5))
     a, b = whole.render(whole.sample([7]), cams), chunked.render(chunked.sample([7]), cams)
-    # the same bytes: chunks are independent rays, so the chunk size is a speed knob only
-    assert torch.equal(a.rgb, b.rgb) and torch.equal(a.depth, b.depth)
+    # chunks are independent rays, so the chunk size is a speed knob only: the same numbers to
+    # float32 rounding (bit-identical on some CPUs; on an AMD EPYC with torch 2.13, one ulp differs
+    # in ~1% of the pixels), while a fixed chunk size gives the same bytes run after run
+    for x, y in ((a.rgb, b.rgb), (a.depth, b.depth), (a.opacity, b.opacity)):
+        assert (x - y).abs().max() <= 1e-6 * max(1.0, x.abs().max().item())
+    again = chunked.render(chunked.sample([7]), cams)
+    assert torch.equal(again.rgb, b.rgb) and torch.equal(again.depth, b.depth)
 
 
 def test_bfloat16_superresolution_is_close_to_float32():
