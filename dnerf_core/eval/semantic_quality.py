@@ -38,7 +38,6 @@ from torch import Tensor
 from ..cameras import random_orbit_cameras, video_orbit_cameras
 from ..factory.pointcloud import BackprojectConfig, backproject
 from ..factory.views import ViewSet, render_views, to_resolution
-from ..generators.base import RenderOutput
 from ..generators.surface_labels import oracle_labels_on_surface
 from .metrics import confusion_matrix, segmentation_scores
 from .splits import EVAL_POSE_SEED, heldout_seeds
@@ -158,15 +157,13 @@ def _check_truth(truth: str) -> None:
         raise ValueError(f"truth must be one of {', '.join(TRUTHS)}, got {truth!r}")
 
 
-def truth_labels(oracle, seeds: list[int], cameras, out: RenderOutput, truth: str) -> Tensor:
-    """The exact masks [V,H,W] a prediction `out` of `seeds` at `cameras` is scored against, at
-    its label size: the oracle's own render ("world") or its 3D parts on the surface `out` shows
-    ("image"; depth and opacity brought to the label size as the exporter does)."""
+def truth_labels(oracle, seeds: list[int], cameras, depth: Tensor, opacity: Tensor, truth: str) -> Tensor:
+    """The exact masks [V,H,W] a prediction of `seeds` at `cameras` is scored against: the
+    oracle's own render ("world") or its 3D parts on the surface the prediction shows ("image").
+    depth, opacity [V,1,H,W]: the prediction's, at its label size (`to_resolution`)."""
     _check_truth(truth)
-    size = tuple(out.labels.shape[-2:])
     if truth == "world":
-        return oracle.render(oracle.sample(seeds), cameras, size[-1]).labels
-    depth, opacity = to_resolution(out.depth, out.opacity, size)
+        return oracle.render(oracle.sample(seeds), cameras, depth.shape[-1]).labels
     return oracle_labels_on_surface(oracle, seeds, cameras, depth, opacity)
 
 
@@ -184,8 +181,9 @@ def _individual_confusions(labeled, oracle, n_subjects: int, resolution: int | N
         cam = cams[start:start + len(chunk)]
         out = labeled.render(labeled.sample(chunk), cam, resolution)
         size = out.labels.shape[-1]
+        depth, opacity = to_resolution(out.depth, out.opacity, tuple(out.labels.shape[-2:]))
         for t in truths:
-            conf[t] += confusion_matrix(out.labels, truth_labels(oracle, chunk, cam, out, t), k)
+            conf[t] += confusion_matrix(out.labels, truth_labels(oracle, chunk, cam, depth, opacity, t), k)
     return conf, size
 
 
@@ -261,9 +259,9 @@ def evaluate_video(labeled, oracle, n_subjects: int = N_VIDEO, n_frames: int = V
         views = render_views(labeled, labeled.sample([seed]), cams, resolution, batch_size=batch)
         size = views.labels.shape[-1]
         truth_subject = oracle.sample([seed])
-        conf["world"] += confusion_matrix(views.labels, oracle.render(truth_subject, cams, size).labels, k)
-        image_truth = oracle_labels_on_surface(oracle, [seed], cams, views.depth[:, None], views.opacity[:, None])
-        conf["image"] += confusion_matrix(views.labels, image_truth, k)
+        for t in TRUTHS:
+            truth_masks = truth_labels(oracle, [seed], cams, views.depth[:, None], views.opacity[:, None], t)
+            conf[t] += confusion_matrix(views.labels, truth_masks, k)
         points, labels, frames = frame_points(views)
         if len(points) == 0:
             continue

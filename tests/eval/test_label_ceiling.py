@@ -97,4 +97,5 @@ def test_image_truth_is_the_surface_labels_world_truth_the_oracle_render(oracle,
     with pytest.raises(ValueError, match="truth must be one of world, image"):
         evaluate_individual(ceiling, oracle, n_subjects=1, resolution=RES, truth="pixels")
     with pytest.raises(ValueError, match="truth must be one of"):
-        truth_labels(oracle, seeds, cams, ceiling.render(ceiling.sample(seeds), cams, RES), "pixels")
+        out = ceiling.render(ceiling.sample(seeds), cams, RES)
+        truth_labels(oracle, seeds, cams, out.depth, out.opacity, "pixels")
