@@ -24,7 +24,8 @@ class SemanticConfig:
     planes); features: rendered semantic features (the first num_classes are logits);
     multiscale: augmented tri-plane from every backbone block (False: the generator's own planes
     only — ablation); density_prior: composite with the generator's density (False: the branch
-    learns its own — ablation); sr_hidden: width of the super-resolution convs."""
+    learns its own — ablation); sr_hidden: width of the super-resolution convs; hidden_layers:
+    decoder layers of width `hidden` after the first one (0: the paper's one-hidden-layer MLP)."""
 
     num_classes: int
     hidden: int = 64
@@ -32,6 +33,7 @@ class SemanticConfig:
     multiscale: bool = True
     density_prior: bool = True
     sr_hidden: int = 32
+    hidden_layers: int = 0
 
 
 @dataclass
@@ -70,7 +72,8 @@ class SemanticBranch(nn.Module):
         self.layout = layout
         self.box_warp = box_warp
         self.decoder = SemanticDecoder(layout.channels_per_plane, config.num_classes, config.hidden,
-                                       config.features, own_density=not config.density_prior)
+                                       config.features, own_density=not config.density_prior,
+                                       hidden_layers=config.hidden_layers)
         self.superres = SemanticSuperRes(config.num_classes, config.features, sr_scale, config.sr_hidden)
 
     @classmethod

@@ -3,6 +3,8 @@
 Its first layer (weight [hidden, D]) is applied lazily through augmented.project, so the decoder
 itself starts from the summed projected features. The first K of its outputs are class logits;
 all of them are volume-rendered into the feature image the super-resolution network reads.
+`hidden_layers` adds hidden -> hidden layers before the output one (0: EG3D's and the paper's
+one-hidden-layer decoder).
 With `own_density` (the ablation without the density prior) it also predicts a raw density.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from torch import Tensor, nn
 
 class SemanticDecoder(nn.Module):
     def __init__(self, in_features: int, num_classes: int, hidden: int = 64, out_features: int = 32,
-                 own_density: bool = False):
+                 own_density: bool = False, hidden_layers: int = 0):
         super().__init__()
         if num_classes > out_features:
             raise ValueError(f"{num_classes} classes do not fit in {out_features} semantic features")
@@ -24,11 +26,17 @@ class SemanticDecoder(nn.Module):
         self.own_density = own_density
         self.fc0_weight = nn.Parameter(torch.randn(hidden, in_features) / math.sqrt(in_features))
         self.fc0_bias = nn.Parameter(torch.zeros(hidden))
+        if hidden_layers < 0:
+            raise ValueError(f"hidden_layers must be >= 0, got {hidden_layers}")
+        self.mid = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(hidden_layers))
         self.fc1 = nn.Linear(hidden, out_features + int(own_density))
 
     def head(self, projected: Tensor) -> tuple[Tensor, Tensor | None]:
         """projected [...,hidden] (fc0 without bias, summed over planes) -> (features [...,F], sigma [...,1] | None)."""
-        x = self.fc1(F.softplus(projected + self.fc0_bias))
+        x = F.softplus(projected + self.fc0_bias)
+        for layer in self.mid:
+            x = F.softplus(layer(x))
+        x = self.fc1(x)
         if self.own_density:
             return x[..., 1:], x[..., :1]
         return x, None

@@ -175,7 +175,8 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
     order = torch.Generator().manual_seed(cfg.seed)
     if resume_path is not None and resume_path.is_file():
         saved = torch.load(resume_path, map_location="cpu", weights_only=True)
-        if saved["generator_identity"] == gen_id and same_train_config(saved["train_config"], cfg):
+        if (saved["generator_identity"] == gen_id and same_train_config(saved["train_config"], cfg)
+                and saved.get("semantic_config", asdict(semantic)) == asdict(semantic)):
             branch.load_state_dict(saved["branch"])
             optimizer.load_state_dict(saved["optimizer"])
             order.set_state(saved["order"])
@@ -191,7 +192,8 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
                       extra={"train_config": asdict(cfg), "steps": state.step, "views": len(views),
                              "final_loss": state.losses[-1] if state.losses else None})
         with atomic_open(resume_path) as fh:
-            torch.save({"generator_identity": gen_id, "train_config": asdict(cfg), "step": state.step,
+            torch.save({"generator_identity": gen_id, "train_config": asdict(cfg),
+                        "semantic_config": asdict(semantic), "step": state.step,
                         "losses": state.losses, "branch": branch.state_dict(), "order": order.get_state(),
                         "optimizer": optimizer.state_dict()}, fh)
 

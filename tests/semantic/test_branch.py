@@ -92,3 +92,26 @@ def test_gradients_reach_only_the_branch(default_gen):
     out.logits.sum().backward()
     assert branch.decoder.fc0_weight.grad is not None and branch.decoder.fc0_weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in default_gen.parameters())
+
+
+def test_deeper_decoder_lazy_equals_materialized(default_gen):
+    torch.manual_seed(5)
+    config = SemanticConfig(num_classes=7, hidden=48, hidden_layers=2)
+    branch = SemanticBranch.for_generator(default_gen, config).eval()
+    assert len(branch.decoder.mid) == 2 and branch.decoder.fc0_weight.shape[0] == 48
+    lazy, ref = _compare(default_gen, branch, 16, 4096)
+    assert (lazy.logits - ref.logits).abs().max() < LAZY_VS_MATERIALIZED_TOL
+
+
+def test_deeper_decoder_is_the_plain_mlp():
+    from dnerf_core.semantic.decoder import SemanticDecoder
+
+    torch.manual_seed(6)
+    dec = SemanticDecoder(20, 5, hidden=16, out_features=8, hidden_layers=1).double()
+    x = torch.randn(4, 20, dtype=torch.float64)
+    h = torch.nn.functional.softplus(x @ dec.fc0_weight.T + dec.fc0_bias)
+    h = torch.nn.functional.softplus(h @ dec.mid[0].weight.T + dec.mid[0].bias)
+    expected = h @ dec.fc1.weight.T + dec.fc1.bias
+    assert torch.allclose(dec(x)[0], expected)
+    with pytest.raises(ValueError, match="hidden_layers"):
+        SemanticDecoder(20, 5, hidden_layers=-1)

@@ -99,6 +99,20 @@ def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_
     assert all(torch.equal(a, b) for a, b in zip(branch.state_dict().values(), resumed.state_dict().values()))
 
 
+def test_another_decoder_size_starts_over_instead_of_resuming(annotations, tmp_path, small_generator):
+    label_set, seeds, cams, masks = annotations
+    gen = small_generator(0)
+    cfg = SemanticTrainConfig(steps=4)
+    ckpt = tmp_path / "sem.pt"
+    train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt, checkpoint_every=2)
+    wider = SemanticConfig(num_classes=len(label_set), hidden=24, hidden_layers=1)
+    steps_run = []
+    branch = train_semantic(gen, "default:car", label_set, seeds, cams, masks, wider, cfg=cfg, checkpoint=ckpt,
+                            progress=lambda step, loss: steps_run.append(step))
+    assert steps_run == [1, 2, 3, 4]  # the other run's state does not fit: trained from scratch
+    assert load_semantic(ckpt, gen)[0].config == wider == branch.config
+
+
 def test_checkpoint_refused_on_another_generator(annotations, tmp_path, small_generator):
     label_set, seeds, cams, masks = annotations
     gen = small_generator(0)
