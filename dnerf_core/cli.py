@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .allocator import retain_freed_memory
 from .errors import DnerfError
 
 EXIT_USAGE = 2
@@ -406,8 +407,10 @@ def _run(command: click.Command, args: list[str] | None, prog_name: str) -> int:
 
 
 def main(args: list[str] | None = None) -> None:
+    retain_freed_memory()
     sys.exit(_run(cli, args, "dnerf"))
 
 
 def export_main(args: list[str] | None = None) -> None:
+    retain_freed_memory()
     sys.exit(_run(export_cmd, args, "dnerf-export"))

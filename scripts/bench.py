@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -98,8 +99,13 @@ def _load(spec: str):
 def child_generator(task: dict) -> dict:
     """One measurement: synthesis, or N views of one subject rendered from a cached subject
     ('cached') or re-synthesized for every view as EG3D's sampling loop does ('uncached')."""
+    from dnerf_core.allocator import retain_freed_memory
     from dnerf_core.cameras import random_orbit_cameras
 
+    if task.get("retain_freed_memory"):  # before anything is allocated, as the CLI does
+        retain_freed_memory()
+    if task["kind"] == "labeled_views":
+        return _labeled_views(task)
     torch.manual_seed(0)
     gen, label = _load(task["spec"])
     if "chunk_rays" in task:
@@ -146,6 +152,39 @@ def child_generator(task: dict) -> dict:
     else:
         raise ValueError(task["kind"])
     return {"generator": label, **out, "peak_rss_mb": _peak_rss_mb(), "model_rss_mb": base_mb}
+
+
+def _labeled_views(task: dict) -> dict:
+    """A batch of labeled views (one subject each) after one warm-up view: CPU time split into user and
+    system (page faults), minor faults, wall time, peak RSS."""
+    from dnerf_core.cameras import random_orbit_cameras
+    from dnerf_core.generators.registry import load_labeled_generator
+
+    labeled = load_labeled_generator(task["spec"])
+    cams = random_orbit_cameras(task["views"], labeled.orbit, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        labeled.render(labeled.sample([0]), cams[:1])
+        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        labeled.render(labeled.sample(list(range(len(cams)))), cams)
+        wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    return {"generator": task["spec"], "views": len(cams), "wall_seconds": wall,
+            "user_seconds": r1.ru_utime - r0.ru_utime, "system_seconds": r1.ru_stime - r0.ru_stime,
+            "minor_faults": r1.ru_minflt - r0.ru_minflt, "peak_rss_mb": _peak_rss_mb()}
+
+
+def bench_allocator(quick: bool) -> dict:
+    """dnerf_core.allocator.retain_freed_memory (what the CLI and scripts switch on) vs glibc's
+    default, same labeled views in two fresh processes, one thread each."""
+    out = {"threads": 1}
+    for spec in ("default:car", "default:face"):
+        task = {"spec": spec, "kind": "labeled_views", "views": 4 if quick else 8}
+        default, retained = (_run_child({**task, "retain_freed_memory": flag}, threads=1) for flag in (False, True))
+        out[spec] = {"glibc_default": default, "retain_freed_memory": retained,
+                     "cpu_seconds_ratio": (default["user_seconds"] + default["system_seconds"])
+                     / (retained["user_seconds"] + retained["system_seconds"]),
+                     "wall_ratio": default["wall_seconds"] / retained["wall_seconds"]}
+    return out
 
 
 # The materialized reference samples D (~1000 at EG3D size) channels per point: small ray chunks;
@@ -220,8 +259,10 @@ def bench_semantic(quick: bool) -> dict:
     return rows
 
 
-def _run_child(task: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(task)], capture_output=True, text=True)
+def _run_child(task: dict, threads: int | None = None) -> dict:
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(task)], capture_output=True, text=True,
+                          env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {task} failed: {proc.stderr.strip()[-2000:]}")
     return json.loads(proc.stdout)
@@ -350,6 +391,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "semantic": bench_semantic,
     "chunks": bench_chunks,
     "inversion": bench_inversion,
+    "allocator": bench_allocator,
 }
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,6 +27,7 @@ def main() -> None:
     parser.add_argument("--no-calibration", action="store_true", help="skip the PSNR calibration rows")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
 
     from dnerf_core.eval.generator_quality import evaluate_generator, psnr_calibration
     from dnerf_core.factory.export.atomic import emit_json

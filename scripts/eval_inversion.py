@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+
 KINDS = ("rgb", "mask", "edit")
 
 
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma list of rgb,mask,edit")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
     from dnerf_core.factory.export.atomic import emit_json
 
     report = evaluate(args.category, args.cases, args.kinds.split(","), lambda m: print(m, file=sys.stderr))

@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--no-ceiling", action="store_true", help="skip the label ceiling of the generator")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
 
     from dnerf_core.eval.label_ceiling import label_ceiling
     from dnerf_core.eval.semantic_quality import evaluate_semantic

@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+
 # Box points rejected below this |sdf| are the "surface" the near points are jittered around.
 SURFACE_BAND = 0.01
 CANDIDATES = 400_000
@@ -41,6 +43,7 @@ def main() -> None:
                              "as the generator's distillation does); 0: 3D points only")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
 
     import torch
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+
 KIT_DIR = "kit"
 CHECKPOINT_DIR = "checkpoints"
 ROWS_DIR = "rows"
@@ -311,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [torch's default]")
     parser.add_argument("--rows", default=None, help=f"comma list of rows to run [all: {','.join(ROWS)}]")
     args = parser.parse_args(argv)
+    retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
     rows = args.rows.split(",") if args.rows else None
     unknown = [r for r in rows or [] if r not in ROWS]
     if unknown:

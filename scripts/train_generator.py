@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,6 +36,7 @@ def main() -> None:
                              "config's lr multiplier) with a fresh optimizer and schedule; ignored when --run "
                              "already has a checkpoint")
     args = parser.parse_args()
+    retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
     if args.warm_start and not args.warm_start.is_file():
         parser.error(f"--warm-start {args.warm_start}: no such checkpoint file")
 
