@@ -6,7 +6,8 @@
 Writes JSON and prints a markdown table row (PSNR at the neural resolution, silhouette IoU, depth
 error relative to the subject's bounding-box diagonal). "calibration": the PSNR the same targets
 give an antialiased render of the exact worlds and a 1-pixel blur of them (how close to the
-one-ray-per-pixel images a PSNR demands; --no-calibration skips it).
+one-ray-per-pixel images a PSNR demands; --no-calibration skips it). Per part: PSNR over the pixels
+the oracle shows each part in (and the 3x3 blur's), i.e. which parts the generator renders sharply.
 """
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def main() -> None:
     emit_json(report, args.out)
     print(f"| {args.generator} | {quality.n_subjects} | {quality.psnr_db:.2f} | {quality.silhouette_iou:.4f} "
           f"| {100 * quality.depth_error_rel:.2f}% |")
+    blurred = report.get("calibration", {}).get("blurred_part_db", {})
+    for name, db in quality.part_psnr_db.items():
+        if db is not None:
+            print(f"  {name}: {db:.2f} dB" + (f" (3x3 blur of the target: {blurred[name]:.2f} dB)" if name in blurred else ""))
     if "calibration" in report:
         cal = report["calibration"]
         print(f"PSNR of the exact worlds vs the same targets: antialiased {cal['antialiased_db']:.2f} dB, "
