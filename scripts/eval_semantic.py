@@ -14,6 +14,11 @@ video.segmentation_image) and "world" (the oracle's own render of the seed, whic
 generator's geometric error; keys individual and video.segmentation). "label_ceiling": the individual set
 scored for the oracle's exact 3D labels on the generator's own surface (dnerf_core.eval.label_ceiling),
 the most a labeling of this generator's surface by its true 3D parts reaches; --no-ceiling skips it.
+--training-kit KIT scores the branch on its own annotated views instead (a fit diagnostic, not a
+held-out score):
+
+    .venv/bin/python scripts/eval_semantic.py --generator default:face --semantic runs/semantic_face.pt \
+        --training-kit runs/kit_face --out results/fit_face_image.json
 """
 from __future__ import annotations
 
@@ -35,6 +40,9 @@ def main() -> None:
     parser.add_argument("--video", type=int, default=5, help="held-out subjects with 61-frame orbits")
     parser.add_argument("--frames", type=int, default=61)
     parser.add_argument("--no-ceiling", action="store_true", help="skip the label ceiling of the generator")
+    parser.add_argument("--training-kit", type=Path, default=None,
+                        help="instead of the held-out sets: score the branch on this annotation kit's own views "
+                             "and masks (how well it fits its training data)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
@@ -49,6 +57,15 @@ def main() -> None:
     labeled = load_labeled_generator(args.generator, args.semantic)
     if labeled.label_set is None:
         sys.exit(f"{args.generator} has no labels: pass --semantic")
+    if args.training_kit is not None:
+        from dnerf_core.eval.semantic_quality import evaluate_annotations
+        from dnerf_core.semantic.annotations import load_kit
+
+        fit = evaluate_annotations(labeled, load_kit(args.training_kit))
+        emit_json({"generator": args.generator, "semantic": args.semantic or "shipped", "category": category,
+                   "training_kit": str(args.training_kit), "training_views": fit.to_dict()}, args.out)
+        print(f"| {args.generator} | {args.training_kit} | training-view mIoU {fit.miou:.3f} | accuracy {fit.accuracy:.3f} |")
+        return
     oracle = ProceduralGenerator(category)
     quality = evaluate_semantic(labeled, oracle, n_individual=args.individual, n_video=args.video,
                                 n_frames=args.frames)

@@ -31,6 +31,7 @@ from ..cameras import Cameras
 from ..errors import AnnotationError, CheckpointError
 from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import IGNORE_ID, LabelSet
+from ..semantic.masks import resize_masks
 
 FORMAT = "dnerf-datasetgan-baseline"
 VERSION = 1
@@ -97,12 +98,6 @@ class PixelClassifier(nn.Module):
         return probs.reshape(b, h, w, -1).permute(0, 3, 1, 2)
 
 
-def _resize_mask(mask: Tensor, size: tuple[int, int]) -> Tensor:
-    if tuple(mask.shape[-2:]) == size:
-        return mask
-    return F.interpolate(mask[:, None].float(), size=size, mode="nearest")[:, 0].long()
-
-
 @torch.no_grad()
 def annotated_pixels(generator, seeds: list[int], cameras: Cameras, masks: Tensor) -> tuple[Tensor, Tensor]:
     """(features [P,C], labels [P]) of every annotated (non-ignored) pixel; each subject is sampled
@@ -114,7 +109,7 @@ def annotated_pixels(generator, seeds: list[int], cameras: Cameras, masks: Tenso
     for seed, idx in groups.items():
         out = generator.render(generator.sample([seed]), cameras[idx])
         feats = pixel_features(out)
-        lab = _resize_mask(masks[idx], tuple(feats.shape[-2:]))
+        lab = resize_masks(masks[idx], tuple(feats.shape[-2:]))
         keep = lab != IGNORE_ID
         xs.append(feats.permute(0, 2, 3, 1)[keep])
         ys.append(lab[keep])

@@ -39,6 +39,7 @@ from ..cameras import random_orbit_cameras, video_orbit_cameras
 from ..factory.pointcloud import BackprojectConfig, backproject
 from ..factory.views import ViewSet, render_views, to_resolution
 from ..generators.surface_labels import oracle_labels_on_surface
+from ..semantic.masks import resize_masks
 from .metrics import confusion_matrix, segmentation_scores
 from .splits import EVAL_POSE_SEED, heldout_seeds
 
@@ -195,6 +196,22 @@ def evaluate_individual(labeled, oracle, n_subjects: int = N_INDIVIDUAL, resolut
     _check_truth(truth)  # before anything is rendered
     conf, size = _individual_confusions(labeled, oracle, n_subjects, resolution, batch, (truth,))
     return segmentation_quality(conf[truth], oracle.label_set.names, n_subjects, n_subjects, size)
+
+
+@torch.no_grad()
+def evaluate_annotations(labeled, kit) -> SegmentationQuality:
+    """The labeling on an annotation kit's own views vs its masks (255 ignored): how well a branch
+    fits what it was trained on. Not a quality number (those are on held-out seeds): a fit well
+    below 1 says the generator's features cannot hold what the masks ask for."""
+    k = len(kit.label_set)
+    conf = torch.zeros(k, k, dtype=torch.int64)
+    size = None
+    for seed, idx in kit.by_subject().items():
+        labels = labeled.render(labeled.sample([seed]), kit.cameras[idx]).labels
+        size = labels.shape[-1]
+        # masks at the label size as training reads them (nearest neighbour)
+        conf += confusion_matrix(labels, resize_masks(kit.masks[idx], tuple(labels.shape[-2:])), k)
+    return segmentation_quality(conf, kit.label_set.names, len(kit.by_subject()), len(kit), size)
 
 
 # --- 3D ------------------------------------------------------------------------------------------

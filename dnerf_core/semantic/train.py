@@ -21,6 +21,7 @@ from ..labels import IGNORE_ID, LabelSet
 from ..render.raymarch import MarchResult, sample_points
 from .branch import SemanticBranch, SemanticConfig
 from .checkpoint import generator_identity, save_semantic
+from .masks import resize_masks
 from .render import composite_semantics, log_probs, march_generator
 
 
@@ -78,12 +79,6 @@ class TrainState:
     losses: list[float]
 
 
-def _resize_mask(mask: Tensor, size: int) -> Tensor:
-    if mask.shape[-1] == size:
-        return mask
-    return F.interpolate(mask[None, None].float(), size=(size, size), mode="nearest")[0, 0].long()
-
-
 def prune_march(marched: MarchResult, origins: Tensor, directions: Tensor, threshold: float):
     """Keep the intervals with weight > threshold and both end samples of each (compositing
     averages the two ends) -> (points [1,M,3], sample_index [M], pruned weights)."""
@@ -111,7 +106,8 @@ def prepare_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor, 
         rays = ray_bundle(cameras[i].to(dtype=torch.float32), res)
         marched = march_generator(generator, subjects[seed], rays.origins, rays.directions)
         points, index, weights = prune_march(marched, rays.origins, rays.directions, prune_weight)
-        views.append(AnnotatedView(unique.index(seed), _resize_mask(masks[i], out_res), _resize_mask(masks[i], res),
+        views.append(AnnotatedView(unique.index(seed), resize_masks(masks[i], (out_res, out_res)),
+                                   resize_masks(masks[i], (res, res)),
                                    points, index, weights, None if prune_weight > 0 else marched.depths))
         if progress is not None:
             progress(1)

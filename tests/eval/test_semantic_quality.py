@@ -14,7 +14,8 @@ from dnerf_core.cameras import Cameras, orbit_cameras
 from dnerf_core.eval.baseline import (BaselineConfig, DatasetGANBaseline, load_baseline, pixel_features,
                                       save_baseline, train_baseline)
 from dnerf_core.eval.metrics import confusion_matrix, segmentation_scores
-from dnerf_core.eval.semantic_quality import (cross_view_agreement, evaluate_individual, evaluate_video)
+from dnerf_core.eval.semantic_quality import (cross_view_agreement, evaluate_annotations, evaluate_individual,
+                                              evaluate_video)
 from dnerf_core.eval.splits import HELDOUT_SEED_START
 from dnerf_core.generators.base import RenderOutput
 from dnerf_core.generators.procedural import ProceduralGenerator
@@ -99,6 +100,25 @@ def test_swapping_two_labels_costs_a_hand_computable_amount(oracle):
     assert ind.accuracy == pytest.approx(1 - (counts[a] + counts[b]).item() / truth.numel())
     assert ind.per_class_iou["body"] == 0.0 and ind.per_class_iou["window"] == 0.0
     assert ind.per_class_iou["background"] == 1.0
+
+
+def test_fit_on_a_kits_own_views(oracle, tmp_path):
+    from dataclasses import replace
+
+    from dnerf_core.semantic.annotations import load_kit, make_kit
+
+    kit = load_kit(make_kit(oracle, "procedural:car", tmp_path / "kit", subjects=2, views=2, oracle=True,
+                            oracle_masks="world"))
+    fit = evaluate_annotations(oracle, kit)  # the oracle labels its own kit exactly
+    assert fit.miou == 1.0 and fit.n_subjects == 2 and fit.n_views == 4 and fit.resolution == kit.resolution
+    masks = kit.masks.clone()
+    body = masks[0] == 1
+    masks[0][body] = 255  # ignored pixels do not count
+    masks[1][masks[1] == 1] = 2  # body annotated as hood in one view
+    fit = evaluate_annotations(oracle, replace(kit, masks=masks))
+    n_body = int((kit.masks[1] == 1).sum())
+    n_hood = int((kit.masks == 2).sum()) + n_body
+    assert fit.per_class_iou["hood"] == pytest.approx((n_hood - n_body) / n_hood)
 
 
 def test_3d_consistency_separates_consistent_from_view_dependent_errors(oracle):
