@@ -58,10 +58,15 @@ def main() -> None:
     if labeled.label_set is None:
         sys.exit(f"{args.generator} has no labels: pass --semantic")
     if args.training_kit is not None:
+        from dnerf_core.errors import DnerfError
         from dnerf_core.eval.semantic_quality import evaluate_annotations
         from dnerf_core.semantic.annotations import load_kit
 
-        fit = evaluate_annotations(labeled, load_kit(args.training_kit))
+        try:
+            kit = load_kit(args.training_kit)
+        except DnerfError as exc:
+            sys.exit(f"eval_semantic.py: error: {exc}")
+        fit = evaluate_annotations(labeled, kit)
         emit_json({"generator": args.generator, "semantic": args.semantic or "shipped", "category": category,
                    "training_kit": str(args.training_kit), "training_views": fit.to_dict()}, args.out)
         print(f"| {args.generator} | {args.training_kit} | training-view mIoU {fit.miou:.3f} | accuracy {fit.accuracy:.3f} |")

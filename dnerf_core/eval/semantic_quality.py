@@ -205,13 +205,12 @@ def evaluate_annotations(labeled, kit) -> SegmentationQuality:
     below 1 says the generator's features cannot hold what the masks ask for."""
     k = len(kit.label_set)
     conf = torch.zeros(k, k, dtype=torch.int64)
-    size = None
-    for seed, idx in kit.by_subject().items():
+    groups = kit.by_subject()
+    for seed, idx in groups.items():
         labels = labeled.render(labeled.sample([seed]), kit.cameras[idx]).labels
-        size = labels.shape[-1]
         # masks at the label size as training reads them (nearest neighbour)
         conf += confusion_matrix(labels, resize_masks(kit.masks[idx], tuple(labels.shape[-2:])), k)
-    return segmentation_quality(conf, kit.label_set.names, len(kit.by_subject()), len(kit), size)
+    return segmentation_quality(conf, kit.label_set.names, len(groups), len(kit), labels.shape[-1])
 
 
 # --- 3D ------------------------------------------------------------------------------------------
