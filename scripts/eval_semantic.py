@@ -63,10 +63,9 @@ def main() -> None:
         from dnerf_core.semantic.annotations import load_kit
 
         try:
-            kit = load_kit(args.training_kit)
+            fit = evaluate_annotations(labeled, load_kit(args.training_kit))
         except DnerfError as exc:
             sys.exit(f"eval_semantic.py: error: {exc}")
-        fit = evaluate_annotations(labeled, kit)
         emit_json({"generator": args.generator, "semantic": args.semantic or "shipped", "category": category,
                    "training_kit": str(args.training_kit), "training_views": fit.to_dict()}, args.out)
         print(f"| {args.generator} | {args.training_kit} | training-view mIoU {fit.miou:.3f} | accuracy {fit.accuracy:.3f} |")

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from ..cameras import random_orbit_cameras, video_orbit_cameras
+from ..errors import AnnotationError
 from ..factory.pointcloud import BackprojectConfig, backproject
 from ..factory.views import ViewSet, render_views, to_resolution
 from ..generators.surface_labels import oracle_labels_on_surface
@@ -203,6 +204,9 @@ def evaluate_annotations(labeled, kit) -> SegmentationQuality:
     """The labeling on an annotation kit's own views vs its masks (255 ignored): how well a branch
     fits what it was trained on. Not a quality number (those are on held-out seeds): a fit well
     below 1 says the generator's features cannot hold what the masks ask for."""
+    if labeled.label_set != kit.label_set:
+        raise AnnotationError(f"the kit {kit.path} labels {', '.join(kit.label_set.names)}; the labeling gives "
+                              f"{', '.join(labeled.label_set.names)}")
     k = len(kit.label_set)
     conf = torch.zeros(k, k, dtype=torch.int64)
     groups = kit.by_subject()

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from dnerf_core.cameras import Cameras, orbit_cameras
+from dnerf_core.errors import AnnotationError
 from dnerf_core.eval.baseline import (BaselineConfig, DatasetGANBaseline, load_baseline, pixel_features,
                                       save_baseline, train_baseline)
 from dnerf_core.eval.metrics import confusion_matrix, segmentation_scores
@@ -119,6 +120,8 @@ def test_fit_on_a_kits_own_views(oracle, tmp_path):
     n_body = int((kit.masks[1] == 1).sum())
     n_hood = int((kit.masks == 2).sum()) + n_body
     assert fit.per_class_iou["hood"] == pytest.approx((n_hood - n_body) / n_hood)
+    with pytest.raises(AnnotationError, match="labels background, body"):  # a car kit for the face oracle
+        evaluate_annotations(ProceduralGenerator("face"), kit)
 
 
 def test_3d_consistency_separates_consistent_from_view_dependent_errors(oracle):
