@@ -9,12 +9,13 @@ What it does (all in --workdir, default runs/tables_<category>; resumable: a fin
 checkpoint or evaluation found there is reused, an interrupted semantic training resumes):
   1. an oracle annotation kit: 30 training subjects x 3 views (frontal + 2 sides), masks from
      the procedural ground truth (`make_kit(..., oracle=True)`; --kit-masks image or world);
-  2. one model per row: the DatasetNeRF semantic branch (`train_semantic`) in its variants, and
-     the DatasetGAN-style baseline (per-pixel MLP ensemble on the rendered features);
+  2. one model per row: the DatasetNeRF semantic branch (`train_semantic`) in its variants, the
+     DatasetGAN-style baseline (per-pixel MLP ensemble on the rendered features) and the transfer
+     baseline (a U-Net pretrained on the other world's oracle renders, fine-tuned on the kit);
   3. every row evaluated the same way (dnerf_core.eval.semantic_quality): 90 held-out subjects
      at random poses, 5 held-out subjects x 61-frame orbits with 3D consistency.
 Writes --out (JSON, default results/tables_<category>.json) and the same name with .md:
-  Tab. 1  DatasetGAN-style baseline vs DatasetNeRF (individual + video, 3D consistency)
+  Tab. 1  transfer and DatasetGAN-style baselines vs DatasetNeRF (individual + video, 3D consistency)
   Tab. 4  multiscale features on/off x density prior on/off
   Tab. 5  30 / 45 / 90 annotated views (the first 10 / 15 / 30 kit subjects)
 """
@@ -39,7 +40,8 @@ ROWS_DIR = "rows"
 @dataclass(frozen=True)
 class TableSettings:
     """kit_subjects x kit_views annotated views; steps / views_per_step: semantic training;
-    baseline_steps: Adam steps per baseline MLP; n_individual / n_video / n_frames: evaluation
+    baseline_steps: Adam steps per baseline MLP, and the transfer segmenter's fine-tuning steps
+    (it is pretrained for TRANSFER_PRETRAIN_PER_STEP times as many); n_individual / n_video / n_frames: evaluation
     sets; resolution: neural resolution of evaluation renders (None: the generator's);
     kit_masks: how the oracle fills the kit's masks ("image": the true parts of the surface each
     kit image shows, "world": the oracle's own renders; semantic.annotations.ORACLE_MASKS)."""
@@ -56,13 +58,18 @@ class TableSettings:
     kit_masks: str = "image"
 
 
+# The transfer row: pretraining steps per fine-tuning step, and source-world renders per kit view
+# (a 90-view kit: 720 renders of the other world, 1200 pretraining steps for 300 fine-tuning steps).
+TRANSFER_PRETRAIN_PER_STEP = 4
+TRANSFER_SOURCE_PER_VIEW = 8
+
 # A shrunken run: minutes on a CPU, numbers only good for checking the pipeline end to end.
 QUICK = TableSettings(kit_subjects=3, steps=30, baseline_steps=60, n_individual=4, n_video=1, n_frames=8)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One trained model: method 'datasetnerf' (semantic branch) or 'datasetgan' (baseline), the
+    """One trained model: method 'datasetnerf' (semantic branch), 'datasetgan' or 'transfer' (baselines), the
     two ablation switches, and the share of kit subjects it is trained on (num / den)."""
 
     name: str
@@ -77,6 +84,7 @@ class Row:
 
 
 ROWS = {r.name: r for r in (
+    Row("transfer", "transfer"),
     Row("datasetgan", "datasetgan"),
     Row("datasetnerf", "datasetnerf"),
     Row("no_multiscale", "datasetnerf", multiscale=False),
@@ -86,7 +94,7 @@ ROWS = {r.name: r for r in (
     Row("subjects_1_2", "datasetnerf", share=(1, 2)),
 )}
 TABLES = {
-    "tab1": ["datasetgan", "datasetnerf"],
+    "tab1": ["transfer", "datasetgan", "datasetnerf"],
     "tab4": ["no_multiscale_no_density_prior", "no_multiscale", "no_density_prior", "datasetnerf"],
     "tab5": ["subjects_1_3", "subjects_1_2", "datasetnerf"],
 }
@@ -177,6 +185,30 @@ def _baseline_row(generator, kit, n: int, settings: TableSettings, ckpt: Path, g
     return DatasetGANBaseline(generator, clf, kit.label_set)
 
 
+def transfer_config(settings: TableSettings):
+    from dnerf_core.eval.transfer import TransferConfig
+
+    return TransferConfig(source_images=TRANSFER_SOURCE_PER_VIEW * settings.kit_subjects * settings.kit_views,
+                          pretrain_steps=TRANSFER_PRETRAIN_PER_STEP * settings.baseline_steps,
+                          finetune_steps=settings.baseline_steps)
+
+
+def _transfer_row(generator, category: str, kit, n: int, settings: TableSettings, ckpt: Path, gen_id: str):
+    from dnerf_core.eval.transfer import SOURCE_WORLD, TransferBaseline, load_transfer, save_transfer, train_transfer
+
+    cfg, source = transfer_config(settings), SOURCE_WORLD[category]
+    extra = json.loads(json.dumps({"config": asdict(cfg), "source": source, "views": n, "generator_identity": gen_id}))
+    if ckpt.is_file():
+        net, _, saved = load_transfer(ckpt)
+        if saved == extra:
+            return TransferBaseline(generator, net, kit.label_set)
+    log(f"transfer: pretraining a U-Net on {cfg.source_images} {source} oracle renders ({cfg.pretrain_steps} steps), "
+        f"fine-tuning on {n} views ({cfg.finetune_steps} steps)")
+    net = train_transfer(generator, kit.label_set, kit.seeds[:n], kit.cameras[:n], kit.masks[:n], source, cfg)
+    save_transfer(ckpt, net, kit.label_set, cfg, extra)
+    return TransferBaseline(generator, net, kit.label_set)
+
+
 def run_row(generator, spec: str, category: str, kit, row: Row, settings: TableSettings, workdir: Path,
             gen_id: str) -> dict:
     """Train (or reuse) and evaluate one row; the evaluation is cached next to the checkpoint."""
@@ -199,6 +231,8 @@ def run_row(generator, spec: str, category: str, kit, row: Row, settings: TableS
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     if row.method == "datasetgan":
         labeled = _baseline_row(generator, kit, n, settings, ckpt, gen_id)
+    elif row.method == "transfer":
+        labeled = _transfer_row(generator, category, kit, n, settings, ckpt, gen_id)
     else:
         labeled = _semantic_row(generator, spec, kit, row, n, settings, ckpt)
     log(f"{row.name}: evaluating ({settings.n_individual} subjects, {settings.n_video} x {settings.n_frames} frames)")
@@ -238,17 +272,20 @@ def _table(title: str, first: list[str], rows: list[tuple[list[str], dict]]) -> 
 
 
 def markdown(report: dict) -> str:
+    from dnerf_core.eval.transfer import SOURCE_WORLD
+
     rows = report["rows"]
     s = report["settings"]
     yes = lambda b: "yes" if b else "no"  # noqa: E731
-    names = {"datasetgan": "DatasetGAN-style (pixel MLPs)", "datasetnerf": "DatasetNeRF (ours)"}
+    names = {"transfer": f"Transfer (U-Net pretrained on {SOURCE_WORLD[report['category']]} renders)",
+             "datasetgan": "DatasetGAN-style (pixel MLPs)", "datasetnerf": "DatasetNeRF (ours)"}
     first = {  # the leading cells of each table's rows, from the row definitions
         "tab1": (["method"], lambda r: [names[r.name]]),
         "tab4": (["multiscale", "density prior"], lambda r: [yes(r.multiscale), yes(r.density_prior)]),
         "tab5": (["annotated views", "subjects"],
                  lambda r: [str(r.n_subjects(s["kit_subjects"]) * s["kit_views"]), str(r.n_subjects(s["kit_subjects"]))]),
     }
-    titles = {"tab1": "Tab. 1 — baseline vs DatasetNeRF", "tab4": "Tab. 4 — ablation",
+    titles = {"tab1": "Tab. 1 — baselines vs DatasetNeRF", "tab4": "Tab. 4 — ablation",
               "tab5": "Tab. 5 — number of annotations"}
     tables = [_table(titles[t], first[t][0], [(first[t][1](ROWS[n]), rows[n]) for n in TABLES[t] if n in rows])
               for t in TABLES]
