@@ -28,10 +28,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..cameras import Cameras
-from ..errors import AnnotationError, CheckpointError
+from ..errors import AnnotationError
 from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import IGNORE_ID, LabelSet
 from ..semantic.masks import resize_masks
+from ..tagged_file import load_tagged, save_tagged
 
 FORMAT = "dnerf-datasetgan-baseline"
 VERSION = 1
@@ -158,22 +159,14 @@ def train_baseline(generator, label_set: LabelSet, seeds: list[int], cameras: Ca
 
 
 def save_baseline(path: str | Path, clf: PixelClassifier, label_set: LabelSet, extra: dict | None = None) -> None:
-    from ..factory.export.atomic import atomic_open
-
-    payload = {"format": FORMAT, "version": VERSION, "config": asdict(clf.cfg), "n_features": int(clf.mean.numel()),
-               "labels": label_set.to_json(), "state_dict": clf.state_dict(), "extra": extra or {}}
-    with atomic_open(Path(path)) as fh:
-        torch.save(payload, fh)
+    save_tagged(path, {"format": FORMAT, "version": VERSION, "config": asdict(clf.cfg),
+                       "n_features": int(clf.mean.numel()), "labels": label_set.to_json(),
+                       "state_dict": clf.state_dict(), "extra": extra or {}})
 
 
 def load_baseline(path: str | Path) -> tuple[PixelClassifier, LabelSet, dict]:
     """(classifier, label set, extra) saved by save_baseline (plain data, weights_only)."""
-    try:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # missing, truncated or foreign file
-        raise CheckpointError(f"{path}: not a loadable baseline checkpoint ({type(exc).__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: not a {FORMAT} v{VERSION} file")
+    payload = load_tagged(path, FORMAT, VERSION, "baseline checkpoint")
     label_set = LabelSet.from_json(payload["labels"])
     clf = PixelClassifier(payload["n_features"], len(label_set), BaselineConfig(**payload["config"]))
     clf.load_state_dict(payload["state_dict"])

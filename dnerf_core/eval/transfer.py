@@ -23,10 +23,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..cameras import Cameras, random_orbit_cameras
-from ..errors import AnnotationError, CheckpointError
+from ..errors import AnnotationError
 from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import IGNORE_ID, LabelSet
 from ..semantic.masks import resize_masks
+from ..tagged_file import load_tagged, save_tagged
 
 FORMAT = "dnerf-transfer-segmenter"
 VERSION = 1
@@ -210,22 +211,13 @@ def train_transfer(generator, label_set: LabelSet, seeds: list[int], cameras: Ca
 
 def save_transfer(path: str | Path, net: Segmenter, label_set: LabelSet, cfg: TransferConfig,
                   extra: dict | None = None) -> None:
-    from ..factory.export.atomic import atomic_open
-
-    payload = {"format": FORMAT, "version": VERSION, "config": asdict(cfg), "labels": label_set.to_json(),
-               "state_dict": net.state_dict(), "extra": extra or {}}
-    with atomic_open(Path(path)) as fh:
-        torch.save(payload, fh)
+    save_tagged(path, {"format": FORMAT, "version": VERSION, "config": asdict(cfg), "labels": label_set.to_json(),
+                       "state_dict": net.state_dict(), "extra": extra or {}})
 
 
 def load_transfer(path: str | Path) -> tuple[Segmenter, LabelSet, dict]:
     """(segmenter, label set, extra) saved by save_transfer (plain data, weights_only)."""
-    try:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # missing, truncated or foreign file
-        raise CheckpointError(f"{path}: not a loadable transfer checkpoint ({type(exc).__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: not a {FORMAT} v{VERSION} file")
+    payload = load_tagged(path, FORMAT, VERSION, "transfer checkpoint")
     label_set = LabelSet.from_json(payload["labels"])
     cfg = TransferConfig(**{**payload["config"], "widths": tuple(payload["config"]["widths"])})
     net = Segmenter(len(label_set), cfg.widths)
