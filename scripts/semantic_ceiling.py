@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1_000_002, help="the subject (held out)")
     parser.add_argument("--train-views", type=int, default=40)
     parser.add_argument("--test-views", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=600, help="0: score the untrained start")
     parser.add_argument("--plane-resolution", type=int, default=None, help="free planes' resolution [generator's]")
     parser.add_argument("--class-balance", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=1)
@@ -127,7 +127,7 @@ def main() -> None:
     emit_json({"category": args.category, "mode": args.mode, "seed": args.seed, "steps": args.steps,
                "plane_resolution": None if free is None else free.shape[-1], "class_balance": args.class_balance,
                "train_views": args.train_views, "test_views": args.test_views,
-               "final_loss": sum(losses[-50:]) / min(len(losses), 50),
+               "final_loss": sum(losses[-50:]) / len(losses[-50:]) if losses else None,
                "train": score(train_cams, train_masks), "test": score(test_cams, test_masks),
                "seconds": round(time.time() - t0, 1)}, args.out)
 
