@@ -13,9 +13,7 @@ Classifier: an ensemble of small MLPs (DatasetGAN uses an ensemble too), each wi
 initialization and pixel order, trained with cross-entropy on the annotated pixels (255 =
 ignore); the ensemble's prediction is the argmax of the mean of their softmax outputs.
 
-Not implemented: the paper's "transfer" row (a segmentation network trained elsewhere and
-applied to the generated views) needs an external pretrained segmenter, which this CPU-only,
-download-free package does not have.
+The paper's other 2D row, transfer learning, is in eval/transfer.py.
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from ..render.triplane import sample_planes, sample_planes_summed
 from . import augmented
 from .augmented import AugmentedLayout
 from .decoder import SemanticDecoder
+from .position import encode_positions, position_features
 from .render import SemanticFieldFn, log_probs, render_semantic_rays
 from .superres import SemanticSuperRes
 
@@ -25,7 +26,9 @@ class SemanticConfig:
     multiscale: augmented tri-plane from every backbone block (False: the generator's own planes
     only — ablation); density_prior: composite with the generator's density (False: the branch
     learns its own — ablation); sr_hidden: width of the super-resolution convs; hidden_layers:
-    decoder layers of width `hidden` after the first one (0: the paper's one-hidden-layer MLP)."""
+    decoder layers of width `hidden` after the first one (0: the paper's one-hidden-layer MLP);
+    position_frequencies: octaves of a positional encoding of the point the decoder also reads
+    (semantic/position.py; 0: the paper's decoder, plane features only)."""
 
     num_classes: int
     hidden: int = 64
@@ -34,6 +37,7 @@ class SemanticConfig:
     density_prior: bool = True
     sr_hidden: int = 32
     hidden_layers: int = 0
+    position_frequencies: int = 0
 
 
 @dataclass
@@ -73,7 +77,8 @@ class SemanticBranch(nn.Module):
         self.box_warp = box_warp
         self.decoder = SemanticDecoder(layout.channels_per_plane, config.num_classes, config.hidden,
                                        config.features, own_density=not config.density_prior,
-                                       hidden_layers=config.hidden_layers)
+                                       hidden_layers=config.hidden_layers,
+                                       position_features=position_features(config.position_frequencies))
         self.superres = SemanticSuperRes(config.num_classes, config.features, sr_scale, config.sr_hidden)
 
     @classmethod
@@ -93,14 +98,20 @@ class SemanticBranch(nn.Module):
         """[B,3,D,R,R] the paper's augmented tri-plane (reference path; large)."""
         return augmented.materialize(backbone_features(subject, self.config.multiscale), self.layout)
 
+    def position(self, points: Tensor) -> Tensor | None:
+        """[...,P] the positional encoding the decoder reads at points [...,3], or None."""
+        if self.config.position_frequencies == 0:
+            return None
+        return encode_positions(points, self.box_warp / 2, self.config.position_frequencies)
+
     def field(self, planes: Tensor) -> SemanticFieldFn:
         def fn(points: Tensor):
-            return self.decoder.head(sample_planes_summed(planes, points, self.box_warp))
+            return self.decoder.head(sample_planes_summed(planes, points, self.box_warp), self.position(points))
         return fn
 
     def field_materialized(self, planes: Tensor) -> SemanticFieldFn:
         def fn(points: Tensor):
-            return self.decoder(sample_planes(planes, points, self.box_warp).sum(dim=1))
+            return self.decoder(sample_planes(planes, points, self.box_warp).sum(dim=1), self.position(points))
         return fn
 
     def logits_at(self, planes: Tensor, points: Tensor) -> Tensor:

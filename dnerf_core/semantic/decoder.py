@@ -6,6 +6,8 @@ all of them are volume-rendered into the feature image the super-resolution netw
 `hidden_layers` adds hidden -> hidden layers before the output one (0: EG3D's and the paper's
 one-hidden-layer decoder).
 With `own_density` (the ablation without the density prior) it also predicts a raw density.
+With `position_features` > 0 the first layer also reads an encoding of the point's position
+(semantic/position.py), added to the projected plane features (linear, so the lazy path holds).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from torch import Tensor, nn
 
 class SemanticDecoder(nn.Module):
     def __init__(self, in_features: int, num_classes: int, hidden: int = 64, out_features: int = 32,
-                 own_density: bool = False, hidden_layers: int = 0):
+                 own_density: bool = False, hidden_layers: int = 0, position_features: int = 0):
         super().__init__()
         if num_classes > out_features:
             raise ValueError(f"{num_classes} classes do not fit in {out_features} semantic features")
@@ -26,13 +28,20 @@ class SemanticDecoder(nn.Module):
         self.own_density = own_density
         self.fc0_weight = nn.Parameter(torch.randn(hidden, in_features) / math.sqrt(in_features))
         self.fc0_bias = nn.Parameter(torch.zeros(hidden))
+        # zeros: training starts from the features-only decoder and learns what position adds
+        self.pos_weight = nn.Parameter(torch.zeros(hidden, position_features)) if position_features else None
         if hidden_layers < 0:
             raise ValueError(f"hidden_layers must be >= 0, got {hidden_layers}")
         self.mid = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(hidden_layers))
         self.fc1 = nn.Linear(hidden, out_features + int(own_density))
 
-    def head(self, projected: Tensor) -> tuple[Tensor, Tensor | None]:
-        """projected [...,hidden] (fc0 without bias, summed over planes) -> (features [...,F], sigma [...,1] | None)."""
+    def head(self, projected: Tensor, position: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """projected [...,hidden] (fc0 without bias, summed over planes), position [...,P] (the
+        encoding, when the decoder reads one) -> (features [...,F], sigma [...,1] | None)."""
+        if (position is None) != (self.pos_weight is None):
+            raise ValueError("pass a position encoding exactly when the decoder was built with position_features")
+        if position is not None:
+            projected = projected + position @ self.pos_weight.T
         x = F.softplus(projected + self.fc0_bias)
         for layer in self.mid:
             x = F.softplus(layer(x))
@@ -41,6 +50,6 @@ class SemanticDecoder(nn.Module):
             return x[..., 1:], x[..., :1]
         return x, None
 
-    def forward(self, summed: Tensor) -> tuple[Tensor, Tensor | None]:
+    def forward(self, summed: Tensor, position: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Reference: summed raw augmented features [...,D] -> the same as head(summed @ fc0.T)."""
-        return self.head(summed @ self.fc0_weight.T)
+        return self.head(summed @ self.fc0_weight.T, position)

@@ -115,3 +115,46 @@ def test_deeper_decoder_is_the_plain_mlp():
     assert torch.allclose(dec(x)[0], expected)
     with pytest.raises(ValueError, match="hidden_layers"):
         SemanticDecoder(20, 5, hidden_layers=-1)
+
+
+def test_position_encoding_values():
+    from dnerf_core.semantic.position import encode_positions, position_features
+
+    pts = torch.tensor([[0.25, -0.5, 0.0]], dtype=torch.float64)
+    enc = encode_positions(pts, 0.5, 2)  # box units: (0.5, -1, 0)
+    assert enc.shape == (1, position_features(2)) == (1, 15)
+    x = torch.tensor([0.5, -1.0, 0.0], dtype=torch.float64)
+    expected = torch.cat([x, torch.sin(torch.pi * x), torch.sin(2 * torch.pi * x),
+                          torch.cos(torch.pi * x), torch.cos(2 * torch.pi * x)])
+    assert torch.allclose(enc[0], expected) and position_features(0) == 0
+
+
+def test_decoder_with_position_is_the_plain_mlp_and_refuses_a_missing_encoding():
+    from dnerf_core.semantic.decoder import SemanticDecoder
+
+    torch.manual_seed(7)
+    dec = SemanticDecoder(20, 5, hidden=16, out_features=8, position_features=9).double()
+    assert torch.equal(dec.pos_weight, torch.zeros(16, 9))  # starts as the features-only decoder
+    torch.nn.init.normal_(dec.pos_weight)
+    x, pos = torch.randn(4, 20, dtype=torch.float64), torch.randn(4, 9, dtype=torch.float64)
+    h = torch.nn.functional.softplus(x @ dec.fc0_weight.T + pos @ dec.pos_weight.T + dec.fc0_bias)
+    assert torch.allclose(dec(x, pos)[0], h @ dec.fc1.weight.T + dec.fc1.bias)
+    with pytest.raises(ValueError, match="position encoding"):
+        dec(x)
+    with pytest.raises(ValueError, match="position encoding"):
+        SemanticDecoder(20, 5, hidden=16, out_features=8).double()(x, pos)
+
+
+def test_branch_with_position_lazy_equals_materialized_and_learns_it(default_gen):
+    torch.manual_seed(8)
+    branch = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=7, position_frequencies=3)).eval()
+    torch.nn.init.normal_(branch.decoder.pos_weight, std=0.5)
+    lazy, ref = _compare(default_gen, branch, 16, 4096)
+    assert (lazy.logits - ref.logits).abs().max() < LAZY_VS_MATERIALIZED_TOL
+    # the encoding changes the logits (it is read), and its weights get gradients
+    plain = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=7)).eval()
+    plain.load_state_dict({k: v for k, v in branch.state_dict().items() if k != "decoder.pos_weight"})
+    assert not torch.allclose(_compare(default_gen, plain, 16, 4096)[0].logits, lazy.logits)
+    cams = random_orbit_cameras(1, default_gen.orbit, torch.Generator().manual_seed(4))
+    branch.render(default_gen, default_gen.sample([5]), cams, 8).logits.sum().backward()
+    assert branch.decoder.pos_weight.grad.abs().sum() > 0
