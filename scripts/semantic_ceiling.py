@@ -14,6 +14,9 @@ image masks: the oracle's 3D part at the generator's surface point each pixel sh
             (already in the decoder's first-layer space, 3 x hidden x R x R) is a free tensor
             optimized per subject, started from the generator's (--plane-resolution R).
 
+  given     a trained branch (--semantic CKPT, e.g. the 30-subject one) scored on the same views,
+            not trained further: what it gives this subject.
+
 `free` bounds what any branch on this generator's geometry and rendering can reach per subject;
 `features` is what the generator's features let a branch reach for one subject with ample views.
 The issue's 90-view, 30-subject branch has to do it for every seed from 3 views each.
@@ -38,7 +41,8 @@ FREE_PLANE_LR_MULTIPLIER = 10.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--category", required=True, choices=["car", "face"])
-    parser.add_argument("--mode", required=True, choices=["features", "free"])
+    parser.add_argument("--mode", required=True, choices=["features", "free", "given"])
+    parser.add_argument("--semantic", type=Path, default=None, help="the branch scored by --mode given")
     parser.add_argument("--seed", type=int, default=1_000_002, help="the subject (held out)")
     parser.add_argument("--train-views", type=int, default=40)
     parser.add_argument("--test-views", type=int, default=20)
@@ -48,6 +52,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if (args.mode == "given") != (args.semantic is not None):
+        parser.error("--semantic CKPT goes with --mode given (and only with it)")
     retain_freed_memory()
 
     import torch
@@ -61,6 +67,7 @@ def main() -> None:
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.generators.surface_labels import oracle_labels_on_surface
     from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig
+    from dnerf_core.semantic.checkpoint import load_semantic
     from dnerf_core.semantic.train import SemanticTrainConfig, class_weights, prepare_views, view_loss
 
     torch.set_num_threads(args.threads)
@@ -85,7 +92,11 @@ def main() -> None:
     weight = class_weights(train_masks, k, cfg.class_balance)
 
     torch.manual_seed(cfg.seed)
-    branch = SemanticBranch.for_generator(gen, SemanticConfig(num_classes=k)).train()
+    if args.mode == "given":
+        branch, _ = load_semantic(args.semantic, gen)
+        cfg = SemanticTrainConfig(steps=0)
+    else:
+        branch = SemanticBranch.for_generator(gen, SemanticConfig(num_classes=k)).train()
     groups = [{"params": list(branch.parameters()), "lr": cfg.lr, "base": cfg.lr}]
     free = None
     if args.mode == "free":
@@ -124,7 +135,8 @@ def main() -> None:
         iou = {n: (None if v != v else round(v, 4)) for n, v in zip(oracle.label_set.names, s.iou.tolist())}
         return {"miou": s.miou, "accuracy": s.accuracy, "per_class_iou": iou}
 
-    emit_json({"category": args.category, "mode": args.mode, "seed": args.seed, "steps": args.steps,
+    emit_json({"category": args.category, "mode": args.mode, "seed": args.seed, "steps": cfg.steps,
+               "semantic": None if args.semantic is None else str(args.semantic),
                "plane_resolution": None if free is None else free.shape[-1], "class_balance": args.class_balance,
                "train_views": args.train_views, "test_views": args.test_views,
                "final_loss": sum(losses[-50:]) / len(losses[-50:]) if losses else None,
