@@ -144,11 +144,13 @@ def annotate_kit_cmd(generator_spec, subjects, views, resolution, seed_offset, o
 @click.option("--position-frequencies", type=click.IntRange(min=0), default=0, show_default=True,
               help="octaves of a positional encoding the decoder also reads (0: the paper's decoder, "
                    "plane features only)")
+@click.option("--latent", "latent", is_flag=True,
+              help="the decoder also reads the subject's latent w (a per-subject shift; off: the paper's decoder)")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), required=True,
               help="checkpoint file (resumed if a run with the same settings was interrupted)")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def train_semantic_cmd(kit_path, generator_spec, steps, views_per_step, no_density_prior, single_scale, max_views,
-                       class_balance, hidden, hidden_layers, position_frequencies, out, quiet) -> None:
+                       class_balance, hidden, hidden_layers, position_frequencies, latent, out, quiet) -> None:
     """Train the semantic branch of a frozen generator on an annotation kit (cross-entropy)."""
     from tqdm import tqdm
 
@@ -165,7 +167,8 @@ def train_semantic_cmd(kit_path, generator_spec, steps, views_per_step, no_densi
     n = min(len(kit), max_views or len(kit))
     semantic = SemanticConfig(num_classes=len(kit.label_set), multiscale=not single_scale,
                               density_prior=not no_density_prior, hidden=hidden, hidden_layers=hidden_layers,
-                              position_frequencies=position_frequencies)
+                              position_frequencies=position_frequencies,
+                              latent_dim=generator.config.w_dim if latent else 0)
     cfg = SemanticTrainConfig(steps=steps, views_per_step=views_per_step, class_balance=class_balance)
     with tqdm(total=steps, disable=quiet, unit="step", desc="train semantic") as bar:
         def progress(step, loss):

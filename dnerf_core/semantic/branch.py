@@ -28,7 +28,9 @@ class SemanticConfig:
     learns its own — ablation); sr_hidden: width of the super-resolution convs; hidden_layers:
     decoder layers of width `hidden` after the first one (0: the paper's one-hidden-layer MLP);
     position_frequencies: octaves of a positional encoding of the point the decoder also reads
-    (semantic/position.py; 0: the paper's decoder, plane features only)."""
+    (semantic/position.py; 0: the paper's decoder, plane features only); latent_dim: width of the
+    subject's latent w (ws[:, 0]) the first layer also reads, as a per-subject shift of its hidden
+    units (the generator's w_dim; 0: the paper's decoder)."""
 
     num_classes: int
     hidden: int = 64
@@ -38,6 +40,7 @@ class SemanticConfig:
     sr_hidden: int = 32
     hidden_layers: int = 0
     position_frequencies: int = 0
+    latent_dim: int = 0
 
 
 @dataclass
@@ -78,7 +81,8 @@ class SemanticBranch(nn.Module):
         self.decoder = SemanticDecoder(layout.channels_per_plane, config.num_classes, config.hidden,
                                        config.features, own_density=not config.density_prior,
                                        hidden_layers=config.hidden_layers,
-                                       position_features=position_features(config.position_frequencies))
+                                       position_features=position_features(config.position_frequencies),
+                                       latent_features=config.latent_dim)
         self.superres = SemanticSuperRes(config.num_classes, config.features, sr_scale, config.sr_hidden)
 
     @classmethod
@@ -91,12 +95,30 @@ class SemanticBranch(nn.Module):
     # --- the augmented tri-plane: lazy (product) and materialized (reference) -----------------------
     def planes(self, subject: Subject) -> Tensor:
         """[B,3,hidden,R,R] augmented planes already projected by the decoder's first layer."""
-        return augmented.project(backbone_features(subject, self.config.multiscale), self.layout,
-                                 self.decoder.fc0_weight)
+        planes = augmented.project(backbone_features(subject, self.config.multiscale), self.layout,
+                                   self.decoder.fc0_weight)
+        if self.config.latent_dim:
+            # a third of the shift on each plane: the three samples of a point sum to it
+            shift = self._latent(subject) @ self.decoder.latent_weight.T  # [B,hidden]
+            planes = planes + shift[:, None, :, None, None]
+        return planes
 
     def planes_materialized(self, subject: Subject) -> Tensor:
-        """[B,3,D,R,R] the paper's augmented tri-plane (reference path; large)."""
-        return augmented.materialize(backbone_features(subject, self.config.multiscale), self.layout)
+        """[B,3,D,R,R] the paper's augmented tri-plane (reference path; large), then the latent as
+        constant channels when the decoder reads one."""
+        planes = augmented.materialize(backbone_features(subject, self.config.multiscale), self.layout)
+        if self.config.latent_dim:
+            b, k, _, r, _ = planes.shape
+            latent = self._latent(subject)[:, None, :, None, None].expand(b, k, -1, r, r)
+            planes = torch.cat([planes, latent.to(planes.dtype)], dim=2)
+        return planes
+
+    def _latent(self, subject: Subject) -> Tensor:
+        """[B,latent_dim] the subject's first w over the number of planes."""
+        if subject.ws is None or subject.ws.shape[-1] != self.config.latent_dim:
+            raise DnerfError(f"this semantic branch reads a latent w of {self.config.latent_dim} numbers; the "
+                             "subject has " + ("none" if subject.ws is None else f"{subject.ws.shape[-1]}"))
+        return subject.ws[:, 0] / augmented.N_PLANES
 
     def position(self, points: Tensor) -> Tensor | None:
         """[...,P] the positional encoding the decoder reads at points [...,3], or None."""

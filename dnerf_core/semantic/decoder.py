@@ -8,6 +8,8 @@ one-hidden-layer decoder).
 With `own_density` (the ablation without the density prior) it also predicts a raw density.
 With `position_features` > 0 the first layer also reads an encoding of the point's position
 (semantic/position.py), added to the projected plane features (linear, so the lazy path holds).
+With `latent_features` > 0 it also reads the subject's latent w: a per-subject shift of its hidden
+units, carried as constant extra plane channels (see SemanticBranch.planes).
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from torch import Tensor, nn
 
 class SemanticDecoder(nn.Module):
     def __init__(self, in_features: int, num_classes: int, hidden: int = 64, out_features: int = 32,
-                 own_density: bool = False, hidden_layers: int = 0, position_features: int = 0):
+                 own_density: bool = False, hidden_layers: int = 0, position_features: int = 0,
+                 latent_features: int = 0):
         super().__init__()
         if num_classes > out_features:
             raise ValueError(f"{num_classes} classes do not fit in {out_features} semantic features")
@@ -30,6 +33,7 @@ class SemanticDecoder(nn.Module):
         self.fc0_bias = nn.Parameter(torch.zeros(hidden))
         # zeros: training starts from the features-only decoder and learns what position adds
         self.pos_weight = nn.Parameter(torch.zeros(hidden, position_features)) if position_features else None
+        self.latent_weight = nn.Parameter(torch.zeros(hidden, latent_features)) if latent_features else None
         if hidden_layers < 0:
             raise ValueError(f"hidden_layers must be >= 0, got {hidden_layers}")
         self.mid = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(hidden_layers))
@@ -51,5 +55,10 @@ class SemanticDecoder(nn.Module):
         return x, None
 
     def forward(self, summed: Tensor, position: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """Reference: summed raw augmented features [...,D] -> the same as head(summed @ fc0.T)."""
-        return self.head(summed @ self.fc0_weight.T, position)
+        """Reference: summed raw augmented features [...,D] (then the latent's [...,L] when the
+        decoder reads one) -> the same as head(summed @ [fc0 | latent].T)."""
+        d = self.fc0_weight.shape[1]
+        projected = summed[..., :d] @ self.fc0_weight.T
+        if self.latent_weight is not None:
+            projected = projected + summed[..., d:] @ self.latent_weight.T
+        return self.head(projected, position)

@@ -158,3 +158,27 @@ def test_branch_with_position_lazy_equals_materialized_and_learns_it(default_gen
     cams = random_orbit_cameras(1, default_gen.orbit, torch.Generator().manual_seed(4))
     branch.render(default_gen, default_gen.sample([5]), cams, 8).logits.sum().backward()
     assert branch.decoder.pos_weight.grad.abs().sum() > 0
+
+
+def test_branch_with_latent_lazy_equals_materialized_and_shifts_per_subject(default_gen):
+    from dataclasses import replace
+
+    from dnerf_core.errors import DnerfError
+    from dnerf_core.semantic import augmented
+    from dnerf_core.semantic.branch import backbone_features
+
+    torch.manual_seed(9)
+    config = SemanticConfig(num_classes=7, latent_dim=default_gen.config.w_dim)
+    branch = SemanticBranch.for_generator(default_gen, config).eval()
+    assert torch.equal(branch.decoder.latent_weight, torch.zeros(64, default_gen.config.w_dim))
+    torch.nn.init.normal_(branch.decoder.latent_weight, std=0.05)
+    lazy, ref = _compare(default_gen, branch, 16, 4096)
+    assert (lazy.logits - ref.logits).abs().max() < LAZY_VS_MATERIALIZED_TOL
+    # the shift is the same at every point of a subject: planes differ from the plain ones by a constant
+    subject = default_gen.sample([11])
+    features_only = augmented.project(backbone_features(subject, True), branch.layout, branch.decoder.fc0_weight)
+    diff = branch.planes(subject) - features_only
+    expected = (subject.ws[:, 0] @ branch.decoder.latent_weight.T / 3)[:, None, :, None, None]
+    assert torch.allclose(diff, expected.expand_as(diff), atol=1e-5)
+    with pytest.raises(DnerfError, match="reads a latent w"):
+        branch.planes(replace(subject, ws=None))

@@ -39,11 +39,12 @@ def trained(tmp_path_factory):
     assert res.returncode == 0, res.stderr
     ckpt = root / "sem.pt"
     res = _run([str(BIN / "dnerf"), "train-semantic", "--annotations", str(kit), "--generator", str(gen_path),
-                "--steps", "3", "--hidden", "32", "--hidden-layers", "1", "--position-frequencies", "2", "--out", str(ckpt), "--quiet"])
+                "--steps", "3", "--hidden", "32", "--hidden-layers", "1", "--position-frequencies", "2", "--latent", "--out", str(ckpt), "--quiet"])
     assert res.returncode == 0, res.stderr
     assert "wrote semantic checkpoint" in res.stdout
     config = read_semantic(ckpt)["config"]  # the exports below load a deeper decoder than the default
     assert (config["hidden"], config["hidden_layers"], config["position_frequencies"]) == (32, 1, 2)
+    assert config["latent_dim"] > 0
     return root, gen_path, ckpt
 
 
