@@ -41,8 +41,8 @@ ROWS_DIR = "rows"
 class TableSettings:
     """kit_subjects x kit_views annotated views; steps / views_per_step: semantic training;
     baseline_steps: Adam steps per baseline MLP, and the transfer segmenter's fine-tuning steps
-    (it is pretrained for TRANSFER_PRETRAIN_PER_STEP times as many); n_individual / n_video / n_frames: evaluation
-    sets; resolution: neural resolution of evaluation renders (None: the generator's);
+    (it is pretrained for TRANSFER_PRETRAIN_PER_STEP times as many); n_individual / n_video /
+    n_frames: evaluation sets; resolution: neural resolution of evaluation renders (None: the generator's);
     kit_masks: how the oracle fills the kit's masks ("image": the true parts of the surface each
     kit image shows, "world": the oracle's own renders; semantic.annotations.ORACLE_MASKS)."""
 
@@ -69,8 +69,8 @@ QUICK = TableSettings(kit_subjects=3, steps=30, baseline_steps=60, n_individual=
 
 @dataclass(frozen=True)
 class Row:
-    """One trained model: method 'datasetnerf' (semantic branch), 'datasetgan' or 'transfer' (baselines), the
-    two ablation switches, and the share of kit subjects it is trained on (num / den)."""
+    """One trained model: method 'datasetnerf' (semantic branch), 'datasetgan' or 'transfer'
+    (baselines), the two ablation switches, and the share of kit subjects it is trained on (num / den)."""
 
     name: str
     method: str

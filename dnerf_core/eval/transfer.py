@@ -202,7 +202,7 @@ def train_transfer(generator, label_set: LabelSet, seeds: list[int], cameras: Ca
     if source_category not in SOURCE_WORLD:
         raise AnnotationError(f"unknown source world {source_category!r}; known: {', '.join(SOURCE_WORLD)}")
     target = annotated_views(generator, seeds, cameras, masks)
-    _check_views(target, len(label_set), "annotated views")
+    _check_views(target, len(label_set), "annotated views")  # before minutes of pretraining
     source = source_views(source_category, cfg.source_images, cfg.seed, cfg.source_resolution)
     stage = (lambda name: (lambda s, l: progress(name, s, l))) if progress else (lambda name: None)
     net = pretrain_segmenter(source, len(ProceduralGenerator(source_category).label_set), cfg, stage("pretrain"))
