@@ -29,6 +29,7 @@ from ..cameras import Cameras
 from ..errors import AnnotationError
 from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import IGNORE_ID, LabelSet
+from ..semantic.annotations import views_by_seed
 from ..semantic.masks import resize_masks
 from ..tagged_file import load_tagged, save_tagged
 
@@ -101,9 +102,7 @@ class PixelClassifier(nn.Module):
 def annotated_pixels(generator, seeds: list[int], cameras: Cameras, masks: Tensor) -> tuple[Tensor, Tensor]:
     """(features [P,C], labels [P]) of every annotated (non-ignored) pixel; each subject is sampled
     once and all its views rendered together."""
-    groups: dict[int, list[int]] = {}
-    for i, s in enumerate(seeds):
-        groups.setdefault(s, []).append(i)
+    groups = views_by_seed(seeds)
     xs, ys = [], []
     for seed, idx in groups.items():
         out = generator.render(generator.sample([seed]), cameras[idx])

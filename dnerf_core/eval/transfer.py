@@ -26,6 +26,7 @@ from ..cameras import Cameras, random_orbit_cameras
 from ..errors import AnnotationError
 from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import IGNORE_ID, LabelSet
+from ..semantic.annotations import views_by_seed
 from ..semantic.masks import resize_masks
 from ..tagged_file import load_tagged, save_tagged
 
@@ -129,9 +130,7 @@ def source_views(category: str, n: int, seed: int = 0, resolution: int | None = 
 def annotated_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor) -> LabeledViews:
     """The generator's RGB at the annotated views, masks resized to the render size; each subject
     is sampled once and its views rendered together."""
-    groups: dict[int, list[int]] = {}
-    for i, s in enumerate(seeds):
-        groups.setdefault(s, []).append(i)
+    groups = views_by_seed(seeds)
     order = [i for idx in groups.values() for i in idx]
     rgb = torch.cat([generator.render(generator.sample([s]), cameras[idx]).rgb.float() for s, idx in groups.items()])
     labels = resize_masks(masks[order], tuple(rgb.shape[-2:]))

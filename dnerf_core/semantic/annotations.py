@@ -353,10 +353,15 @@ class AnnotationKit:
     def by_subject(self) -> dict[int, list[int]]:
         """seed -> indices of that subject's items, subjects in kit order: sample a subject once,
         render all its views."""
-        groups: dict[int, list[int]] = {}
-        for i, seed in enumerate(self.seeds):
-            groups.setdefault(seed, []).append(i)
-        return groups
+        return views_by_seed(self.seeds)
+
+
+def views_by_seed(seeds: list[int]) -> dict[int, list[int]]:
+    """seed -> indices of the views of that subject, in first-seen order."""
+    groups: dict[int, list[int]] = {}
+    for i, seed in enumerate(seeds):
+        groups.setdefault(seed, []).append(i)
+    return groups
 
 
 def _read_kit_json(kit_dir: Path) -> dict:
