@@ -68,7 +68,8 @@ def main() -> None:
     from dnerf_core.generators.surface_labels import oracle_labels_on_surface
     from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig
     from dnerf_core.semantic.checkpoint import load_semantic
-    from dnerf_core.semantic.train import SemanticTrainConfig, class_weights, prepare_views, view_loss
+    from dnerf_core.semantic.train import (SemanticTrainConfig, batch_loss, class_weights, decay_learning_rates,
+                                          prepare_views)
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -97,7 +98,7 @@ def main() -> None:
         cfg = SemanticTrainConfig(steps=0)
     else:
         branch = SemanticBranch.for_generator(gen, SemanticConfig(num_classes=k)).train()
-    groups = [{"params": list(branch.parameters()), "lr": cfg.lr, "base": cfg.lr}]
+    groups = [{"params": list(branch.parameters()), "lr": cfg.lr}]
     free = None
     if args.mode == "free":
         with torch.no_grad():
@@ -108,16 +109,16 @@ def main() -> None:
                                       align_corners=False).reshape(*start.shape[:3], r, r)
         free = torch.nn.Parameter(start.clone())
         lr = cfg.lr * FREE_PLANE_LR_MULTIPLIER
-        groups.append({"params": [free], "lr": lr, "base": lr})
+        groups.append({"params": [free], "lr": lr})
+    base_lrs = [g["lr"] for g in groups]
     opt = torch.optim.Adam(groups)
     order = torch.Generator().manual_seed(cfg.seed)
     losses = []
     for step in range(cfg.steps):
-        for g in opt.param_groups:
-            g["lr"] = g["base"] * cfg.lr_final_fraction ** (step / cfg.steps)
-        planes = free if free is not None else branch.planes(subject)
+        decay_learning_rates(opt, base_lrs, step, cfg)
         pick = torch.randperm(len(views), generator=order)[:cfg.views_per_step].tolist()
-        loss = sum(view_loss(branch, planes, views[i], cfg, weight) for i in pick) / len(pick)
+        loss = batch_loss(branch, views, pick, lambda _: free if free is not None else branch.planes(subject),
+                          cfg, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

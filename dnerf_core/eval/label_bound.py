@@ -31,6 +31,7 @@ from ..generators.surface_labels import SURFACE_OPACITY, oracle_labels_on_surfac
 from ..labels import BACKGROUND_ID
 from ..render.raymarch import march
 from ..semantic.position import encode_positions, position_features
+from ..semantic.train import class_weights
 from .metrics import confusion_matrix, segmentation_scores
 
 ATTRIBUTES = "pncf"
@@ -101,7 +102,7 @@ def field_surface(field: Callable, rendering, oracle, seed: int, cameras: Camera
 @dataclass(frozen=True)
 class LocalClassifierConfig:
     """The per-point MLP: hidden width and layers, Adam steps / lr over batches of points,
-    class_balance P (class weights ~ pixel share^-P, as train-semantic's), octaves of the encoding."""
+    class_balance P (semantic.train.class_weights, as train-semantic's), octaves of the encoding."""
 
     hidden: int = 128
     layers: int = 2
@@ -166,10 +167,7 @@ def train_local_classifier(x: Tensor, y: Tensor, num_classes: int, config: Local
     net = LocalClassifier(x.shape[1], num_classes, config)
     net.mean.copy_(x.mean(0))
     net.std.copy_(x.std(0).clamp_min(1e-6))
-    share = torch.bincount(y, minlength=num_classes).double()
-    weight = torch.where(share > 0, (share / share.sum()).clamp_min(1e-12) ** -config.class_balance,
-                         torch.zeros_like(share))
-    weight = (weight / weight[share > 0].mean()).float()
+    weight = class_weights(y, num_classes, config.class_balance)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     order = torch.Generator().manual_seed(config.seed)
     for _ in range(config.steps):

@@ -144,6 +144,26 @@ def view_loss(branch: SemanticBranch, planes: Tensor, view: AnnotatedView, cfg: 
     return loss + cfg.raw_weight * F.nll_loss(raw, view.mask_raw[None], weight=weight, ignore_index=IGNORE_ID)
 
 
+def decay_learning_rates(optimizer, base_lrs: list[float], step: int, cfg: SemanticTrainConfig) -> None:
+    """Exponential decay from each group's base rate to lr_final_fraction of it over cfg.steps."""
+    for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+        group["lr"] = base * cfg.lr_final_fraction ** (step / max(cfg.steps, 1))
+
+
+def batch_loss(branch: SemanticBranch, views: list[AnnotatedView], pick: list[int],
+               planes_for: Callable[[int], Tensor], cfg: SemanticTrainConfig, weight: Tensor | None) -> Tensor:
+    """Mean view_loss over views[pick]; planes_for(subject_index) -> that subject's planes,
+    computed once per subject in the batch."""
+    planes: dict[int, Tensor] = {}
+    loss = 0.0
+    for i in pick:
+        v = views[i]
+        if v.subject_index not in planes:
+            planes[v.subject_index] = planes_for(v.subject_index)
+        loss = loss + view_loss(branch, planes[v.subject_index], v, cfg, weight) / len(pick)
+    return loss
+
+
 def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: list[int], cameras: Cameras,
                    masks: Tensor, semantic: SemanticConfig | None = None, cfg: SemanticTrainConfig = SemanticTrainConfig(),
                    checkpoint: str | Path | None = None, checkpoint_every: int = 100,
@@ -194,16 +214,9 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
                         "optimizer": optimizer.state_dict()}, fh)
 
     while state.step < cfg.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * cfg.lr_final_fraction ** (state.step / max(cfg.steps, 1))
+        decay_learning_rates(optimizer, [cfg.lr], state.step, cfg)
         pick = torch.randperm(len(views), generator=order)[:cfg.views_per_step].tolist()
-        planes = {}
-        loss = 0.0
-        for i in pick:
-            v = views[i]
-            if v.subject_index not in planes:
-                planes[v.subject_index] = branch.planes(subjects[v.subject_index])
-            loss = loss + view_loss(branch, planes[v.subject_index], v, cfg, weight) / len(pick)
+        loss = batch_loss(branch, views, pick, lambda i: branch.planes(subjects[i]), cfg, weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
