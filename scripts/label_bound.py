@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--test-views", type=int, default=3, help="random evaluation poses per held-out subject")
     parser.add_argument("--steps", type=int, default=None, help="classifier steps [LocalClassifierConfig's]")
     parser.add_argument("--fit-steps", type=int, default=1000, help="source fit: plane-fit steps per subject")
+    parser.add_argument("--fit-resolution", type=int, default=64, help="source fit: plane resolution")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -72,7 +73,7 @@ def main() -> None:
     test_seeds = heldout_seeds(args.test_subjects)
     test_cams = random_orbit_cameras(args.test_subjects * args.test_views, orbit,
                                      torch.Generator().manual_seed(EVAL_POSE_SEED))
-    fit_cfg = PlaneFitConfig(steps=args.fit_steps)
+    fit_cfg = PlaneFitConfig(resolution=args.fit_resolution, steps=args.fit_steps)
 
     def surface(seed, cams):
         if args.source == "oracle":
@@ -99,7 +100,8 @@ def main() -> None:
               file=sys.stderr)
     emit_json({"category": args.category, "source": args.source, "train_subjects": args.train_subjects,
                "views": args.views, "test_subjects": args.test_subjects, "test_views": args.test_views,
-               "fit_steps": args.fit_steps if args.source == "fit" else None, "classifier_steps": cfg.steps,
+               "fit_steps": args.fit_steps if args.source == "fit" else None,
+               "fit_resolution": args.fit_resolution if args.source == "fit" else None, "classifier_steps": cfg.steps,
                "results": results, "seconds": round(time.time() - t0, 1)}, args.out)
 
 

@@ -103,6 +103,14 @@ def test_the_script_writes_one_result_per_attribute_set(tmp_path):
     assert set(report["results"]) == {"p", "fpnc"} and report["train_subjects"] == 2
     for r in report["results"].values():
         assert 0.0 <= r["parts_miou"] <= r["image_miou"] <= 1.0 and r["per_class_iou"]["background"] == 1.0
+    fit = tmp_path / "fit.json"
+    res = subprocess.run([sys.executable, str(SCRIPT), "--category", "face", "--source", "fit", "--fit-steps", "2",
+                          "--fit-resolution", "16", "--train-subjects", "1", "--test-subjects", "1", "--test-views", "1",
+                          "--steps", "5", "--attributes", "pnc", "--out", str(fit)], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(fit.read_text())
+    assert report["fit_resolution"] == 16 and report["fit_steps"] == 2 and set(report["results"]) == {"pnc"}
     bad = subprocess.run([sys.executable, str(SCRIPT), "--category", "face", "--source", "oracle", "--attributes", "pf"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "needs --source generator" in bad.stderr and "Traceback" not in bad.stderr
