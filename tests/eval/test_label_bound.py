@@ -114,3 +114,6 @@ def test_the_script_writes_one_result_per_attribute_set(tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPT), "--category", "face", "--source", "oracle", "--attributes", "pf"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "needs --source generator" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--category", "face", "--source", "oracle", "--train-subjects", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--train-subjects must be at least 1" in bad.stderr and "Traceback" not in bad.stderr
