@@ -38,11 +38,10 @@ class PlaneFitConfig:
 
 @dataclass
 class PlaneFit:
-    """planes [1,3,C,R,R] and the decoder fitted with them; field(points [N,P,3], directions) ->
-    (raw sigma [N,P,1], features [N,P,F]) with empty space outside the box; final_loss of the last step."""
+    """The fitted subject as a field(points [N,P,3], directions) -> (raw sigma [N,P,1], features
+    [N,P,F]) with empty space outside the box (the planes and decoder it closes over are frozen);
+    final_loss of the last step."""
 
-    planes: Tensor
-    decoder: torch.nn.Module
     field: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
     final_loss: float
 
@@ -93,4 +92,4 @@ def fit_planes(oracle, seed: int, config: PlaneFitConfig = PlaneFitConfig()) -> 
         opt.step()
     for p in [planes, *decoder.parameters()]:
         p.requires_grad_(False)
-    return PlaneFit(planes.detach(), decoder, boxed_field, float(loss.item()))
+    return PlaneFit(boxed_field, float(loss.item()))
