@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dnerf_core.allocator import retain_freed_memory  # noqa: E402
 
 VIEWS = 4
+CHUNK_RAYS = 1024
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
     from dnerf_core.eval.plane_fit import PlaneFitConfig, fit_planes
     from dnerf_core.factory.export.atomic import emit_json
     from dnerf_core.generators.procedural import ProceduralGenerator
-    from dnerf_core.render.raymarch import march
+    from dnerf_core.render.raymarch import march_chunked
 
     torch.set_num_threads(1)
     oracle = ProceduralGenerator(args.category)
@@ -55,9 +56,8 @@ def main() -> None:
     cams = random_orbit_cameras(VIEWS, oracle.orbit, torch.Generator().manual_seed(5))
     rays = ray_bundle(cams, res)
     with torch.no_grad():
-        chunks = [march(fit.field, o, d, oracle.rendering).features[..., :3]
-                  for o, d in zip(rays.origins.split(1024, 1), rays.directions.split(1024, 1))]
-        rgb = torch.cat(chunks, 1).reshape(VIEWS, res, res, 3).permute(0, 3, 1, 2)
+        rgb = march_chunked(fit.field, rays.origins, rays.directions, oracle.rendering, CHUNK_RAYS).features
+        rgb = rgb[..., :3].reshape(VIEWS, res, res, 3).permute(0, 3, 1, 2)
         target = oracle.render(oracle.sample([args.seed] * VIEWS), cams).rgb
     emit_json({"category": args.category, "seed": args.seed, "plane_resolution": args.resolution,
                "steps": args.steps, "rays_per_step": args.rays, "final_loss": fit.final_loss, "psnr_db": float(psnr(rgb, target).mean()),

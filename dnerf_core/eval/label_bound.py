@@ -27,9 +27,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..cameras import Cameras, ray_bundle
-from ..generators.surface_labels import SURFACE_OPACITY, oracle_labels_on_surface
+from ..generators.surface_labels import SURFACE_OPACITY
 from ..labels import BACKGROUND_ID
-from ..render.raymarch import march
+from ..render.raymarch import march_chunked
+from ..render.triplane import sample_planes
 from ..semantic.position import encode_positions, position_features
 from ..semantic.train import class_weights
 from .metrics import confusion_matrix, segmentation_scores
@@ -74,19 +75,17 @@ def field_surface(field: Callable, rendering, oracle, seed: int, cameras: Camera
                   planes: Tensor | None = None) -> SurfaceSamples:
     """The surface a tri-plane field (points [1,P,3], directions) -> (raw sigma, features) renders
     of `seed`, labeled with the oracle's parts there; planes [1,3,C,R,R]: also read raw features."""
-    from ..render.triplane import sample_planes
-
     res = rendering.neural_resolution
     rays = ray_bundle(cameras.to(dtype=torch.float32), res)
     o, d = rays.origins.reshape(1, -1, 3), rays.directions.reshape(1, -1, 3)
     with torch.no_grad():
-        marched = [march(field, oc, dc, rendering) for oc, dc in
-                   zip(o.split(MARCH_CHUNK_RAYS, 1), d.split(MARCH_CHUNK_RAYS, 1))]
+        marched = march_chunked(field, o, d, rendering, MARCH_CHUNK_RAYS)
     shape = (len(cameras), res, res, 1)
-    depth = torch.cat([m.depth for m in marched], 1).reshape(shape).permute(0, 3, 1, 2)
-    opacity = torch.cat([m.opacity for m in marched], 1).reshape(shape).permute(0, 3, 1, 2)
-    labels = oracle_labels_on_surface(oracle, [seed], cameras, depth, opacity)
+    depth = marched.depth.reshape(shape).permute(0, 3, 1, 2)
+    opacity = marched.opacity.reshape(shape).permute(0, 3, 1, 2)
     points, opaque = _surface_points(cameras, depth, opacity)
+    # the kits' image masks: the oracle's part at each opaque pixel's surface point
+    labels = oracle.labels_at(oracle.sample([seed]), points[None])[0]
     p = points[None].clone().requires_grad_(True)
     with torch.enable_grad():
         sigma, feats = field(p, p)
@@ -95,8 +94,7 @@ def field_surface(field: Callable, rendering, oracle, seed: int, cameras: Camera
     raw = None
     if planes is not None:
         raw = sample_planes(planes, points[None], rendering.box_warp)[0].permute(1, 0, 2).flatten(1)  # [P,3C]
-    return SurfaceSamples(points, normals, feats[0, :, :3].detach(), raw,
-                          labels.reshape(len(cameras), -1)[opaque], int((~opaque).sum()))
+    return SurfaceSamples(points, normals, feats[0, :, :3].detach(), raw, labels, int((~opaque).sum()))
 
 
 @dataclass(frozen=True)

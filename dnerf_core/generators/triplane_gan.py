@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ..cameras import Cameras, OrbitSpec, focal_from_fov, orbit_cameras, ray_bundle
 from ..errors import DnerfError
 from ..render.config import DEFAULT_CHUNK_RAYS, RenderingConfig
-from ..render.raymarch import eg3d_density, march
+from ..render.raymarch import eg3d_density, march_chunked
 from ..render.triplane import channels_innermost, sample_planes
 from .base import RenderOutput, Subject
 from .networks.decoder import TriPlaneDecoder
@@ -223,13 +223,6 @@ class TriPlaneGAN(nn.Module):
     def labels_at(self, subject: Subject, points: Tensor) -> None:
         return None
 
-    def _march_chunked(self, subject: Subject, origins: Tensor, dirs: Tensor, rendering: RenderingConfig):
-        field_fn = self.field(subject)
-        outs = [march(field_fn, o, d, rendering)
-                for o, d in zip(origins.split(self.chunk_rays, dim=1), dirs.split(self.chunk_rays, dim=1))]
-        cat = lambda name: torch.cat([getattr(m, name) for m in outs], dim=1)  # noqa: E731
-        return cat("features"), cat("depth"), cat("opacity")
-
     @torch.no_grad()
     def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
         """Render len(cameras) views; `resolution` overrides the neural rendering resolution (the
@@ -242,7 +235,8 @@ class TriPlaneGAN(nn.Module):
         origins, dirs = rays.origins, rays.directions
         if n_subj == 1:  # all views through one set of planes: one long batch of rays
             origins, dirs = origins.reshape(1, -1, 3), dirs.reshape(1, -1, 3)
-        feats, depth, opacity = self._march_chunked(subject, origins, dirs, self.rendering)
+        marched = march_chunked(self.field(subject), origins, dirs, self.rendering, self.chunk_rays)
+        feats, depth, opacity = marched.features, marched.depth, marched.opacity
         img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         feature_image, depth, opacity = img(feats), img(depth), img(opacity)
         return RenderOutput(rgb=self.super_resolve(subject, feature_image), rgb_raw=feature_image[:, :3], depth=depth,

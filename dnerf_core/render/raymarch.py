@@ -255,3 +255,21 @@ def march(field: FieldFn, origins: Tensor, directions: Tensor, config: Rendering
         feats = torch.cat([feats, feats_f], dim=-2).gather(-2, order.expand(-1, -1, -1, feats.shape[-1]))
     comp = composite(feats, sigma, depths, density_activation, config.white_back)
     return MarchResult(comp.features, comp.depth, comp.opacity, depths, comp.weights)
+
+
+@dataclass
+class MarchedRays:
+    """What a march gives an image: features [N,R,C], depth [N,R,1], opacity [N,R,1]."""
+
+    features: Tensor
+    depth: Tensor
+    opacity: Tensor
+
+
+def march_chunked(field: FieldFn, origins: Tensor, directions: Tensor, config: RenderingConfig,
+                  chunk_rays: int) -> MarchedRays:
+    """march() over chunks of `chunk_rays` rays (deterministic sampling), concatenated: bounded
+    memory for any number of rays."""
+    outs = [march(field, o, d, config)
+            for o, d in zip(origins.split(chunk_rays, dim=1), directions.split(chunk_rays, dim=1))]
+    return MarchedRays(*(torch.cat([getattr(m, name) for m in outs], dim=1) for name in ("features", "depth", "opacity")))
