@@ -56,7 +56,7 @@ def main() -> None:
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.semantic.annotations import kit_views
 
-    for name in ("train_subjects", "views", "test_subjects", "test_views", "fit_resolution"):
+    for name in ("train_subjects", "views", "test_subjects", "test_views", "fit_resolution", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.steps is not None and args.steps < 1:
