@@ -37,6 +37,8 @@ SR_KINDS = {"SuperresolutionHybrid8XDC": "hybrid8x", "SuperresolutionHybrid8X": 
 # Raw render -> SR input resize factor of each kind (8x: output/4 then two 2x blocks; 2x: output/2).
 SR_INPUT_DIVISOR = {"hybrid8x": 4, "hybrid2x": 2}
 NOISE_MODES = ("const", "random", "none")
+# The conv clamp EG3D gives every block it builds for float16.
+SR_FP16_CONV_CLAMP = 256.0
 
 
 def is_ignored(key: str) -> bool:
@@ -125,7 +127,7 @@ def _sized(base: TriPlaneConfig, sizes: dict, sr_kind: str | None, sr_settings: 
             raise CheckpointError("the weights have super-resolution blocks but the settings name none")
         out_res = sizes["sr_output"]
         old = base.superres
-        settings = dict(antialias=old.antialias, noise_mode=old.noise_mode) if old else {}
+        settings = dict(antialias=old.antialias, noise_mode=old.noise_mode, conv_clamp=old.conv_clamp) if old else {}
         settings.update(sr_settings or {})
         superres = SuperResConfig(sr_kind, out_res // SR_INPUT_DIVISOR[sr_kind], out_res, sizes["sr_channels"],
                                   **settings)
@@ -196,6 +198,8 @@ def config_from_eg3d(kwargs: Mapping, rendering_kwargs: Mapping, neural_resoluti
     if "num_layers" in mapping_kwargs:
         overrides["mapping_layers"] = int(mapping_kwargs["num_layers"])
     sr_settings = dict(antialias=bool(rk.get("sr_antialias", True)), noise_mode=noise_mode)
+    if "sr_num_fp16_res" in kwargs:  # EG3D clamps exactly the blocks it builds for float16
+        sr_settings["conv_clamp"] = SR_FP16_CONV_CLAMP if int(kwargs["sr_num_fp16_res"]) > 0 else None
     cfg = _sized(preset, sizes, sr_kind, sr_settings, **overrides)
     if "img_resolution" in kwargs and int(kwargs["img_resolution"]) != cfg.img_resolution:
         raise CheckpointError(f"img_resolution {kwargs['img_resolution']} does not match the "

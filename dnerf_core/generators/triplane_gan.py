@@ -42,7 +42,7 @@ class TriPlaneConfig:
     channel_base / channel_max: backbone channels at resolution r = min(base // r, max);
     mapping_layers / mapping_lr_multiplier: the mapping MLP;
     decoder_hidden / decoder_features / decoder_lr_multiplier: the tri-plane decoder MLP;
-    conv_clamp: clamp of conv outputs (EG3D's released models: 256) or None;
+    conv_clamp: clamp of the backbone's conv outputs (256 when EG3D trains it in float16) or None;
     superres: super-resolution after volume rendering, None to output the raw render;
     rendering: ray marching settings (incl. the neural rendering resolution);
     orbit: the camera distribution the generator was trained on;
@@ -129,8 +129,8 @@ class TriPlaneGAN(nn.Module):
         self.backbone = Backbone(config)
         self.decoder = TriPlaneDecoder(config.plane_channels, config.decoder_hidden, config.decoder_features,
                                        config.decoder_lr_multiplier)
-        self.superresolution = (SuperResolution(config.superres, config.decoder_features, config.w_dim,
-                                                config.conv_clamp) if config.superres else None)
+        self.superresolution = (SuperResolution(config.superres, config.decoder_features, config.w_dim)
+                                if config.superres else None)
 
     # --- Generator protocol attributes ----------------------------------------------------------
     @property

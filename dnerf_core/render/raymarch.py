@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,6 +28,8 @@ TRANSMITTANCE_EPS = 1e-10
 IMPORTANCE_WEIGHT_FLOOR = 0.01
 # Intervals of the coarse CDF narrower than this are treated as flat (avoids 0/0).
 CDF_EPS = 1e-5
+# Added to the importance pdf's weights before normalizing (EG3D's sample_pdf does the same).
+PDF_EPS = 1e-5
 
 DensityActivation = Callable[[Tensor], Tensor]
 # (points [N,P,3], directions [N,P,3]) -> (raw sigma [N,P,1], features [N,P,C])
@@ -88,12 +92,18 @@ def inverse_cdf(edges: Tensor, weights: Tensor, n_samples: int, generator: torch
 
 def importance_depths(depths: Tensor, weights: Tensor, n_importance: int,
                       generator: torch.Generator | None = None) -> Tensor:
-    """depths [N,R,S,1] and their interval weights [N,R,S-1,1] -> [N,R,n_importance,1] new depths."""
+    """depths [N,R,S,1] and their interval weights [N,R,S-1,1] -> [N,R,n_importance,1] new depths.
+
+    EG3D's binning, reproduced because its checkpoints' renders depend on it: the pdf's bins run
+    between consecutive midpoints of the coarse samples (the first S-2 midpoints as edges), and
+    their weights are the smoothed interval weights without the first and the last.
+    """
     n, r, s, _ = depths.shape
     with torch.no_grad():
-        edges = depths.reshape(n * r, s)
-        w = smooth_importance_weights(weights.reshape(n * r, s - 1))
-        out = inverse_cdf(edges, w, n_importance, generator)
+        z = depths.reshape(n * r, s)
+        w = smooth_importance_weights(weights.reshape(n * r, s - 1)) + PDF_EPS
+        edges = 0.5 * (z[:, 1:-1] + z[:, :-2])  # [M,S-2] = midpoints 0..S-3
+        out = inverse_cdf(edges, w[:, 1:-1], n_importance, generator)
     return out.reshape(n, r, n_importance, 1)
 
 
@@ -114,6 +124,27 @@ def inverse_cdf_slow(edges: Tensor, weights: Tensor, n_samples: int) -> Tensor:
                 acc += p
         out.append(row)
     return torch.tensor(out, dtype=edges.dtype)
+
+
+def smooth_importance_weights_slow(weights: list[float]) -> list[float]:
+    """Answer key for smooth_importance_weights (one ray, without the floor): each interval's
+    weight becomes the mean of max(left neighbour, itself) and max(itself, right neighbour)."""
+    s = len(weights)
+    pair_max = lambda a, b: max(weights[a] if 0 <= a < s else -math.inf, weights[b] if 0 <= b < s else -math.inf)  # noqa: E731
+    return [(pair_max(j - 1, j) + pair_max(j, j + 1)) / 2 for j in range(s)]
+
+
+def importance_depths_slow(depths: Tensor, weights: Tensor, n_importance: int) -> Tensor:
+    """Answer key for the deterministic importance_depths, one ray at a time: EG3D's bins run
+    between the midpoints of consecutive coarse samples (midpoints 0..S-3 as edges) and take the
+    smoothed weights of intervals 1..S-3."""
+    n, r, s, _ = depths.shape
+    out = []
+    for z, w in zip(depths.reshape(n * r, s).double().tolist(), weights.reshape(n * r, s - 1).double().tolist()):
+        smooth = [v + IMPORTANCE_WEIGHT_FLOOR + PDF_EPS for v in smooth_importance_weights_slow(w)]
+        edges = [(z[k] + z[k + 1]) / 2 for k in range(s - 2)]
+        out.append(inverse_cdf_slow(torch.tensor([edges]), torch.tensor([smooth[1:-1]]), n_importance)[0])
+    return torch.stack(out).reshape(n, r, n_importance, 1).to(depths.dtype)
 
 
 # --- compositing --------------------------------------------------------------------------------
@@ -254,6 +285,25 @@ def march(field: FieldFn, origins: Tensor, directions: Tensor, config: Rendering
         sigma = torch.cat([sigma, sigma_f], dim=-2).gather(-2, order)
         feats = torch.cat([feats, feats_f], dim=-2).gather(-2, order.expand(-1, -1, -1, feats.shape[-1]))
     comp = composite(feats, sigma, depths, density_activation, config.white_back)
+    return MarchResult(comp.features, comp.depth, comp.opacity, depths, comp.weights)
+
+
+def march_slow(field: FieldFn, origins: Tensor, directions: Tensor, config: RenderingConfig,
+               density_activation: DensityActivation = eg3d_density) -> MarchResult:
+    """Answer key for the deterministic march: evenly spaced coarse depths, composite_slow for the
+    coarse weights, importance_depths_slow, merged and sorted, composite_slow again."""
+    n, r, _ = origins.shape
+    coarse = torch.linspace(config.ray_start, config.ray_end, config.depth_resolution, dtype=origins.dtype)
+    depths = coarse.reshape(1, 1, -1, 1).expand(n, r, -1, 1)
+    sigma, feats = _evaluate(field, origins, directions, depths)
+    if config.depth_resolution_importance > 0:
+        coarse_w = composite_slow(feats, sigma, depths, density_activation).weights
+        fine = importance_depths_slow(depths, coarse_w, config.depth_resolution_importance)
+        sigma_f, feats_f = _evaluate(field, origins, directions, fine)
+        depths, order = torch.sort(torch.cat([depths, fine], dim=-2), dim=-2)
+        sigma = torch.cat([sigma, sigma_f], dim=-2).gather(-2, order)
+        feats = torch.cat([feats, feats_f], dim=-2).gather(-2, order.expand(-1, -1, -1, feats.shape[-1]))
+    comp = composite_slow(feats, sigma, depths, density_activation, config.white_back)
     return MarchResult(comp.features, comp.depth, comp.opacity, depths, comp.weights)
 
 

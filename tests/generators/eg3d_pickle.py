@@ -189,7 +189,8 @@ def eg3d_kwargs(model: TriPlaneGAN) -> tuple[dict, dict]:
         avg_camera_radius=cfg.orbit.radius, avg_camera_pivot=list(cfg.orbit.pivot))
     init_kwargs = dict(
         z_dim=cfg.z_dim, c_dim=cfg.c_dim, w_dim=cfg.w_dim, img_resolution=cfg.img_resolution, img_channels=3,
-        sr_num_fp16_res=0, mapping_kwargs=EasyDict(num_layers=cfg.mapping_layers),
+        # EG3D clamps its float16 super-resolution blocks at 256: a clamped config says fp16 blocks
+        sr_num_fp16_res=4 if sr.conv_clamp is not None else 0, mapping_kwargs=EasyDict(num_layers=cfg.mapping_layers),
         rendering_kwargs=rendering_kwargs,
         sr_kwargs=EasyDict(channel_base=cfg.channel_base, channel_max=cfg.channel_max,
                            fused_modconv_default="inference_only"),

@@ -309,3 +309,14 @@ def test_preset_orbit_facts_kept(tmp_path, model, marker):
     preset = PRESETS["shapenetcars128-64"].orbit
     assert isinstance(orbit, OrbitSpec) and orbit.focal == preset.focal
     assert orbit.yaw_range == (0.0, 2 * math.pi) and orbit.pitch_range == preset.pitch_range
+
+
+def test_superres_clamp_follows_the_fp16_blocks(tmp_path):
+    """EG3D clamps its super-resolution at 256 exactly when it builds those blocks for float16
+    (sr_num_fp16_res > 0); the loader reads that from the constructor kwargs."""
+    unclamped = dataclasses.replace(SMALL, superres=dataclasses.replace(SMALL.superres, conv_clamp=None))
+    for cfg, expected in ((SMALL, 256.0), (unclamped, None)):
+        path = write_eg3d_pickle(tmp_path / f"sr-{expected}.pkl", small_model(1, cfg), module_src="")
+        loaded = eg3d.load_eg3d(path)
+        assert loaded.config.superres.conv_clamp == expected
+        assert loaded.superresolution.block0.conv1.conv_clamp == expected

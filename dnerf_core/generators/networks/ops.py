@@ -58,24 +58,43 @@ def upsample2d(x: Tensor) -> Tensor:
 
 
 def upsample2d_slow(x: Tensor) -> Tensor:
-    """Answer key for upsample2d: zero insertion and the FIR filter applied pixel by pixel."""
-    f = fir_filter(dtype=x.dtype)
+    """Answer key for upsample2d: zero insertion (x at even pixels), then the FIR filter with gain 4
+    over the result zero-padded by 2 before and 1 after, one filter tap at a time."""
     b, c, h, w = x.shape
-    k = f.shape[-1]
-    pad_lo = (k + UPSAMPLE_FACTOR - 1) // 2
-    out = x.new_zeros(b, c, 2 * h, 2 * w)
-    for oy in range(2 * h):
-        for ox in range(2 * w):
-            acc = x.new_zeros(b, c)
-            for ky in range(k):
-                for kx in range(k):
-                    # position in the zero-inserted grid that filter tap (ky,kx) reads
-                    sy, sx = oy + ky - pad_lo, ox + kx - pad_lo
-                    if sy % 2 or sx % 2 or not (0 <= sy < 2 * h and 0 <= sx < 2 * w):
-                        continue
-                    acc = acc + x[:, :, sy // 2, sx // 2] * f[k - 1 - ky, k - 1 - kx] * 4
-            out[:, :, oy, ox] = acc
-    return out
+    zi = x.new_zeros(b, c, 2 * h, 2 * w)
+    zi[..., ::UPSAMPLE_FACTOR, ::UPSAMPLE_FACTOR] = x
+    k = len(FIR_TAPS)
+    return fir_filter2d_slow(zi, (k + UPSAMPLE_FACTOR - 1) // 2, (k - UPSAMPLE_FACTOR) // 2, UPSAMPLE_FACTOR ** 2)
+
+
+def upsample2d_full(x: Tensor) -> Tensor:
+    """[B,C,H,W] -> [B,C,2H+2,2H+2]: the whole (uncropped) FIR upsampling of the zero-inserted
+    image, i.e. upsample2d with one more row/column of the filter's support on each side."""
+    up = F.interpolate(F.pad(x, (1, 1, 1, 1)), scale_factor=UPSAMPLE_FACTOR, mode="bilinear", align_corners=False)
+    return up[..., 1:-1, 1:-1]
+
+
+def upsample_conv2d(x: Tensor, weight: Tensor, groups: int = 1) -> Tensor:
+    """StyleGAN2's upsampling convolution, x [B,G*I,H,W], weight [G*O,I,k,k] -> [B,G*O,2H,2W].
+
+    Defined (and checked by upsample_conv2d_slow against the official EG3D numbers) as: a stride-2
+    transposed convolution with the stored kernel as it is (output 2H+k-2), then the [1,3,3,1] FIR
+    with gain 4 and (k-2) zero rows/columns of padding per side. Every step is a linear
+    shift-invariant filter and only the last one crops, so the same numbers come from filtering
+    first: the full FIR upsampling (2H+2), then a 'valid' correlation with the flipped kernel.
+    PyTorch's CPU conv2d is faster than its transposed convolution, hence this order.
+    """
+    k = weight.shape[-1]
+    if k != 3:
+        raise ValueError(f"upsampling convolutions are 3x3 in StyleGAN2, got {k}x{k}")
+    return F.conv2d(_conv_input(upsample2d_full(x)), weight.flip([2, 3]), groups=groups)
+
+
+def _conv_same(x: Tensor, weight: Tensor, up: bool, groups: int = 1) -> Tensor:
+    """'same'-padded convolution, or the 2x upsampling one."""
+    if up:
+        return upsample_conv2d(x, weight, groups)
+    return F.conv2d(_conv_input(x), weight, padding=weight.shape[-1] // 2, groups=groups)
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
@@ -84,10 +103,7 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
 
     x [B,I,H,W], weight [O,I,k,k], styles [B,I] -> [B,O,H',W'] ('same' padding; H' = 2H with up).
     Each sample's kernel is the shared weight scaled per input channel by its style and, with
-    demodulate, renormalized to unit norm per output channel. With up the input is FIR-upsampled
-    first. (StyleGAN2 orders it as a transposed convolution then the FIR blur: the same numbers
-    except within one pixel of the border; measured here, PyTorch's CPU transposed convolution
-    is slower than convolving the upsampled image, so this order is used.)
+    demodulate, renormalized to unit norm per output channel. With up, see upsample_conv2d.
     """
     b, i, h, w = x.shape
     o, _, k, _ = weight.shape
@@ -96,11 +112,8 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
     wgt = weight[None] * styles[:, None, :, None, None]  # [B,O,I,k,k]
     if demodulate:
         wgt = wgt * (wgt.square().sum(dim=(2, 3, 4), keepdim=True) + DEMOD_EPS).rsqrt()
-    if up:
-        x = upsample2d(x)
-        h, w = x.shape[-2:]
-    out = F.conv2d(_conv_input(x.reshape(1, b * i, h, w)), wgt.reshape(b * o, i, k, k), padding=k // 2, groups=b)
-    return out.reshape(b, o, h, w)
+    out = _conv_same(x.reshape(1, b * i, h, w), wgt.reshape(b * o, i, k, k), up, groups=b)
+    return out.reshape(b, o, *out.shape[-2:])
 
 
 def _conv_input(x: Tensor) -> Tensor:
@@ -118,14 +131,45 @@ def _modulated_conv2d_frozen(x: Tensor, weight: Tensor, styles: Tensor, demodula
     channels by the styles, convolve with the shared weight, scale the outputs by the
     demodulation): when the weight is frozen and gradients flow only to the latent (inversion),
     the backward pass then needs no per-sample kernel gradient — about half the work."""
-    x = x * styles[:, :, None, None]
-    if up:
-        x = upsample2d(x)
-    out = F.conv2d(_conv_input(x), weight, padding=weight.shape[-1] // 2)
+    out = _conv_same(x * styles[:, :, None, None], weight, up)
     if demodulate:
         dcoefs = ((weight[None] * styles[:, None, :, None, None]).square().sum(dim=(2, 3, 4)) + DEMOD_EPS).rsqrt()
         out = out * dcoefs[:, :, None, None]
     return out
+
+
+def fir_filter2d_slow(x: Tensor, pad_lo: int, pad_hi: int, gain: float) -> Tensor:
+    """Answer key: the [1,3,3,1] FIR filter (times gain) over x zero-padded by pad_lo before and
+    pad_hi after on both axes, one filter tap at a time ('valid' output)."""
+    f = fir_filter(dtype=x.dtype) * gain
+    xp = F.pad(x, (pad_lo, pad_hi, pad_lo, pad_hi))
+    k = f.shape[-1]
+    h, w = xp.shape[-2] - k + 1, xp.shape[-1] - k + 1
+    out = x.new_zeros(*x.shape[:-2], h, w)
+    for ky in range(k):
+        for kx in range(k):  # true convolution: tap (ky,kx) meets the pixel (k-1-ky, k-1-kx) away
+            out = out + f[ky, kx] * xp[..., k - 1 - ky:k - 1 - ky + h, k - 1 - kx:k - 1 - kx + w]
+    return out
+
+
+def conv_transpose2d_slow(x: Tensor, weight: Tensor, stride: int) -> Tensor:
+    """Answer key: x [I,H,W] (one sample), weight [O,I,k,k] -> [O,(H-1)*stride+k, ...]: every
+    input pixel scatters weight[:, :, ky, kx] @ x[:, y, x] to output pixel (stride*y+ky, stride*x+kx)."""
+    _, h, w = x.shape
+    o, _, k, _ = weight.shape
+    out = x.new_zeros(o, (h - 1) * stride + k, (w - 1) * stride + k)
+    for ky in range(k):
+        for kx in range(k):
+            contrib = torch.einsum("oi,ihw->ohw", weight[:, :, ky, kx], x)
+            out[:, ky:ky + stride * (h - 1) + 1:stride, kx:kx + stride * (w - 1) + 1:stride] += contrib
+    return out
+
+
+def upsample_conv2d_slow(x: Tensor, weight: Tensor) -> Tensor:
+    """Answer key for upsample_conv2d, one sample x [I,H,W]: the transposed convolution with the
+    kernel as stored, then the FIR (gain 4) with k-2 zeros of padding per side."""
+    k = weight.shape[-1]
+    return fir_filter2d_slow(conv_transpose2d_slow(x, weight, UPSAMPLE_FACTOR), k - 2, k - 2, UPSAMPLE_FACTOR ** 2)
 
 
 def modulated_conv2d_slow(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
@@ -138,8 +182,8 @@ def modulated_conv2d_slow(x: Tensor, weight: Tensor, styles: Tensor, demodulate:
         if demodulate:
             norm = torch.sqrt((wgt ** 2).sum(dim=(1, 2, 3)) + DEMOD_EPS)
             wgt = wgt / norm[:, None, None, None]
-        xn = x[n:n + 1]
         if up:
-            xn = upsample2d_slow(xn)
-        outs.append(F.conv2d(xn, wgt, padding=k // 2))
+            outs.append(upsample_conv2d_slow(x[n], wgt)[None])
+        else:
+            outs.append(F.conv2d(x[n:n + 1], wgt, padding=k // 2))
     return torch.cat(outs)

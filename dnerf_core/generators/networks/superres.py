@@ -20,7 +20,10 @@ SR_NUM_WS = 3
 class SuperResConfig:
     """kind: 'hybrid8x' or 'hybrid2x'; input_resolution: size the raw image is resized to first;
     channels: (block0, block1) output channels; antialias: antialiased resizing of the input;
-    noise_mode: noise of the SR convs at inference (EG3D renders with none)."""
+    noise_mode: noise of the SR convs at inference (EG3D renders with none);
+    conv_clamp: clamp of the SR convs' outputs. EG3D builds its super-resolution blocks for
+    float16 whenever sr_num_fp16_res > 0 (every released model) and gives float16 blocks a clamp
+    of 256, which applies on any device and precision; None without fp16 blocks."""
 
     kind: str
     input_resolution: int
@@ -28,6 +31,7 @@ class SuperResConfig:
     channels: tuple[int, int]
     antialias: bool = True
     noise_mode: NoiseMode = "none"
+    conv_clamp: float | None = 256.0
 
 
 HYBRID_8X = SuperResConfig("hybrid8x", 128, 512, (256, 128))
@@ -37,14 +41,15 @@ HYBRID_2X = SuperResConfig("hybrid2x", 64, 128, (128, 64))
 class SuperResolution(nn.Module):
     """(raw rgb [B,3,h,w] in [-1,1], feature image [B,F,h,w] in [-1,1], ws) -> rgb [B,3,R,R] in [-1,1]."""
 
-    def __init__(self, config: SuperResConfig, feature_channels: int, w_dim: int, conv_clamp: float | None = None):
+    def __init__(self, config: SuperResConfig, feature_channels: int, w_dim: int):
         super().__init__()
         self.config = config
         c0, c1 = config.channels
         first_up = config.kind == "hybrid8x"
         r0 = config.input_resolution * (2 if first_up else 1)
-        self.block0 = SynthesisBlock(feature_channels, c0, w_dim, r0, 3, conv_clamp=conv_clamp, up=first_up)
-        self.block1 = SynthesisBlock(c0, c1, w_dim, r0 * 2, 3, conv_clamp=conv_clamp, up=True)
+        clamp = config.conv_clamp
+        self.block0 = SynthesisBlock(feature_channels, c0, w_dim, r0, 3, conv_clamp=clamp, up=first_up)
+        self.block1 = SynthesisBlock(c0, c1, w_dim, r0 * 2, 3, conv_clamp=clamp, up=True)
         if self.block1.resolution != config.output_resolution:
             raise ValueError(f"{config.kind} from {config.input_resolution} gives {self.block1.resolution}, "
                              f"not {config.output_resolution}")
