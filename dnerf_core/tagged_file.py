@@ -16,8 +16,9 @@ def save_tagged(path: str | Path, payload: dict) -> None:
         torch.save(payload, fh)
 
 
-def load_tagged(path: str | Path, fmt: str, version: int, what: str) -> dict:
-    """The payload of a file saved by save_tagged with this format and version, else CheckpointError."""
+def load_tagged(path: str | Path, fmt: str, version: int | tuple[int, ...], what: str) -> dict:
+    """The payload of a file saved by save_tagged with this format and version (or one of these
+    versions), else CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
@@ -27,6 +28,8 @@ def load_tagged(path: str | Path, fmt: str, version: int, what: str) -> dict:
         raise CheckpointError(f"{path}: not a loadable {what} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
     if not isinstance(payload, dict) or payload.get("format") != fmt:
         raise CheckpointError(f"{path}: not a {what} (format {fmt!r} expected)")
-    if payload.get("version") != version:
-        raise CheckpointError(f"{path}: {what} version {payload.get('version')!r}, this dnerf reads {version}")
+    versions = version if isinstance(version, tuple) else (version,)
+    if payload.get("version") not in versions:
+        raise CheckpointError(f"{path}: {what} version {payload.get('version')!r}, "
+                              f"this dnerf reads {' or '.join(map(str, versions))}")
     return payload

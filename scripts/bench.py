@@ -106,6 +106,8 @@ def child_generator(task: dict) -> dict:
         retain_freed_memory()
     if task["kind"] == "labeled_views":
         return _labeled_views(task)
+    if task["kind"] == "eg3d_views":
+        return child_eg3d_views(task)
     torch.manual_seed(0)
     gen, label = _load(task["spec"])
     if "chunk_rays" in task:
@@ -309,6 +311,72 @@ def bench_generators(quick: bool) -> dict:
     return out
 
 
+# The official EG3D code with the same random-weight ffhq512-128 pickle, 2 threads, on this machine
+# kind (issue #20, measured side by side on 2026-12-02): first 512x512 view (mapping, synthesis,
+# render, super-resolution), a further view with its cached backbone, the parts of that view.
+OFFICIAL_EG3D = {"first_view_seconds": 4.6, "further_view_seconds": 3.7, "further_view_before_superres_seconds": 1.7,
+                 "superres_seconds": 2.0, "peak_gb": 1.65}
+EG3D_SPEC = "preset:ffhq512-128"
+
+
+def superres_flops(gen) -> float:
+    """Multiply-adds x 2 of one view's super-resolution convolutions (3x3 convs and to-RGB 1x1s)."""
+    from dnerf_core.generators.networks.layers import SynthesisLayer, ToRGB
+
+    total = 0.0
+    for block in (gen.superresolution.block0, gen.superresolution.block1):
+        res = block.resolution
+        for m in block.modules():
+            if isinstance(m, (SynthesisLayer, ToRGB)):
+                o, i, kh, kw = m.weight.shape
+                total += 2.0 * o * i * kh * kw * res * res
+    return total
+
+
+def child_eg3d_views(task: dict) -> dict:
+    """First and further 512x512 views of an EG3D-size generator, the further view split into
+    what comes before the super-resolution and the super-resolution itself."""
+    from dnerf_core.cameras import random_orbit_cameras
+
+    torch.manual_seed(0)
+    gen, label = _load(task["spec"])
+    gen.superres_dtype = getattr(torch, task["superres_dtype"])
+    repeats = task["repeats"]
+    cams = random_orbit_cameras(2, gen.orbit, torch.Generator().manual_seed(0))
+    first = _median_seconds(lambda: gen.render(gen.sample([1]), cams[0]), repeats)
+    subject = gen.sample([1])
+    further = _median_seconds(lambda: gen.render(subject, cams[1]), repeats)
+    features = gen.render(subject, cams[1]).features
+    with torch.no_grad():
+        sr = _median_seconds(lambda: gen.super_resolve(subject, features), repeats)
+    return {"generator": label, "superres_dtype": task["superres_dtype"], "first_view_seconds": first,
+            "further_view_seconds": further, "superres_seconds": sr,
+            "further_view_before_superres_seconds": further - sr, "superres_gflop": superres_flops(gen) / 1e9,
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _fidelity_vs_float32(spec: str) -> dict:
+    return _run_child({"spec": spec, "kind": "superres_fidelity", "repeats": 1})
+
+
+def bench_eg3d(quick: bool) -> dict:
+    """EG3D-size views against the official code's figures (OFFICIAL_EG3D), float32 and with the
+    bfloat16 super-resolution, plus the super-resolution's share of the measured matmul FLOP/s."""
+    repeats = 1 if quick else 3
+    gflops = bench_matmul(quick)["gflops"]
+    out = {"official": OFFICIAL_EG3D, "matmul_gflops": gflops}
+    for dtype in ("float32", "bfloat16"):
+        row = _run_child({"spec": EG3D_SPEC, "kind": "eg3d_views", "superres_dtype": dtype, "repeats": repeats})
+        row["superres_share_of_matmul_peak"] = row["superres_gflop"] / row["superres_seconds"] / gflops
+        for key in ("first_view_seconds", "further_view_seconds", "further_view_before_superres_seconds",
+                    "superres_seconds"):
+            row[f"speedup_{key.removesuffix('_seconds')}_vs_official"] = OFFICIAL_EG3D[key] / row[key]
+        row["peak_gb"] = row["peak_rss_mb"] / 1024
+        out[dtype] = row
+    out["bfloat16_superres_fidelity"] = _fidelity_vs_float32(EG3D_SPEC)
+    return out
+
+
 def bench_chunks(quick: bool) -> dict:
     """Views of a cached default:face subject, RGB and semantic, marched in chunks of 8192 rays
     (the old default), 2048, DEFAULT_CHUNK_RAYS and 128: time and peak memory side by side;
@@ -388,6 +456,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "oracle": bench_oracle,
     "cloud": bench_cloud,
     "generators": bench_generators,
+    "eg3d": bench_eg3d,
     "semantic": bench_semantic,
     "chunks": bench_chunks,
     "inversion": bench_inversion,

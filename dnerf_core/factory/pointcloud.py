@@ -98,7 +98,7 @@ def voxel_downsample(cloud: LabeledPointCloud, voxel_size: float) -> LabeledPoin
     count = torch.bincount(inverse, minlength=n_vox).double()[:, None]
 
     def mean(x: Tensor) -> Tensor:
-        return torch.zeros(n_vox, x.shape[1], dtype=torch.float64).index_add_(0, inverse, x.double()) / count
+        return torch.zeros(n_vox, x.shape[1], dtype=torch.float64, device=x.device).index_add_(0, inverse, x.double()) / count
 
     points = mean(pts)
     colors = mean(torch.from_numpy(cloud.colors)).round()

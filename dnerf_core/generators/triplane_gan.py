@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cameras import Cameras, OrbitSpec, focal_from_fov, orbit_cameras, ray_bundle
+from ..device import low_precision_dtype
 from ..errors import DnerfError
 from ..render.config import DEFAULT_CHUNK_RAYS, RenderingConfig
 from ..render.raymarch import eg3d_density, march_chunked
@@ -27,8 +28,9 @@ from .networks.superres import HYBRID_2X, HYBRID_8X, SuperResConfig, SuperResolu
 from .networks.synthesis import SynthesisNetwork
 
 N_PLANES = 3
-# Precisions the super-resolution can run in: float32 (exact), or bfloat16 autocast for its
-# convolutions (about 2x faster at 512^2 on CPUs with AMX; scripts/bench.py reports both).
+# Precisions the super-resolution can run in: float32 (exact), or reduced-precision autocast for
+# its convolutions (bfloat16 on CPUs, about 2x faster at 512^2 with AMX; on CUDA the device's
+# low_precision_dtype; scripts/bench.py reports both).
 SUPERRES_DTYPES = (torch.float32, torch.bfloat16)
 
 
@@ -48,7 +50,9 @@ class TriPlaneConfig:
     orbit: the camera distribution the generator was trained on;
     conditioning_zero: feed a zero camera label to the mapping network (EG3D's ShapeNet setting);
     bounds: half side of the cube holding the subject (marching cubes, cloud cropping);
-    density_threshold: density (after activation) at which the surface is taken.
+    density_threshold: density (after activation) at which the surface is taken;
+    upconv_order: filter order of the upsampling convolutions (networks.ops.UPCONV_ORDERS): "eg3d",
+    or "fir_first" for generators trained with dnerf before EG3D parity (weight files version 1).
     """
 
     z_dim: int = 512
@@ -72,6 +76,7 @@ class TriPlaneConfig:
     conditioning_zero: bool = False
     bounds: float | None = None
     density_threshold: float = 10.0
+    upconv_order: str = "eg3d"
 
     @property
     def half_extent(self) -> float:
@@ -103,7 +108,7 @@ class Backbone(nn.Module):
     def __init__(self, cfg: TriPlaneConfig):
         super().__init__()
         self.synthesis = SynthesisNetwork(cfg.w_dim, cfg.plane_resolution, N_PLANES * cfg.plane_channels,
-                                          cfg.channel_base, cfg.channel_max, cfg.conv_clamp)
+                                          cfg.channel_base, cfg.channel_max, cfg.conv_clamp, cfg.upconv_order)
         self.mapping = MappingNetwork(cfg.z_dim, cfg.c_dim, cfg.w_dim, self.synthesis.num_ws,
                                       cfg.mapping_layers, cfg.mapping_lr_multiplier)
 
@@ -129,8 +134,8 @@ class TriPlaneGAN(nn.Module):
         self.backbone = Backbone(config)
         self.decoder = TriPlaneDecoder(config.plane_channels, config.decoder_hidden, config.decoder_features,
                                        config.decoder_lr_multiplier)
-        self.superresolution = (SuperResolution(config.superres, config.decoder_features, config.w_dim)
-                                if config.superres else None)
+        self.superresolution = (SuperResolution(config.superres, config.decoder_features, config.w_dim,
+                                                config.upconv_order) if config.superres else None)
 
     # --- Generator protocol attributes ----------------------------------------------------------
     @property
@@ -158,6 +163,10 @@ class TriPlaneGAN(nn.Module):
         return self.config.density_threshold
 
     @property
+    def device(self) -> torch.device:
+        return self.backbone.mapping.w_avg.device
+
+    @property
     def num_ws(self) -> int:
         return self.backbone.mapping.num_ws
 
@@ -168,10 +177,10 @@ class TriPlaneGAN(nn.Module):
         if self.c_dim == 0:
             return None
         if self.config.conditioning_zero:
-            return torch.zeros(n, self.c_dim)
+            return torch.zeros(n, self.c_dim, device=self.device)
         if cameras is None:
             cameras = orbit_cameras(0.0, 0.0, self.orbit)
-        label = cameras.to_eg3d_label().float()
+        label = cameras.to_eg3d_label().to(self.device, torch.float32)
         return label.expand(n, -1) if len(label) == 1 else label
 
     def mapping(self, z: Tensor, c: Tensor | None, truncation: float = 1.0, update_w_avg: bool = False) -> Tensor:
@@ -189,7 +198,7 @@ class TriPlaneGAN(nn.Module):
             raise DnerfError("need at least one seed")
         if any(s < 0 or s >= 2 ** 32 for s in seeds):
             raise DnerfError(f"seeds must be integers in [0, 2**32), got {seeds}")
-        return seed_latents(seeds, self.z_dim).to(self.backbone.mapping.w_avg.dtype)
+        return seed_latents(seeds, self.z_dim).to(self.backbone.mapping.w_avg)
 
     @torch.no_grad()
     def sample(self, seeds: list[int], truncation: float = 1.0, conditioning: Cameras | None = None) -> Subject:
@@ -231,7 +240,7 @@ class TriPlaneGAN(nn.Module):
         if n_subj not in (1, n_views):
             raise DnerfError(f"{n_subj} subjects for {n_views} cameras: pass one subject or one per camera")
         res = resolution or self.rendering.neural_resolution
-        rays = ray_bundle(cameras.to(dtype=torch.float32), res)
+        rays = ray_bundle(cameras.to(subject.planes.device, torch.float32), res)
         origins, dirs = rays.origins, rays.directions
         if n_subj == 1:  # all views through one set of planes: one long batch of rays
             origins, dirs = origins.reshape(1, -1, 3), dirs.reshape(1, -1, 3)
@@ -250,7 +259,9 @@ class TriPlaneGAN(nn.Module):
         if self.superresolution is None:
             return rgb_raw
         ws = subject.ws if len(subject) == len(feature_image) else subject.ws.expand(len(feature_image), -1, -1)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.superres_dtype == torch.bfloat16):
+        device = feature_image.device
+        with torch.autocast(device.type, dtype=low_precision_dtype(device),
+                            enabled=self.superres_dtype != torch.float32):
             out = self.superresolution(rgb_raw * 2 - 1, feature_image * 2 - 1, ws)
         return (out.float().contiguous() + 1) / 2
 

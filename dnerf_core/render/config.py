@@ -10,6 +10,10 @@ from dataclasses import dataclass
 # (scripts/bench.py --only chunks, results/bench_chunks.json); on some CPUs (an AMD EPYC) chunk
 # sizes differ in the last float32 bit of a few pixels.
 DEFAULT_CHUNK_RAYS = 512
+# Where the importance pass puts its pdf bins: "eg3d" = between the midpoints of the coarse samples
+# with the inner smoothed weights (what EG3D checkpoints are rendered with); "samples" = between the
+# coarse samples themselves (dnerf's renderer before EG3D parity; generators trained with it keep it).
+IMPORTANCE_BINS = ("eg3d", "samples")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,8 @@ class RenderingConfig:
     ray_start / ray_end: ray depth range (world units along unit rays);
     box_warp: side of the cube mapped onto the tri-plane's [-1,1] extent;
     white_back: composite over white instead of black;
-    neural_resolution: image size of the raw volume render (before super-resolution).
+    neural_resolution: image size of the raw volume render (before super-resolution);
+    importance_bins: pdf bins of the importance pass, one of IMPORTANCE_BINS.
     """
 
     depth_resolution: int
@@ -30,3 +35,8 @@ class RenderingConfig:
     box_warp: float
     white_back: bool
     neural_resolution: int
+    importance_bins: str = "eg3d"
+
+    def __post_init__(self) -> None:
+        if self.importance_bins not in IMPORTANCE_BINS:
+            raise ValueError(f"importance_bins must be one of {IMPORTANCE_BINS}, got {self.importance_bins!r}")

@@ -91,19 +91,23 @@ def inverse_cdf(edges: Tensor, weights: Tensor, n_samples: int, generator: torch
 
 
 def importance_depths(depths: Tensor, weights: Tensor, n_importance: int,
-                      generator: torch.Generator | None = None) -> Tensor:
+                      generator: torch.Generator | None = None, bins: str = "eg3d") -> Tensor:
     """depths [N,R,S,1] and their interval weights [N,R,S-1,1] -> [N,R,n_importance,1] new depths.
 
-    EG3D's binning, reproduced because its checkpoints' renders depend on it: the pdf's bins run
-    between consecutive midpoints of the coarse samples (the first S-2 midpoints as edges), and
-    their weights are the smoothed interval weights without the first and the last.
+    bins="eg3d": EG3D's binning, reproduced because its checkpoints' renders depend on it: the
+    pdf's bins run between consecutive midpoints of the coarse samples (the first S-2 midpoints as
+    edges) and their weights are the smoothed interval weights without the first and the last.
+    bins="samples": the bins are the coarse intervals themselves, with all smoothed weights.
     """
     n, r, s, _ = depths.shape
     with torch.no_grad():
         z = depths.reshape(n * r, s)
-        w = smooth_importance_weights(weights.reshape(n * r, s - 1)) + PDF_EPS
-        edges = 0.5 * (z[:, 1:-1] + z[:, :-2])  # [M,S-2] = midpoints 0..S-3
-        out = inverse_cdf(edges, w[:, 1:-1], n_importance, generator)
+        w = smooth_importance_weights(weights.reshape(n * r, s - 1))
+        if bins == "samples":
+            out = inverse_cdf(z, w, n_importance, generator)
+        else:
+            edges = 0.5 * (z[:, 1:-1] + z[:, :-2])  # [M,S-2] = midpoints 0..S-3
+            out = inverse_cdf(edges, w[:, 1:-1] + PDF_EPS, n_importance, generator)
     return out.reshape(n, r, n_importance, 1)
 
 
@@ -134,16 +138,19 @@ def smooth_importance_weights_slow(weights: list[float]) -> list[float]:
     return [(pair_max(j - 1, j) + pair_max(j, j + 1)) / 2 for j in range(s)]
 
 
-def importance_depths_slow(depths: Tensor, weights: Tensor, n_importance: int) -> Tensor:
-    """Answer key for the deterministic importance_depths, one ray at a time: EG3D's bins run
+def importance_depths_slow(depths: Tensor, weights: Tensor, n_importance: int, bins: str = "eg3d") -> Tensor:
+    """Answer key for the deterministic importance_depths, one ray at a time. "eg3d": the bins run
     between the midpoints of consecutive coarse samples (midpoints 0..S-3 as edges) and take the
-    smoothed weights of intervals 1..S-3."""
+    smoothed weights of intervals 1..S-3; "samples": the coarse intervals and all their weights."""
     n, r, s, _ = depths.shape
     out = []
     for z, w in zip(depths.reshape(n * r, s).double().tolist(), weights.reshape(n * r, s - 1).double().tolist()):
-        smooth = [v + IMPORTANCE_WEIGHT_FLOOR + PDF_EPS for v in smooth_importance_weights_slow(w)]
-        edges = [(z[k] + z[k + 1]) / 2 for k in range(s - 2)]
-        out.append(inverse_cdf_slow(torch.tensor([edges]), torch.tensor([smooth[1:-1]]), n_importance)[0])
+        smooth = [v + IMPORTANCE_WEIGHT_FLOOR for v in smooth_importance_weights_slow(w)]
+        if bins == "samples":
+            edges, probs = z, smooth
+        else:
+            edges, probs = [(z[k] + z[k + 1]) / 2 for k in range(s - 2)], [v + PDF_EPS for v in smooth[1:-1]]
+        out.append(inverse_cdf_slow(torch.tensor([edges]), torch.tensor([probs]), n_importance)[0])
     return torch.stack(out).reshape(n, r, n_importance, 1).to(depths.dtype)
 
 
@@ -277,7 +284,8 @@ def march(field: FieldFn, origins: Tensor, directions: Tensor, config: Rendering
     sigma, feats = _evaluate(field, origins, directions, depths)
     if config.depth_resolution_importance > 0:
         coarse_w, _ = compute_weights(sigma, depths, density_activation)
-        fine = importance_depths(depths, coarse_w, config.depth_resolution_importance, generator)
+        fine = importance_depths(depths, coarse_w, config.depth_resolution_importance, generator,
+                                 config.importance_bins)
         sigma_f, feats_f = _evaluate(field, origins, directions, fine)
         depths = torch.cat([depths, fine], dim=-2)
         order = torch.argsort(depths, dim=-2)
@@ -293,12 +301,13 @@ def march_slow(field: FieldFn, origins: Tensor, directions: Tensor, config: Rend
     """Answer key for the deterministic march: evenly spaced coarse depths, composite_slow for the
     coarse weights, importance_depths_slow, merged and sorted, composite_slow again."""
     n, r, _ = origins.shape
-    coarse = torch.linspace(config.ray_start, config.ray_end, config.depth_resolution, dtype=origins.dtype)
+    coarse = torch.linspace(config.ray_start, config.ray_end, config.depth_resolution, dtype=origins.dtype,
+                            device=origins.device)
     depths = coarse.reshape(1, 1, -1, 1).expand(n, r, -1, 1)
     sigma, feats = _evaluate(field, origins, directions, depths)
     if config.depth_resolution_importance > 0:
         coarse_w = composite_slow(feats, sigma, depths, density_activation).weights
-        fine = importance_depths_slow(depths, coarse_w, config.depth_resolution_importance)
+        fine = importance_depths_slow(depths, coarse_w, config.depth_resolution_importance, config.importance_bins)
         sigma_f, feats_f = _evaluate(field, origins, directions, fine)
         depths, order = torch.sort(torch.cat([depths, fine], dim=-2), dim=-2)
         sigma = torch.cat([sigma, sigma_f], dim=-2).gather(-2, order)

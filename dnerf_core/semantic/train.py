@@ -87,7 +87,7 @@ def prune_march(marched: MarchResult, origins: Tensor, directions: Tensor, thres
     # computes its own weights and needs every sample)
     keep = w[0, ..., 0] > threshold if threshold > 0 else torch.ones_like(w[0, ..., 0], dtype=torch.bool)
     weights = torch.where(keep[None, ..., None], w, torch.zeros_like(w))
-    need = torch.zeros(keep.shape[0], keep.shape[1] + 1, dtype=torch.bool)
+    need = torch.zeros(keep.shape[0], keep.shape[1] + 1, dtype=torch.bool, device=keep.device)
     need[:, :-1] |= keep
     need[:, 1:] |= keep
     index = need.flatten().nonzero()[:, 0]

@@ -34,12 +34,13 @@ def test_upsample2d_keeps_the_mean_inside_and_is_linear():
     assert torch.allclose(ops.upsample2d(2 * a - b), 2 * ops.upsample2d(a) - ops.upsample2d(b))
 
 
+@pytest.mark.parametrize("up_order", ops.UPCONV_ORDERS)
 @pytest.mark.parametrize("up", [False, True])
 @pytest.mark.parametrize("demodulate", [False, True])
-def test_modulated_conv_equals_slow(up, demodulate):
+def test_modulated_conv_equals_slow(up, demodulate, up_order):
     x, w, s = _rand(3, 4, 5, 5, seed=3), _rand(6, 4, 3, 3, seed=4), _rand(3, 4, seed=5)
-    fast = ops.modulated_conv2d(x, w, s, demodulate=demodulate, up=up)
-    slow = ops.modulated_conv2d_slow(x, w, s, demodulate=demodulate, up=up)
+    fast = ops.modulated_conv2d(x, w, s, demodulate=demodulate, up=up, up_order=up_order)
+    slow = ops.modulated_conv2d_slow(x, w, s, demodulate=demodulate, up=up, up_order=up_order)
     assert fast.shape == (3, 6, 10 if up else 5, 10 if up else 5)
     assert torch.allclose(fast, slow, atol=1e-10)
 
@@ -51,19 +52,20 @@ def test_modulated_conv_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: ops.modulated_conv2d(*a, demodulate=True, up=True), (x, w, s))
 
 
+@pytest.mark.parametrize("up_order", ops.UPCONV_ORDERS)
 @pytest.mark.parametrize("up", [False, True])
 @pytest.mark.parametrize("demodulate", [False, True])
-def test_frozen_weight_path_equals_slow_and_grouped(up, demodulate):
+def test_frozen_weight_path_equals_slow_and_grouped(up, demodulate, up_order):
     # inversion: weights frozen, gradients to x and styles only -> activation-modulated path
     x = _rand(2, 4, 5, 5, seed=13).requires_grad_(True)
     s = _rand(2, 4, seed=15).requires_grad_(True)
     w = _rand(6, 4, 3, 3, seed=14)
-    frozen = ops.modulated_conv2d(x, w, s, demodulate=demodulate, up=up)
-    slow = ops.modulated_conv2d_slow(x, w, s, demodulate=demodulate, up=up)
+    frozen = ops.modulated_conv2d(x, w, s, demodulate=demodulate, up=up, up_order=up_order)
+    slow = ops.modulated_conv2d_slow(x, w, s, demodulate=demodulate, up=up, up_order=up_order)
     assert torch.allclose(frozen, slow, atol=1e-10)
     g_frozen = torch.autograd.grad(frozen.square().sum(), (x, s))
     w_grad = w.clone().requires_grad_(True)  # weight needing grad -> the grouped path
-    grouped = ops.modulated_conv2d(x, w_grad, s, demodulate=demodulate, up=up)
+    grouped = ops.modulated_conv2d(x, w_grad, s, demodulate=demodulate, up=up, up_order=up_order)
     g_grouped = torch.autograd.grad(grouped.square().sum(), (x, s))
     for a, b in zip(g_frozen, g_grouped):
         assert torch.allclose(a, b, atol=1e-9)
@@ -128,3 +130,13 @@ def test_modulated_conv_under_bf16_autocast_is_close_to_float32(up):
     assert got.dtype == torch.bfloat16 and got.shape == ref.shape
     # bfloat16 keeps 8 mantissa bits: a few parts in a thousand of the output's scale
     assert (got.float() - ref).abs().max() < 0.02 * ref.abs().max()
+
+
+def test_upconv_orders_differ_by_the_kernel_flip_and_the_borders():
+    """Both orders are the same filter with the kernel flipped, except near the borders."""
+    x, w = _rand(1, 2, 6, 6, seed=30), _rand(3, 2, 3, 3, seed=31)
+    eg3d = ops.upsample_conv2d(x, w, order="eg3d")
+    fir_first = ops.upsample_conv2d(x, w.flip([2, 3]), order="fir_first")
+    assert torch.allclose(eg3d[..., 1:-1, 1:-1], fir_first[..., 1:-1, 1:-1], atol=1e-12)
+    assert not torch.allclose(eg3d, fir_first, atol=1e-6)
+    assert not torch.allclose(eg3d, ops.upsample_conv2d(x, w, order="fir_first"), atol=1e-3)

@@ -189,3 +189,30 @@ def test_bad_input(tiny):
         tiny.render(tiny.sample([1, 2]), cams)
     with pytest.raises(DnerfError, match="super-resolution"):
         TriPlaneGAN(replace(TINY, superres=None))
+
+
+def test_version_1_weight_files_keep_the_choices_they_were_trained_with(tmp_path):
+    """Files from before EG3D parity load with FIR-first upsampling convs and sample-bin importance
+    sampling; version 2 files record both in their config and round-trip."""
+    import dataclasses
+
+    from dnerf_core.generators import triplane_io
+    from dnerf_core.tagged_file import load_tagged, save_tagged
+
+    cfg = dataclasses.replace(PRESETS["shapenetcars128-64"], z_dim=16, w_dim=16, plane_resolution=16,
+                              plane_channels=4, channel_base=256, channel_max=16, decoder_hidden=8,
+                              decoder_features=4, superres=None, img_resolution=64)
+    model = TriPlaneGAN(cfg)
+    triplane_io.save_triplane(tmp_path / "v2.pt", model)
+    payload = load_tagged(tmp_path / "v2.pt", triplane_io.FORMAT, triplane_io.VERSION, "w")
+    assert payload["config"]["upconv_order"] == "eg3d" and payload["config"]["rendering"]["importance_bins"] == "eg3d"
+    assert triplane_io.load_triplane(tmp_path / "v2.pt").config == cfg
+    legacy = dict(payload, version=triplane_io.LEGACY_VERSION)
+    legacy["config"] = {k: v for k, v in payload["config"].items() if k != "upconv_order"}
+    legacy["config"]["rendering"] = {k: v for k, v in payload["config"]["rendering"].items() if k != "importance_bins"}
+    save_tagged(tmp_path / "v1.pt", legacy)
+    old = triplane_io.load_triplane(tmp_path / "v1.pt")
+    assert old.config.upconv_order == "fir_first" and old.config.rendering.importance_bins == "samples"
+    assert old.backbone.synthesis.b8.conv0.up_order == "fir_first"
+    triplane_io.save_triplane(tmp_path / "again.pt", old)
+    assert triplane_io.load_triplane(tmp_path / "again.pt").config == old.config

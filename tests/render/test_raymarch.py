@@ -1,7 +1,8 @@
 """Ray-marching kernels: every fast path against its slow twin; determinism; march end to end."""
+import pytest
 import torch
 
-from dnerf_core.render.config import RenderingConfig
+from dnerf_core.render.config import IMPORTANCE_BINS, RenderingConfig
 from dnerf_core.render.raymarch import (composite, composite_probabilities, composite_slow, identity_density,
                                         importance_depths, importance_depths_slow, inverse_cdf, inverse_cdf_slow, march,
                                         march_slow, stratified_depths)
@@ -129,20 +130,24 @@ def test_empty_rays_give_far_depth_and_finite_gradients():
     assert torch.isfinite(sigmas.grad).all()
 
 
-def test_importance_depths_fast_equals_slow():
-    """EG3D's binning (midpoint edges, inner smoothed weights), vectorized vs one ray at a time."""
+@pytest.mark.parametrize("bins", IMPORTANCE_BINS)
+def test_importance_depths_fast_equals_slow(bins):
+    """Both binnings, vectorized vs one ray at a time."""
     g = torch.Generator().manual_seed(5)
     depths = torch.sort(torch.rand(2, 3, 12, 1, generator=g, dtype=torch.float64), dim=2).values
     weights = torch.rand(2, 3, 11, 1, generator=g, dtype=torch.float64) ** 4
-    fast = importance_depths(depths, weights, 16)
-    slow = importance_depths_slow(depths, weights, 16)
+    fast = importance_depths(depths, weights, 16, bins=bins)
+    slow = importance_depths_slow(depths, weights, 16, bins)
     assert torch.allclose(fast, slow, atol=1e-12)
+    if bins == "samples":
+        return
     # every new depth lies between the first and the (S-2)-th midpoint: EG3D's bins
     mids = 0.5 * (depths[..., 1:, :] + depths[..., :-1, :])
     assert (fast >= mids[..., :1, :] - 1e-12).all() and (fast <= mids[..., -2:-1, :] + 1e-12).all()
 
 
-def test_march_fast_equals_slow():
+@pytest.mark.parametrize("bins", IMPORTANCE_BINS)
+def test_march_fast_equals_slow(bins):
     g = torch.Generator().manual_seed(6)
     centre = torch.tensor([0.1, -0.05, 0.0], dtype=torch.float64)
 
@@ -153,7 +158,7 @@ def test_march_fast_equals_slow():
     origins = torch.tensor([[[0.0, 0.0, -2.0]]], dtype=torch.float64).expand(1, 5, 3)
     dirs = torch.nn.functional.normalize(torch.randn(1, 5, 3, generator=g, dtype=torch.float64) * 0.1
                                          + torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), dim=-1)
-    cfg = RenderingConfig(16, 16, 1.0, 3.0, 1.0, False, 8)
+    cfg = RenderingConfig(16, 16, 1.0, 3.0, 1.0, False, 8, importance_bins=bins)
     fast, slow = march(field, origins, dirs, cfg), march_slow(field, origins, dirs, cfg)
     for name in ("features", "depth", "opacity", "depths"):
         assert torch.allclose(getattr(fast, name), getattr(slow, name), atol=1e-10), name

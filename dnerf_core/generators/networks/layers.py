@@ -38,9 +38,12 @@ class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally 2x upsampling) + per-pixel noise + bias + leaky ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
-                 conv_clamp: float | None = None, kernel_size: int = 3):
+                 conv_clamp: float | None = None, kernel_size: int = 3, up_order: str = "eg3d"):
         super().__init__()
+        if up_order not in ops.UPCONV_ORDERS:
+            raise ValueError(f"up_order must be one of {ops.UPCONV_ORDERS}, got {up_order!r}")
         self.up = up
+        self.up_order = up_order
         self.conv_clamp = conv_clamp
         self.resolution = resolution
         self.affine = FullyConnected(w_dim, in_channels, bias_init=1.0)
@@ -51,11 +54,11 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor, noise_mode: NoiseMode = "const", gain: float = 1.0) -> Tensor:
         styles = self.affine(w)
-        x = ops.modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up)
+        x = ops.modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, up_order=self.up_order)
         if noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         elif noise_mode == "random":
-            x = x + torch.randn(x.shape[0], 1, *x.shape[2:], dtype=x.dtype) * self.noise_strength
+            x = x + torch.randn(x.shape[0], 1, *x.shape[2:], dtype=x.dtype, device=x.device) * self.noise_strength
         x = x + self.bias[None, :, None, None]
         return ops.lrelu_agc(x, gain, self.conv_clamp)
 
@@ -89,7 +92,7 @@ class SynthesisBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
-                 conv_clamp: float | None = None, up: bool = True):
+                 conv_clamp: float | None = None, up: bool = True, up_order: str = "eg3d"):
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
@@ -97,7 +100,8 @@ class SynthesisBlock(nn.Module):
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=up, conv_clamp=conv_clamp)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=up, conv_clamp=conv_clamp,
+                                        up_order=up_order)
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp)
         self.torgb = ToRGB(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
         self.num_conv = 1 if in_channels == 0 else 2

@@ -20,6 +20,10 @@ LRELU_GAIN = math.sqrt(2.0)
 DEMOD_EPS = 1e-8
 # Second-moment normalization epsilon of the mapping network's inputs.
 NORMALIZE_EPS = 1e-8
+# Orders of the upsampling convolution: "eg3d" = transposed conv with the stored kernel, then the
+# FIR (StyleGAN2 / EG3D, what their checkpoints need); "fir_first" = FIR-upsample, then a 'same'
+# conv with the stored kernel (dnerf before EG3D parity; the generators trained with it keep it).
+UPCONV_ORDERS = ("eg3d", "fir_first")
 
 
 def fir_filter(taps=FIR_TAPS, dtype=torch.float32) -> Tensor:
@@ -74,7 +78,7 @@ def upsample2d_full(x: Tensor) -> Tensor:
     return up[..., 1:-1, 1:-1]
 
 
-def upsample_conv2d(x: Tensor, weight: Tensor, groups: int = 1) -> Tensor:
+def upsample_conv2d(x: Tensor, weight: Tensor, groups: int = 1, order: str = "eg3d") -> Tensor:
     """StyleGAN2's upsampling convolution, x [B,G*I,H,W], weight [G*O,I,k,k] -> [B,G*O,2H,2W].
 
     Defined (and checked by upsample_conv2d_slow against the official EG3D numbers) as: a stride-2
@@ -83,22 +87,25 @@ def upsample_conv2d(x: Tensor, weight: Tensor, groups: int = 1) -> Tensor:
     shift-invariant filter and only the last one crops, so the same numbers come from filtering
     first: the full FIR upsampling (2H+2), then a 'valid' correlation with the flipped kernel.
     PyTorch's CPU conv2d is faster than its transposed convolution, hence this order.
+    order="fir_first" is the other filter order (see UPCONV_ORDERS).
     """
     k = weight.shape[-1]
     if k != 3:
         raise ValueError(f"upsampling convolutions are 3x3 in StyleGAN2, got {k}x{k}")
+    if order == "fir_first":
+        return F.conv2d(_conv_input(upsample2d(x)), weight, padding=k // 2, groups=groups)
     return F.conv2d(_conv_input(upsample2d_full(x)), weight.flip([2, 3]), groups=groups)
 
 
-def _conv_same(x: Tensor, weight: Tensor, up: bool, groups: int = 1) -> Tensor:
+def _conv_same(x: Tensor, weight: Tensor, up: bool, groups: int = 1, up_order: str = "eg3d") -> Tensor:
     """'same'-padded convolution, or the 2x upsampling one."""
     if up:
-        return upsample_conv2d(x, weight, groups)
+        return upsample_conv2d(x, weight, groups, up_order)
     return F.conv2d(_conv_input(x), weight, padding=weight.shape[-1] // 2, groups=groups)
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
-                     up: bool = False) -> Tensor:
+                     up: bool = False, up_order: str = "eg3d") -> Tensor:
     """StyleGAN2's modulated convolution as one grouped convolution.
 
     x [B,I,H,W], weight [O,I,k,k], styles [B,I] -> [B,O,H',W'] ('same' padding; H' = 2H with up).
@@ -108,11 +115,11 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
     b, i, h, w = x.shape
     o, _, k, _ = weight.shape
     if torch.is_grad_enabled() and not weight.requires_grad:
-        return _modulated_conv2d_frozen(x, weight, styles, demodulate, up)
+        return _modulated_conv2d_frozen(x, weight, styles, demodulate, up, up_order)
     wgt = weight[None] * styles[:, None, :, None, None]  # [B,O,I,k,k]
     if demodulate:
         wgt = wgt * (wgt.square().sum(dim=(2, 3, 4), keepdim=True) + DEMOD_EPS).rsqrt()
-    out = _conv_same(x.reshape(1, b * i, h, w), wgt.reshape(b * o, i, k, k), up, groups=b)
+    out = _conv_same(x.reshape(1, b * i, h, w), wgt.reshape(b * o, i, k, k), up, b, up_order)
     return out.reshape(b, o, *out.shape[-2:])
 
 
@@ -126,12 +133,13 @@ def _conv_input(x: Tensor) -> Tensor:
     return x
 
 
-def _modulated_conv2d_frozen(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, up: bool) -> Tensor:
+def _modulated_conv2d_frozen(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, up: bool,
+                             up_order: str) -> Tensor:
     """The same convolution with the modulation moved onto the activations (scale the input
     channels by the styles, convolve with the shared weight, scale the outputs by the
     demodulation): when the weight is frozen and gradients flow only to the latent (inversion),
     the backward pass then needs no per-sample kernel gradient — about half the work."""
-    out = _conv_same(x * styles[:, :, None, None], weight, up)
+    out = _conv_same(x * styles[:, :, None, None], weight, up, up_order=up_order)
     if demodulate:
         dcoefs = ((weight[None] * styles[:, None, :, None, None]).square().sum(dim=(2, 3, 4)) + DEMOD_EPS).rsqrt()
         out = out * dcoefs[:, :, None, None]
@@ -165,15 +173,18 @@ def conv_transpose2d_slow(x: Tensor, weight: Tensor, stride: int) -> Tensor:
     return out
 
 
-def upsample_conv2d_slow(x: Tensor, weight: Tensor) -> Tensor:
+def upsample_conv2d_slow(x: Tensor, weight: Tensor, order: str = "eg3d") -> Tensor:
     """Answer key for upsample_conv2d, one sample x [I,H,W]: the transposed convolution with the
-    kernel as stored, then the FIR (gain 4) with k-2 zeros of padding per side."""
+    kernel as stored, then the FIR (gain 4) with k-2 zeros of padding per side ("fir_first": the
+    slow FIR upsampling, then a 'same' convolution)."""
     k = weight.shape[-1]
+    if order == "fir_first":
+        return F.conv2d(upsample2d_slow(x[None]), weight, padding=k // 2)[0]
     return fir_filter2d_slow(conv_transpose2d_slow(x, weight, UPSAMPLE_FACTOR), k - 2, k - 2, UPSAMPLE_FACTOR ** 2)
 
 
 def modulated_conv2d_slow(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
-                          up: bool = False) -> Tensor:
+                          up: bool = False, up_order: str = "eg3d") -> Tensor:
     """Answer key for modulated_conv2d: one sample at a time, the modulated kernel built explicitly."""
     outs = []
     k = weight.shape[-1]
@@ -183,7 +194,7 @@ def modulated_conv2d_slow(x: Tensor, weight: Tensor, styles: Tensor, demodulate:
             norm = torch.sqrt((wgt ** 2).sum(dim=(1, 2, 3)) + DEMOD_EPS)
             wgt = wgt / norm[:, None, None, None]
         if up:
-            outs.append(upsample_conv2d_slow(x[n], wgt)[None])
+            outs.append(upsample_conv2d_slow(x[n], wgt, up_order)[None])
         else:
             outs.append(F.conv2d(x[n:n + 1], wgt, padding=k // 2))
     return torch.cat(outs)

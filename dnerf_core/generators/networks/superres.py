@@ -41,15 +41,15 @@ HYBRID_2X = SuperResConfig("hybrid2x", 64, 128, (128, 64))
 class SuperResolution(nn.Module):
     """(raw rgb [B,3,h,w] in [-1,1], feature image [B,F,h,w] in [-1,1], ws) -> rgb [B,3,R,R] in [-1,1]."""
 
-    def __init__(self, config: SuperResConfig, feature_channels: int, w_dim: int):
+    def __init__(self, config: SuperResConfig, feature_channels: int, w_dim: int, up_order: str = "eg3d"):
         super().__init__()
         self.config = config
         c0, c1 = config.channels
         first_up = config.kind == "hybrid8x"
         r0 = config.input_resolution * (2 if first_up else 1)
         clamp = config.conv_clamp
-        self.block0 = SynthesisBlock(feature_channels, c0, w_dim, r0, 3, conv_clamp=clamp, up=first_up)
-        self.block1 = SynthesisBlock(c0, c1, w_dim, r0 * 2, 3, conv_clamp=clamp, up=True)
+        self.block0 = SynthesisBlock(feature_channels, c0, w_dim, r0, 3, conv_clamp=clamp, up=first_up, up_order=up_order)
+        self.block1 = SynthesisBlock(c0, c1, w_dim, r0 * 2, 3, conv_clamp=clamp, up=True, up_order=up_order)
         if self.block1.resolution != config.output_resolution:
             raise ValueError(f"{config.kind} from {config.input_resolution} gives {self.block1.resolution}, "
                              f"not {config.output_resolution}")

@@ -22,7 +22,7 @@ class SynthesisNetwork(nn.Module):
     """ws [B,num_ws,w_dim] -> (image [B,img_channels,R,R], per-block feature maps [B,C_r,r,r])."""
 
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int, channel_max: int,
-                 conv_clamp: float | None = None):
+                 conv_clamp: float | None = None, up_order: str = "eg3d"):
         super().__init__()
         if img_resolution < FIRST_RESOLUTION or img_resolution & (img_resolution - 1):
             raise ValueError(f"plane resolution must be a power of two >= {FIRST_RESOLUTION}, got {img_resolution}")
@@ -31,7 +31,7 @@ class SynthesisNetwork(nn.Module):
         in_ch = 0
         for res in self.resolutions:
             out_ch = block_channels(res, channel_base, channel_max)
-            block = SynthesisBlock(in_ch, out_ch, w_dim, res, img_channels, conv_clamp=conv_clamp)
+            block = SynthesisBlock(in_ch, out_ch, w_dim, res, img_channels, conv_clamp=conv_clamp, up_order=up_order)
             setattr(self, f"b{res}", block)
             self.num_ws += block.num_conv
             in_ch = out_ch

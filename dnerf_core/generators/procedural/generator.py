@@ -52,25 +52,30 @@ class Category:
     bounds: float
 
 
+# The oracle worlds keep the importance bins their exact renders and the default generators were
+# made with ("samples"); EG3D checkpoints render with EG3D's ("eg3d", RenderingConfig's default).
+ORACLE_IMPORTANCE_BINS = "samples"
 CATEGORY_SPECS = {
     "car": Category(
         "car", car.make_car, car.LABELS, car.LABEL_COLORS,
         OrbitSpec(radius=1.7, pivot=(0.0, 0.0, 0.0), focal=1.025390625, yaw_range=(0.0, 2 * 3.141592653589793),
                   pitch_range=(0.05, 0.6)),
-        RenderingConfig(64, 64, 0.1, 2.6, box_warp=1.6, white_back=True, neural_resolution=64), bounds=0.8),
+        RenderingConfig(64, 64, 0.1, 2.6, box_warp=1.6, white_back=True, neural_resolution=64,
+                        importance_bins=ORACLE_IMPORTANCE_BINS), bounds=0.8),
     "face": Category(
         "face", face.make_face, face.LABELS, face.LABEL_COLORS,
         OrbitSpec(radius=2.7, pivot=(0.0, 0.0, 0.2), focal=4.2647, yaw_range=(-0.6, 0.6), pitch_range=(-0.3, 0.3)),
-        RenderingConfig(48, 48, 2.25, 3.3, box_warp=1.0, white_back=True, neural_resolution=64), bounds=0.5),
+        RenderingConfig(48, 48, 2.25, 3.3, box_warp=1.0, white_back=True, neural_resolution=64,
+                        importance_bins=ORACLE_IMPORTANCE_BINS), bounds=0.5),
 }
 CATEGORIES = tuple(CATEGORY_SPECS)
 
 
 def sphere_trace(world: World, origins: Tensor, dirs: Tensor, t_near: float, t_far: float) -> tuple[Tensor, Tensor]:
     """origins/dirs [R,3] -> (t [R], hit [R] bool). Only active rays are evaluated each step."""
-    t = torch.full(origins.shape[:1], t_near, dtype=origins.dtype)
-    hit = torch.zeros(origins.shape[:1], dtype=torch.bool)
-    active = torch.arange(len(origins))
+    t = torch.full(origins.shape[:1], t_near, dtype=origins.dtype, device=origins.device)
+    hit = torch.zeros(origins.shape[:1], dtype=torch.bool, device=origins.device)
+    active = torch.arange(len(origins), device=origins.device)
     for _ in range(SPHERE_TRACE_ITERATIONS):
         if len(active) == 0:
             break
@@ -145,20 +150,21 @@ class ProceduralGenerator:
             raise DnerfError(f"{len(worlds)} subjects for {n} ray batches: pass one subject or one per batch")
         groups = [list(range(n))] if len(worlds) == 1 else [[i] for i in range(n)]
         r = origins.shape[1]
-        rgb = torch.ones(n, r, 3)
-        depth = torch.full((n, r), float(self.rendering.ray_end))
-        opacity = torch.zeros(n, r)
-        labels = torch.zeros(n, r, dtype=torch.int64)
+        dev = origins.device
+        rgb = torch.ones(n, r, 3, device=dev)
+        depth = torch.full((n, r), float(self.rendering.ray_end), device=dev)
+        opacity = torch.zeros(n, r, device=dev)
+        labels = torch.zeros(n, r, dtype=torch.int64, device=dev)
         for rows in groups:
             world = worlds[0] if len(worlds) == 1 else worlds[rows[0]]
             o, d = origins[rows].reshape(-1, 3).float(), directions[rows].reshape(-1, 3).float()
             t, hit = sphere_trace(world, o, d, self.rendering.ray_start, self.rendering.ray_end)
             pts = o[hit] + t[hit, None] * d[hit]
-            shade = torch.ones(len(o), 3)
+            shade = torch.ones(len(o), 3, device=dev)
             shade[hit] = world.shaded_color(pts)
-            lab = torch.zeros(len(o), dtype=torch.int64)
+            lab = torch.zeros(len(o), dtype=torch.int64, device=dev)
             lab[hit] = world.labels(pts)
-            dep = torch.full((len(o),), float(self.rendering.ray_end))
+            dep = torch.full((len(o),), float(self.rendering.ray_end), device=dev)
             dep[hit] = t[hit]
             back = lambda x: x.reshape(len(rows), r, *x.shape[1:])  # noqa: E731
             rgb[rows], labels[rows], depth[rows], opacity[rows] = back(shade), back(lab), back(dep), back(hit.float())

@@ -42,7 +42,7 @@ class World:
 
     def labels(self, points: Tensor) -> Tensor:
         """[P] int64 label of the part with the smallest signed distance (defined everywhere)."""
-        table = torch.tensor([part.label for part in self.parts], dtype=torch.int64)
+        table = torch.tensor([part.label for part in self.parts], dtype=torch.int64, device=points.device)
         return table[self.nearest_part(points)]
 
     def albedo(self, points: Tensor) -> Tensor:
@@ -51,7 +51,7 @@ class World:
 
     def normals(self, points: Tensor) -> Tensor:
         """[P,3] unit gradient of the SDF by central differences."""
-        eye = torch.eye(3, dtype=points.dtype) * NORMAL_EPS
+        eye = torch.eye(3, dtype=points.dtype, device=points.device) * NORMAL_EPS
         grads = [self.sdf(points + e) - self.sdf(points - e) for e in eye]
         n = torch.stack(grads, dim=-1)
         return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
