@@ -100,6 +100,7 @@ def test_readme_test_command_is_what_ci_runs():
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_readme_main_command_exports_a_labeled_subject(tmp_path):
     block = bash_block_with(MAIN_COMMAND_PREFIX)
     main = [c for c in cli_commands(block) if Path(c[0]).name == "dnerf-export"]
@@ -214,6 +215,7 @@ def small_export(tmp_path_factory):
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_picture_script_draws_all_three_panels_the_same_each_time(small_export, tmp_path):
     import numpy as np
     from PIL import Image
