@@ -47,6 +47,7 @@ def _modules_loaded_after(code: str) -> set[str]:
     return set(out.stdout.split())
 
 
+@pytest.mark.slow
 def test_dnerf_core_never_imports_bpy():
     # Every module that imports here (one that fails for reasons of its own, e.g. an optional
     # cluster extra, is not this test's business); none of them may pull in bpy.

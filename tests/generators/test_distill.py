@@ -25,6 +25,7 @@ def _model(seed: int = 0) -> TriPlaneGAN:
     return TriPlaneGAN(default_config("car")).train()
 
 
+@pytest.mark.slow
 def test_step_smoke_and_update():
     model, oracle = _model(), ProceduralGenerator("car")
     before = {k: v.clone() for k, v in model.state_dict().items()}

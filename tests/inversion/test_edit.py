@@ -23,6 +23,7 @@ def test_edit_region_and_transplant_values():
     assert edit_region(before, edited).tolist() == [[True, True, False], [False, True, True], [False, False, False]]
 
 
+@pytest.mark.slow
 def test_edit_errors(face):
     gen = face.generator
     subject = gen.sample([SEED])

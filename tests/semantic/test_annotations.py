@@ -163,6 +163,7 @@ def test_learned_generator_kit_world_masks(tmp_path, learned_car):
     assert "world masks" in (out / "README.txt").read_text()
 
 
+@pytest.mark.slow
 def test_oracle_generator_kit_masks_do_not_depend_on_the_kind(tmp_path, face):
     # on the oracle's own images both kinds are its exact labels
     kits = [load_kit(make_kit(face, "procedural:face", tmp_path / kind, subjects=1, views=2, resolution=RES,

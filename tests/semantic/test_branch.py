@@ -98,6 +98,7 @@ def test_gradients_reach_only_the_branch(default_gen):
     assert all(p.grad is None for p in default_gen.parameters())
 
 
+@pytest.mark.slow
 def test_deeper_decoder_lazy_equals_materialized(default_gen):
     torch.manual_seed(5)
     config = SemanticConfig(num_classes=7, hidden=48, hidden_layers=2)
