@@ -44,6 +44,7 @@ def test_default_generator_reproduces_held_out_oracle_silhouettes(category):
     assert not torch.equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("category", ["car", "face"])
 def test_default_generator_comes_labeled(category):
     assert default_semantic_path(category).is_file()
