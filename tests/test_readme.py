@@ -234,3 +234,26 @@ def test_picture_script_draws_all_three_panels_the_same_each_time(small_export, 
         x = 12 + i * (panel + 12)
         tile = img[12:12 + panel, x:x + panel]
         assert len(np.unique(tile.reshape(-1, 3), axis=0)) >= 4, f"panel {i} is nearly empty"
+
+
+# --- research/RESULTS.md names real files ------------------------------------------------------
+
+def _expand(path: str) -> list[str]:
+    """`C` stands for car and face; `{a,b}` alternatives; `*` is a glob."""
+    m = re.search(r"\{([^}]*)\}", path)
+    if m:
+        return [q for alt in m.group(1).split(",") for q in _expand(path[:m.start()] + alt + path[m.end():])]
+    if re.search(r"_C[._]", path):
+        return [q for cat in ("car", "face") for q in _expand(re.sub(r"_C(?=[._])", f"_{cat}", path, count=1))]
+    return [path]
+
+
+def test_results_md_names_files_that_exist():
+    """Every `research/...` path in RESULTS.md (a script or a result file) is in the repository."""
+    if not (REPO / "research" / "results").is_dir():
+        pytest.skip("research/results/ is not on this branch yet (issue #21's move of results/); remove after merging")
+    text = (REPO / "research" / "RESULTS.md").read_text()
+    named = sorted(set(re.findall(r"(research/[\w/.*{},-]+\.(?:py|json|pt|md))", text)))
+    assert named
+    missing = [p for path in named for p in _expand(path) if not list(REPO.glob(p))]
+    assert missing == [], f"RESULTS.md names paths that do not exist: {missing}"
