@@ -7,6 +7,8 @@ import pytest
 
 from dnerf_core.allocator import _libc
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 # A labeled render in a fresh process, after a warm-up render of the same shapes (so the heap has
 # already grown to the size the measured render needs): how many page faults it takes.
 CHILD = """

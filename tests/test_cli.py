@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.e2e
+
 BIN = Path(sys.executable).parent
 EXPORT = [str(BIN / "dnerf-export")]
 SMALL = ["--views", "3", "--resolution", "48", "--mesh-resolution", "48", "--quiet"]
@@ -33,6 +35,7 @@ def test_help_lists_commands():
     assert res.returncode == 0 and "--generator" in res.stdout and "--ply" in res.stdout
 
 
+@pytest.mark.slow
 def test_export_writes_everything(car_export):
     out, res = car_export
     assert str(out.resolve()) in res.stdout  # says where
@@ -47,6 +50,7 @@ def test_export_writes_everything(car_export):
     assert set(np.unique(np.asarray(mask))) >= {0, 1}
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(car_export, tmp_path):
     out, _ = car_export
     res = _run(EXPORT + ["--generator", "procedural:car", "--seed", "7", "--ply", "--masks",
@@ -56,6 +60,7 @@ def test_same_seed_same_bytes(car_export, tmp_path):
         assert (out / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_transforms_reproject_to_renderer_pixels(car_export):
     """A 3D point the renderer hit projects, through transforms.json's OpenGL pose and pixel
     intrinsics (nerfstudio math), back onto the pixel it came from."""
@@ -132,6 +137,7 @@ def test_unwritable_output_folder(where, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_failure_mid_export_leaves_nothing(tmp_path):
     """An error after rendering started (here: a path the GLB cannot take, because a folder
     sits where the file must go) leaves the output folder exactly as it was."""
@@ -142,6 +148,7 @@ def test_failure_mid_export_leaves_nothing(tmp_path):
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["mesh.glb"]
 
 
+@pytest.mark.slow
 def test_exported_glb_is_valid_and_named_by_part(car_export, gltf_validator):
     import trimesh
 
@@ -154,6 +161,7 @@ def test_exported_glb_is_valid_and_named_by_part(car_export, gltf_validator):
     assert set(scene.geometry) <= part_names and len(scene.geometry) >= 5
 
 
+@pytest.mark.slow
 def test_exported_ply_labels_match_oracle(car_export):
     import torch
 
@@ -168,6 +176,7 @@ def test_exported_ply_labels_match_oracle(car_export):
     assert (truth == cloud.labels).mean() >= 0.98
 
 
+@pytest.mark.slow
 def test_shapenet_part_pair(tmp_path):
     from dnerf_core.factory.export.ply import read_point_cloud_ply
     from dnerf_core.factory.export.shapenet_part import read_pts_seg

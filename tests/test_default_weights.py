@@ -29,6 +29,7 @@ def test_default_generator_is_shipped_small_and_weights_only(category):
     assert gen.label_set is None and gen.config.rendering.neural_resolution == 64
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("category", ["car", "face"])
 def test_default_generator_reproduces_held_out_oracle_silhouettes(category):
     gen, oracle = load_generator(f"default:{category}"), ProceduralGenerator(category)
@@ -43,6 +44,7 @@ def test_default_generator_reproduces_held_out_oracle_silhouettes(category):
     assert not torch.equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("category", ["car", "face"])
 def test_default_generator_comes_labeled(category):
     assert default_semantic_path(category).is_file()
@@ -52,6 +54,8 @@ def test_default_generator_comes_labeled(category):
     assert out.labels.shape == (1, 64, 64) and len(out.labels.unique()) >= 3
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_readme_main_job_on_the_default(tmp_path, gltf_validator):
     out = tmp_path / "car-7"
     res = subprocess.run([str(BIN / "dnerf-export"), "--generator", "default:car", "--seed", "7", "--views", "4",

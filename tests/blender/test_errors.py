@@ -7,6 +7,8 @@ import pytest
 from blender_addon import subject
 from dnerf_core.errors import DnerfError
 
+pytestmark = pytest.mark.e2e
+
 
 def _one_error(op, **kwargs) -> str:
     """Run an operator that must fail; return its single error report."""
@@ -72,6 +74,7 @@ def learned_checkpoint(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_learned_generator_without_semantic_checkpoint(scene, learned_checkpoint):
     scene.dnerf.generator_kind, scene.dnerf.checkpoint = "checkpoint", str(learned_checkpoint)
     msg = _one_error(bpy.ops.dnerf.generate_subject)
@@ -82,6 +85,7 @@ def test_learned_generator_without_semantic_checkpoint(scene, learned_checkpoint
     assert bpy.ops.dnerf.camera_rig() == {"FINISHED"}
 
 
+@pytest.mark.slow
 def test_learned_generator_with_a_damaged_semantic_checkpoint(scene, tmp_path, learned_checkpoint):
     semantic = tmp_path / "semantic.pt"
     semantic.write_bytes(b"not a semantic checkpoint")

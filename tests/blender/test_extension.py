@@ -17,6 +17,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 SUBPROCESS_TIMEOUT_S = 180
 
 

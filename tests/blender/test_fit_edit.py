@@ -19,6 +19,8 @@ from dnerf_core.inversion.edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WE
 from dnerf_core.inversion.pose import Pose
 from dnerf_core.inversion.subject_file import load_fitted
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 SPEC, SEED, MESH_RES, VIEWS, CAM = "default:face", 3, 48, 3, 1  # camera 1 of 3: yaw 0, facing the subject
 STEPS = 3
 

@@ -12,6 +12,8 @@ import pytest
 from blender_addon import jobs, subject
 from blender_addon.jobs import Cancelled, ModalRunner, Offload, Progress, run_sync
 
+pytestmark = pytest.mark.e2e
+
 TICK_S = 0.01
 TIMEOUT_S = 120
 
@@ -27,6 +29,7 @@ def _drive(runner: ModalRunner, on_tick=None) -> int:
     return ticks
 
 
+@pytest.mark.slow
 def test_modal_runner_builds_the_same_subject_as_run_sync(scene):
     req = subject.SubjectRequest("procedural:face", seed=2, representation="POINTCLOUD", views=3, resolution=32)
     sync_ob = subject.generate_subject(req)

@@ -13,6 +13,8 @@ from dnerf_core.factory.export.depth import read_depth_png
 from dnerf_core.factory.export.masks import read_mask_png
 from dnerf_core.factory.export.transforms import read_transforms_json
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 # A finer mesh than the other tests: agreement is limited by how finely marching cubes follows
 # the part borders (faces take the label at their centroid).
 MESH_RESOLUTION = 96

@@ -5,8 +5,11 @@ import subprocess
 import sys
 
 import bpy
+import pytest
 
 from conftest import REPO
+
+pytestmark = pytest.mark.e2e
 
 OPERATORS = ("generate_subject", "camera_rig", "render_multiview", "select_part", "hide_part", "show_all_parts")
 PANELS = {"DNERF_PT_generate": "Generate labeled subject", "DNERF_PT_legend": "Parts",
@@ -26,6 +29,7 @@ def test_panels_and_operators_exist(scene):
     assert scene.dnerf.generator_kind == "procedural"
 
 
+@pytest.mark.slow
 def test_unregister_then_register_again(addon):
     addon.unregister()
     try:
@@ -43,6 +47,7 @@ def _modules_loaded_after(code: str) -> set[str]:
     return set(out.stdout.split())
 
 
+@pytest.mark.slow
 def test_dnerf_core_never_imports_bpy():
     # Every module that imports here (one that fails for reasons of its own, e.g. an optional
     # cluster extra, is not this test's business); none of them may pull in bpy.
@@ -57,6 +62,7 @@ def test_dnerf_core_never_imports_bpy():
     assert "dnerf_core.factory.mesh" in loaded  # the walk did import the library
 
 
+@pytest.mark.slow
 def test_addon_registers_without_dnerf_core_and_says_what_is_missing():
     """With dnerf_core unimportable the add-on still registers; an operator reports how to fix it."""
     code = ("import sys; sys.modules['dnerf_core'] = None\n"  # None in sys.modules: import fails

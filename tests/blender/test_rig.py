@@ -16,6 +16,8 @@ from blender_addon.coords import DNERF_TO_BLENDER, to_numpy
 from dnerf_core.cameras import spread_orbit_cameras
 from dnerf_core.generators import load_generator
 
+pytestmark = pytest.mark.e2e
+
 # Blender keeps object matrices in float32.
 MATRIX_TOL = 2e-6
 

@@ -18,6 +18,8 @@ from conftest import SMALL
 from dnerf_core.factory.export.ply import read_point_cloud_ply
 from dnerf_core.labels import LabelSet
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 
 def _positions(ob) -> np.ndarray:
     attr = ob.data.attributes["position"]

@@ -8,7 +8,7 @@ from dnerf_core.eval import generator_quality
 from dnerf_core.eval.generator_quality import evaluate_generator, psnr_calibration
 from dnerf_core.generators.procedural import ProceduralGenerator
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 RES = 16
 PSNR_OF_IDENTICAL = 120.0  # metrics.psnr clamps the MSE at 1e-12

@@ -9,7 +9,7 @@ from dnerf_core.eval.semantic_quality import evaluate_video
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.generators.registry import load_labeled_generator
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 FRAMES = 24

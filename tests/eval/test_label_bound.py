@@ -15,7 +15,7 @@ from dnerf_core.eval.label_bound import (LocalClassifierConfig, SurfaceSamples, 
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.labels import BACKGROUND_ID
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "label_bound.py"
 RADIUS = 0.15
 COLOR = (0.2, 0.4, 0.6)
@@ -93,6 +93,7 @@ def test_the_classifier_finds_the_attribute_that_separates_the_parts():
     assert abs(by_normal.image_miou - (1 + 2 * by_normal.parts_miou) / 3) < 1e-9
 
 
+@pytest.mark.e2e
 def test_the_script_writes_one_result_per_attribute_set(tmp_path):
     out = tmp_path / "bound.json"
     res = subprocess.run([sys.executable, str(SCRIPT), "--category", "face", "--source", "generator",

@@ -9,7 +9,7 @@ from dnerf_core.eval.semantic_quality import evaluate_individual
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.labels import BACKGROUND_ID
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 RES = 16
 

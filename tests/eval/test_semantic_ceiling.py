@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "semantic_ceiling.py"
 SMALL = ["--category", "face", "--train-views", "2", "--test-views", "2"]
 

@@ -22,7 +22,7 @@ from dnerf_core.generators.base import RenderOutput
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.semantic.annotations import kit_views
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 RES = 16
 REPO = Path(__file__).resolve().parents[2]

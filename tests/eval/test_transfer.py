@@ -16,7 +16,7 @@ from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.labels import IGNORE_ID
 from dnerf_core.semantic.annotations import kit_views
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 RES = 16
 SMALL = TransferConfig(widths=(8, 8, 16), source_images=8, source_resolution=32, pretrain_steps=3, finetune_steps=3,

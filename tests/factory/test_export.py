@@ -295,6 +295,8 @@ def test_glb_reloads_in_trimesh_with_part_names_and_colors(tmp_path, mesh, label
     np.testing.assert_allclose(box.bounds, [[-0.5, -0.25, -1.0], [0.5, 0.25, 1.0]], atol=1e-6)  # units as given
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_glb_bytes_are_identical_across_processes(tmp_path):
     script = (
         "import sys, numpy as np, trimesh\n"

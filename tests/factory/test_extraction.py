@@ -12,6 +12,8 @@ from dnerf_core.factory.types import LabeledPointCloud
 from dnerf_core.factory.views import ViewSet, render_views, z_depth
 from dnerf_core.generators.procedural import CATEGORIES, ProceduralGenerator
 
+pytestmark = pytest.mark.slow
+
 RES = 96
 
 

@@ -25,6 +25,7 @@ def _model(seed: int = 0) -> TriPlaneGAN:
     return TriPlaneGAN(default_config("car")).train()
 
 
+@pytest.mark.slow
 def test_step_smoke_and_update():
     model, oracle = _model(), ProceduralGenerator("car")
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -36,6 +37,7 @@ def test_step_smoke_and_update():
     assert any(k.startswith("decoder.") for k in changed) and any(k.startswith("backbone.synthesis") for k in changed)
 
 
+@pytest.mark.slow
 def test_steps_on_fixed_seeds_lower_the_loss(monkeypatch):
     monkeypatch.setattr(distill, "training_seeds", lambda rng, n: [11, 12][:n])
     model, oracle = _model(), ProceduralGenerator("car")
@@ -72,6 +74,8 @@ def test_rescale_decoder_keeps_the_function(old, new):
     torch.testing.assert_close(dst.state_dict()["backbone.synthesis.b4.const"], src.state_dict()["backbone.synthesis.b4.const"])
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_script_checkpoints_and_warm_starts(tmp_path):
     def run(*args):
         res = subprocess.run([sys.executable, str(SCRIPT), "--category", "car", "--threads", "1", *args],
@@ -89,6 +93,7 @@ def test_script_checkpoints_and_warm_starts(tmp_path):
     assert json.loads((tmp_path / "second" / "log.jsonl").read_text().splitlines()[-1])["step"] == 1
 
 
+@pytest.mark.e2e
 def test_script_refuses_a_missing_warm_start(tmp_path):
     res = subprocess.run([sys.executable, str(SCRIPT), "--category", "car", "--steps", "1", "--run", str(tmp_path / "r"),
                           "--warm-start", str(tmp_path / "nope.pt")], capture_output=True, text=True, timeout=300)
@@ -96,6 +101,8 @@ def test_script_refuses_a_missing_warm_start(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_plane_ceiling_script_reports_a_psnr(tmp_path):
     out = tmp_path / "ceiling.json"
     res = subprocess.run([sys.executable, str(SCRIPT.parent / "plane_ceiling.py"), "--category", "face",

@@ -84,6 +84,7 @@ def test_marker_source_would_leave_a_trace(tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.slow
 def test_official_layout_loads_and_renders_identically(snapshot, model):
     assert "torch_utils" not in sys.modules and "training" not in sys.modules and "dnnlib" not in sys.modules
     loaded = eg3d.load_eg3d(snapshot)
@@ -103,12 +104,14 @@ def test_the_pickle_really_is_official_shaped(snapshot):
         assert name in text, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", [3, 5])
 def test_other_pickle_protocols(tmp_path, model, marker, protocol):
     path = write_eg3d_pickle(tmp_path / "p.pkl", model, module_src=marker_source(marker), protocol=protocol)
     assert_same_renders(eg3d.load_eg3d(path), model, seeds=(3,), n_views=1)
 
 
+@pytest.mark.slow
 def test_g_ema_preferred_then_g(tmp_path, model, marker):
     other = small_model(1)
     both = write_eg3d_pickle(tmp_path / "both.pkl", model, g_model=other, module_src=marker_source(marker))
@@ -131,6 +134,7 @@ def test_rendering_settings_come_from_the_checkpoint(tmp_path, model, marker):
     assert cfg.img_resolution == 32 and cfg.superres.input_resolution == 16  # SR resizes 24 -> 16
 
 
+@pytest.mark.slow
 def test_legacy_and_zip_embedded_storages(tmp_path, model, marker):
     """Plain pickling writes legacy (torch 1.x style) storage bytes; zip-format bytes load too."""
     legacy = (tmp_path / "legacy.pkl")
@@ -262,6 +266,7 @@ def eg3d_state_dict(model: TriPlaneGAN) -> dict:
     return sd
 
 
+@pytest.mark.slow
 def test_plain_state_dict_pt(tmp_path, model):
     path = tmp_path / "g_ema.pt"
     torch.save(eg3d_state_dict(model), path)
@@ -278,6 +283,7 @@ def test_plain_state_dict_pt(tmp_path, model):
         load_generator(str(path))
 
 
+@pytest.mark.slow
 def test_pt_nested_under_g_ema_and_dnerf_format(tmp_path, model):
     nested = tmp_path / "nested.pt"
     torch.save({"G_ema": eg3d_state_dict(model)}, nested)

@@ -45,6 +45,7 @@ def test_modulated_conv_equals_slow(up, demodulate, up_order):
     assert torch.allclose(fast, slow, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_modulated_conv_gradcheck():
     x = _rand(2, 2, 3, 3, seed=6).requires_grad_(True)
     w = _rand(3, 2, 3, 3, seed=7).requires_grad_(True)
@@ -71,6 +72,7 @@ def test_frozen_weight_path_equals_slow_and_grouped(up, demodulate, up_order):
         assert torch.allclose(a, b, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_frozen_weight_path_gradcheck():
     x = _rand(1, 2, 3, 3, seed=16).requires_grad_(True)
     s = _rand(1, 2, seed=17).requires_grad_(True)

@@ -19,6 +19,7 @@ def rendered(request):
     return gen, subject, cams, gen.render(subject, cams, RES)
 
 
+@pytest.mark.slow
 def test_protocol_and_shapes(rendered):
     gen, subject, cams, out = rendered
     assert isinstance(gen, Generator)
@@ -28,6 +29,7 @@ def test_protocol_and_shapes(rendered):
     assert out.rgb.min() >= 0 and out.rgb.max() <= 1
 
 
+@pytest.mark.slow
 def test_hits_lie_on_the_surface_and_labels_are_exact(rendered):
     gen, subject, cams, out = rendered
     rays = ray_bundle(cams, RES)
@@ -40,6 +42,7 @@ def test_hits_lie_on_the_surface_and_labels_are_exact(rendered):
     assert torch.equal(labels[hit], out.labels.flatten(1)[hit])
 
 
+@pytest.mark.slow
 def test_background_pixels(rendered):
     gen, subject, cams, out = rendered
     bg = out.opacity[:, 0] == 0
@@ -49,6 +52,7 @@ def test_background_pixels(rendered):
     assert ((out.opacity == 0) | (out.opacity == 1)).all()  # exact silhouettes
 
 
+@pytest.mark.slow
 def test_every_part_is_visible_somewhere():
     for category in CATEGORIES:
         gen = ProceduralGenerator(category)
@@ -57,6 +61,7 @@ def test_every_part_is_visible_somewhere():
         assert set(torch.unique(out.labels).tolist()) == set(range(len(gen.label_set))), category
 
 
+@pytest.mark.slow
 def test_seeds_differ():
     for category in CATEGORIES:
         gen = ProceduralGenerator(category)
@@ -79,6 +84,7 @@ def _repeat(cam, n):
     return Cameras(cam.cam2world.expand(n, 4, 4).clone(), cam.intrinsics.expand(n, 3, 3).clone())
 
 
+@pytest.mark.slow
 def test_determinism_and_truncation():
     gen = ProceduralGenerator("car")
     cams = spread_orbit_cameras(2, gen.orbit)
@@ -95,6 +101,7 @@ def test_latent_is_prefix_of_eg3d_z():
     assert np.array_equal(oracle_latent(77), z[:ORACLE_LATENT_DIM])
 
 
+@pytest.mark.slow
 def test_broadcast_and_batch_errors():
     gen = ProceduralGenerator("face")
     cams = spread_orbit_cameras(3, gen.orbit)

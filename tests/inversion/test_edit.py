@@ -23,6 +23,7 @@ def test_edit_region_and_transplant_values():
     assert edit_region(before, edited).tolist() == [[True, True, False], [False, True, True], [False, False, False]]
 
 
+@pytest.mark.slow
 def test_edit_errors(face):
     gen = face.generator
     subject = gen.sample([SEED])
@@ -42,6 +43,7 @@ def test_edit_errors(face):
         edit_subject(gen, subject.ws, pose, current, replace(EDIT_FIT, steps=2))
 
 
+@pytest.mark.slow
 def test_a_short_edit_moves_the_part_and_keeps_the_rest(face):
     gen = face.generator
     hair = face.label_set.id_of("hair")
@@ -64,6 +66,7 @@ def test_a_short_edit_moves_the_part_and_keeps_the_rest(face):
     assert not torch.equal(result.fit.ws, subject.ws)
 
 
+@pytest.mark.slow
 def test_an_edit_that_cares_only_about_its_region(face):
     # every pixel outside the region is "don't care": the outside label term has nothing to keep
     gen = face.generator
@@ -77,6 +80,7 @@ def test_an_edit_that_cares_only_about_its_region(face):
     assert all(math.isfinite(v) for v in result.fit.losses) and len(result.fit.losses) == 3
 
 
+@pytest.mark.slow
 def test_keeping_labels_outside_the_region_keeps_the_edited_part_whole(car):
     # held-out car edit case 2: with RGB alone kept outside the region, the roof's labels fade
     # elsewhere in the view (after 150 steps its IoU over the view was 0.04; 0.75 with labels kept)

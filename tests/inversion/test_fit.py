@@ -22,6 +22,7 @@ def _target(labeled, seed, pose):
         return labeled.render(gen.sample([seed]), pose.cameras(gen.orbit))
 
 
+@pytest.mark.slow
 def test_smoke_shapes_and_same_seed_same_result(face):
     gen = face.generator
     target = _target(face, SEED, Pose(0.2, 0.05, gen.orbit.radius)).rgb[0]
@@ -31,6 +32,7 @@ def test_smoke_shapes_and_same_seed_same_result(face):
     assert torch.equal(a.ws, b.ws) and a.pose == b.pose and a.losses == b.losses
 
 
+@pytest.mark.slow
 def test_pose_search_ranks_the_true_yaw_first(car):
     gen = car.generator
     truth = search_poses(gen.orbit)[4]
@@ -42,6 +44,7 @@ def test_pose_search_ranks_the_true_yaw_first(car):
     assert ranked[0][0] == truth and ranked[0][1] < 0.5 * ranked[1][1]
 
 
+@pytest.mark.slow
 def test_the_truth_is_a_fixed_point(car):
     # started at the target's own latent and pose, the fit stays there (objective and target agree)
     gen = car.generator
@@ -56,6 +59,7 @@ def test_the_truth_is_a_fixed_point(car):
     assert yaw_error_degrees(fit.pose.yaw, pose.yaw) < 0.5
 
 
+@pytest.mark.slow
 def test_rgb_inversion_improves_on_the_average_subject(car):
     gen = car.generator
     pose = Pose(2.0, 0.35, gen.orbit.radius)
@@ -68,6 +72,7 @@ def test_rgb_inversion_improves_on_the_average_subject(car):
     assert sum(fit.losses[-5:]) < sum(fit.losses[:5])
 
 
+@pytest.mark.slow
 def test_mask_inversion_improves_on_the_average_subject(face):
     gen = face.generator
     pose = Pose(-0.3, 0.1, gen.orbit.radius)
@@ -100,6 +105,7 @@ def test_errors(face):
         invert_rgb(gen, torch.rand(3, 64, 64), FitConfig(steps=3, search_steps=3, pose_starts=2))
 
 
+@pytest.mark.slow
 def test_anchor_keeps_the_latent_near_its_start(face):
     gen = face.generator
     pose = Pose(0.2, 0.0, gen.orbit.radius)

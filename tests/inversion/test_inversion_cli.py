@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 BIN = Path(sys.executable).parent
 DNERF = str(BIN / "dnerf")
 FACE = ["--generator", "default:face"]

@@ -55,6 +55,7 @@ def test_downsample_objective_keeps_each_pixels_target():
     assert torch.equal(term.target, resize_labels(mask, 4).reshape(-1)[term.pixels])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corner", [(0, 0), (20, 33), (64 - 12, 64 - 12)])
 def test_patch_logits_equal_the_full_view_inside(face, corner):
     gen, branch = face.generator, face.branch

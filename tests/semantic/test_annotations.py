@@ -55,6 +55,7 @@ def _rig_cameras(generator, views=3):
 
 
 # --- round trip --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_oracle_kit_loads_back_exactly(face_kit, face):
     kit = load_kit(face_kit)
     assert kit.generator_spec == "procedural:face" and kit.category == "face" and kit.resolution == RES
@@ -124,6 +125,7 @@ def learned_car():
     return load_generator("default:car")
 
 
+@pytest.mark.slow
 def test_learned_generator_kit(tmp_path, learned_car):
     """default:car path: images from the learned generator, image masks = the car oracle's 3D parts
     on the surface those images show (background where they are transparent)."""
@@ -148,6 +150,7 @@ def test_learned_generator_kit(tmp_path, learned_car):
     assert png.shape == (RES, RES, 3) and np.array_equal(png, expected)
 
 
+@pytest.mark.slow
 def test_learned_generator_kit_world_masks(tmp_path, learned_car):
     """world masks: the oracle's own render of each seed, whatever the learned images show."""
     out = make_kit(learned_car, "default:car", tmp_path / "kit", subjects=1, views=3, resolution=RES,
@@ -160,6 +163,7 @@ def test_learned_generator_kit_world_masks(tmp_path, learned_car):
     assert "world masks" in (out / "README.txt").read_text()
 
 
+@pytest.mark.slow
 def test_oracle_generator_kit_masks_do_not_depend_on_the_kind(tmp_path, face):
     # on the oracle's own images both kinds are its exact labels
     kits = [load_kit(make_kit(face, "procedural:face", tmp_path / kind, subjects=1, views=2, resolution=RES,
@@ -311,6 +315,8 @@ def _cli(*args):
 SMALL = ["--generator", "procedural:face", "--subjects", "1", "--views", "3", "--resolution", str(RES), "--quiet"]
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_cli_writes_kit_and_is_repeatable(tmp_path):
     runs = [_cli(*SMALL, "--oracle", "--out", str(tmp_path / name)) for name in ("a", "b")]
     for res in runs:
@@ -324,6 +330,7 @@ def test_cli_writes_kit_and_is_repeatable(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no staging left
 
 
+@pytest.mark.slow
 def test_cli_kit_without_oracle_has_empty_masks(tmp_path, capsys):
     code = _run(cli, ["annotate-kit", *SMALL, "--views", "1", "--out", str(tmp_path / "kit")], "dnerf")
     assert code == 0
@@ -333,6 +340,8 @@ def test_cli_kit_without_oracle_has_empty_masks(tmp_path, capsys):
     assert "000_0.png" in msg and "not found" in msg and "no masks yet" in msg
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_cli_unknown_generator_exit_2(tmp_path):
     res = _cli("--generator", "nope:car", "--subjects", "1", "--out", str(tmp_path / "kit"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "nope" in res.stderr

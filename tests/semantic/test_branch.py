@@ -28,6 +28,7 @@ def _compare(gen, branch, res, chunk):
     return lazy, ref
 
 
+@pytest.mark.slow
 def test_lazy_equals_materialized_on_default_generator(default_gen):
     torch.manual_seed(1)
     branch = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=7)).eval()
@@ -36,6 +37,7 @@ def test_lazy_equals_materialized_on_default_generator(default_gen):
     assert (lazy.probs_raw - ref.probs_raw).abs().max() < LAZY_VS_MATERIALIZED_TOL
 
 
+@pytest.mark.slow
 def test_chunk_size_does_not_change_the_semantic_render(default_gen):
     torch.manual_seed(3)
     branch = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=7)).eval()
@@ -46,6 +48,7 @@ def test_chunk_size_does_not_change_the_semantic_render(default_gen):
     assert torch.equal(a.logits, b.logits) and torch.equal(a.depth, b.depth)
 
 
+@pytest.mark.slow
 def test_lazy_equals_materialized_on_ffhq_preset():
     torch.manual_seed(2)
     gen = TriPlaneGAN(PRESETS["ffhq512-128"]).eval()
@@ -57,6 +60,7 @@ def test_lazy_equals_materialized_on_ffhq_preset():
     assert (lazy.logits - ref.logits).abs().max() < LAZY_VS_MATERIALIZED_TOL
 
 
+@pytest.mark.slow
 def test_density_prior_uses_the_generator_opacity(default_gen):
     branch = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=7)).eval()
     # a field that is class 3 everywhere: its rendered share must be the generator's opacity
@@ -94,6 +98,7 @@ def test_gradients_reach_only_the_branch(default_gen):
     assert all(p.grad is None for p in default_gen.parameters())
 
 
+@pytest.mark.slow
 def test_deeper_decoder_lazy_equals_materialized(default_gen):
     torch.manual_seed(5)
     config = SemanticConfig(num_classes=7, hidden=48, hidden_layers=2)
@@ -145,6 +150,7 @@ def test_decoder_with_position_is_the_plain_mlp_and_refuses_a_missing_encoding()
         SemanticDecoder(20, 5, hidden=16, out_features=8).double()(x, pos)
 
 
+@pytest.mark.slow
 def test_branch_with_position_lazy_equals_materialized_and_learns_it(default_gen):
     torch.manual_seed(8)
     branch = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=7, position_frequencies=3)).eval()
@@ -160,6 +166,7 @@ def test_branch_with_position_lazy_equals_materialized_and_learns_it(default_gen
     assert branch.decoder.pos_weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_branch_with_latent_lazy_equals_materialized_and_shifts_per_subject(default_gen):
     from dataclasses import replace
 

@@ -10,6 +10,8 @@ import torch
 
 from dnerf_core.semantic.checkpoint import read_semantic
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 BIN = Path(sys.executable).parent
 RES = 16
 

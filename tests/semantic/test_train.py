@@ -15,6 +15,8 @@ from dnerf_core.semantic.train import (SemanticTrainConfig, class_weights, prune
 from dnerf_core.render.raymarch import march, sample_points
 from dnerf_core.cameras import ray_bundle
 
+pytestmark = pytest.mark.slow
+
 RES = 16
 
 

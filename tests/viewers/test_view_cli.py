@@ -12,6 +12,8 @@ from PIL import Image
 from dnerf_core.cli import _run, cli
 from dnerf_core.factory.export.ply import read_point_cloud_ply
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 BIN = Path(sys.executable).parent
 
 

@@ -12,6 +12,8 @@ from viewers.diff import label_diff
 from viewers.geometry import load_geometry
 from viewers.scene import build_scene
 
+pytestmark = pytest.mark.e2e
+
 
 def test_diff_mask_is_exactly_the_flipped_points(car_export, tmp_path, flipped_prediction):
     pred_path, flipped = flipped_prediction(car_export, tmp_path)

@@ -19,6 +19,8 @@ from viewers.geometry import load_geometry, part_counts
 from viewers.legend import generated_color
 from viewers.scene import build_scene, toggle
 
+pytestmark = pytest.mark.e2e
+
 
 def _labels(export) -> LabelSet:
     return LabelSet.load(export / "labels.json")

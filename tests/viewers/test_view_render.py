@@ -15,6 +15,8 @@ from viewers.diff import label_diff
 from viewers.geometry import load_geometry
 from viewers.scene import build_scene
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 BACKENDS = ["open3d", "pyvista"]
 MIN_PIXELS = 5  # a part counts as visible with at least this many pixels of its exact color
 
