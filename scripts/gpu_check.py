@@ -123,15 +123,8 @@ def run_stages(device: str, root: Path, cpu_kit: Path | None) -> None:
 
 
 def final_loss(report: Path) -> float:
-    data = json.loads(report.read_text())
-    for key in ("final_loss", "loss"):
-        if isinstance(data.get(key), (int, float)):
-            return float(data[key])
-    fit = data.get("fit") or {}
-    for key in ("final_loss", "loss"):
-        if isinstance(fit.get(key), (int, float)):
-            return float(fit[key])
-    raise KeyError(f"{report}: no final loss")
+    """The last objective value of an inversion (report.json of `dnerf invert`)."""
+    return float(json.loads(report.read_text())["loss_last"])
 
 
 def main() -> int:
