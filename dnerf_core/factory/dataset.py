@@ -234,6 +234,9 @@ def make_dataset(config: DatasetConfig, echo: Callable[[str], None] | None = Non
                 from .dataset_local import run_local
 
                 run_local(plan, todo, config.workers, prepared.generator, on_views, on_shard)
+    # every writer is done: what is left in .partial folders are attempts of workers that died
+    # and were retried (Ray), torn for good
+    remove_partials(out)
     _join_manifests(out, plan)
     seconds = time.perf_counter() - start
     result = DatasetResult(out, len(plan.shards), len(results), skipped, sum(r.views for r in results),

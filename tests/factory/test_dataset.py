@@ -304,3 +304,95 @@ def test_torch_readers_agree(reference):
     batch = next(iter(loader))
     assert batch["rgb"].shape[1:] == (3, 32, 32) and batch["mask"].dtype == torch.int64
     assert math.isfinite(float(batch["rgb"].sum()))
+
+
+# --- executors ------------------------------------------------------------------------------------
+@pytest.mark.e2e
+def test_two_local_workers_write_the_same_bytes(reference, tmp_path):
+    out = tmp_path / "w2"
+    res = _run(DNERF + SMALL + ["--workers", "2", "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    _assert_same_tree(reference[0], out)
+
+
+def _descendants(pid: int):
+    psutil = pytest.importorskip("psutil")
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _kill_tree(proc) -> None:
+    """SIGKILL the run and every process it started (Ray's raylet, GCS and workers), by pid."""
+    import psutil
+
+    tree = _descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    for p in tree:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait()
+    psutil.wait_procs(tree, timeout=30)
+
+
+@pytest.mark.e2e
+def test_ray_same_bytes_worker_killed_mid_shard_and_driver_killed(reference, tmp_path):
+    pytest.importorskip("ray")
+    ref, _ = reference
+    out = tmp_path / "ray"
+    # 1: a Ray worker killed in the middle of shard 00000: Ray retries the task, the run completes
+    proc = _start(out, ["--executor", "ray"])
+    ready = _partial_pngs("00000", 3)
+    t0 = time.monotonic()
+    while not ready(out):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() - t0 < 600, "no shard started"
+        time.sleep(0.02)
+    workers = [p for p in _descendants(proc.pid) if "_shard_task" in " ".join(p.cmdline())]
+    assert workers, "no Ray worker running a shard found"
+    for w in workers:
+        w.kill()
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr.decode()
+    _assert_same_tree(ref, out)
+    # 2: the whole run (driver and its Ray instance) killed mid-shard, re-run with Ray
+    import shutil
+
+    shutil.rmtree(out / "shards" / "00001")
+    (out / "manifest.jsonl").unlink()
+    proc = _start(out, ["--executor", "ray"])
+    ready = _partial_pngs("00001", 3)
+    t0 = time.monotonic()
+    while not ready(out):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() - t0 < 600, "shard 00001 never started"
+        time.sleep(0.02)
+    _kill_tree(proc)
+    assert not (out / "shards" / "00001").exists()
+    res = _run(DNERF + SMALL + ["--executor", "ray", "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    assert "1 written, 1 already complete" in res.stdout
+    _assert_same_tree(ref, out)
+
+
+def test_ray_missing_is_one_line(tmp_path, monkeypatch):
+    """Without the extra, --executor ray names it (simulated by hiding the module)."""
+    import builtins
+
+    from dnerf_core.errors import MissingExtraError
+    from dnerf_core.factory.distributed import run_ray
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *a, **k):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    monkeypatch.delitem(sys.modules, "ray", raising=False)
+    with pytest.raises(MissingExtraError, match=r"dnerf\[ray\]"):
+        run_ray(None, [], None, print, print)
