@@ -424,3 +424,34 @@ def test_hundred_million_views_stream_in_bounded_memory(tmp_path):
     # memory after warm-up does not grow with the views written (allow allocator noise)
     warm = rss[len(rss) // 3]
     assert max(rss) < 2 * 1024 ** 3 and rss[-1] - warm < 100 * 1024 ** 2, [r >> 20 for r in rss]
+
+
+def test_pose_file_and_random_poses_end_to_end(tmp_path):
+    poses = tmp_path / "poses.json"
+    poses.write_text(json.dumps([[10, 5], [-30, 12.5], [170, 0]]))
+    base = ["--generator", "procedural:car", "--subjects", "2", "--resolution", "16", "--shard-size", "2", "--quiet"]
+    out = tmp_path / "file"
+    res = _run(DNERF + base + ["--poses", str(poses), "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    header = json.loads((out / "dataset.json").read_text())
+    assert header["arguments"]["views"] == 3
+    assert header["arguments"]["poses_sha256"] == hashlib.sha256(poses.read_bytes()).hexdigest()
+    rows = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    by_view = {}
+    for r in rows:
+        if r.get("view") is not None:
+            by_view.setdefault(r["view"], set()).add(tuple(r["pose"]["cam2world"]))
+    assert sorted(by_view) == [0, 1, 2] and all(len(v) == 1 for v in by_view.values())  # same poses per subject
+    # the pose file changed after the fact: refused, naming it
+    poses.write_text(json.dumps([[10, 5], [-30, 12.5], [171, 0]]))
+    res = _run(DNERF + base + ["--poses", str(poses), "--out", str(out)])
+    assert res.returncode == 2 and "poses_sha256" in res.stderr
+    out = tmp_path / "random"
+    res = _run(DNERF + base + ["--poses", "random", "--views", "2", "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    poses_of = {}
+    for r in rows:
+        if r.get("view") is not None:
+            poses_of.setdefault(r["seed"], []).append(r["pose"]["cam2world"])
+    assert poses_of[0] != poses_of[1]  # random poses differ between subjects
