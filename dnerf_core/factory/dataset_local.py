@@ -39,29 +39,41 @@ def run_local(plan: DatasetPlan, shards: list[Shard], workers: int, generator,
             on_shard(write_shard(generator, plan, shard, on_views=on_views))
         return
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from ..errors import DnerfError
 
     ctx = mp.get_context("spawn")
     views_queue = ctx.Queue()
-    pool = ctx.Pool(workers, initializer=_init_worker,
-                    initargs=(plan.config.generator, plan.config.semantic, views_queue))
-    try:
-        pending = [pool.apply_async(_worker_shard, (plan, shard)) for shard in shards]
-        while pending:
-            try:
-                on_views(views_queue.get(timeout=0.2))
-            except queue_module.Empty:
-                pass
-            for job in [j for j in pending if j.ready()]:
-                pending.remove(job)
-                on_shard(job.get())  # re-raises a worker's error here
-        while True:  # counts still in flight after the last shard finished
+    # ProcessPoolExecutor, not multiprocessing.Pool: when a worker dies (OOM killer, SIGKILL) the
+    # pool breaks and says so, where a Pool would wait forever for the lost shard.
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(plan.config.generator, plan.config.semantic, views_queue))
+
+    def drain() -> None:
+        while True:
             try:
                 on_views(views_queue.get_nowait())
             except queue_module.Empty:
-                break
-        pool.close()
+                return
+
+    try:
+        pending = {pool.submit(_worker_shard, plan, shard): shard for shard in shards}
+        while pending:
+            done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+            drain()
+            for job in done:
+                shard = pending.pop(job)
+                try:
+                    on_shard(job.result())  # re-raises a worker's error here
+                except BrokenProcessPool:
+                    raise DnerfError(f"a worker process died while writing shard {shard.name}; "
+                                     "run the same command again to resume") from None
+        drain()  # counts still in flight after the last shard finished
     except BaseException:
-        pool.terminate()
+        for job in pending:
+            job.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.join()
+    pool.shutdown(wait=True)

@@ -455,3 +455,25 @@ def test_pose_file_and_random_poses_end_to_end(tmp_path):
         if r.get("view") is not None:
             poses_of.setdefault(r["seed"], []).append(r["pose"]["cam2world"])
     assert poses_of[0] != poses_of[1]  # random poses differ between subjects
+
+
+@pytest.mark.e2e
+def test_local_worker_killed_mid_shard_fails_in_one_line_then_resumes(reference, tmp_path):
+    ref, _ = reference
+    out = tmp_path / "w2killed"
+    proc = _start(out, ["--workers", "2"])
+    t0 = time.monotonic()
+    while not any(_partial_pngs(s, 3)(out) for s in ("00000", "00001")):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() - t0 < 600, "no shard started"
+        time.sleep(0.02)
+    victims = [p for p in _descendants(proc.pid) if "multiprocessing" in " ".join(p.cmdline())
+               and "resource_tracker" not in " ".join(p.cmdline())]
+    assert victims, "no worker process found"
+    victims[0].kill()
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 2 and "worker process died" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    res = _run(DNERF + SMALL + ["--workers", "2", "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    _assert_same_tree(ref, out)
