@@ -184,11 +184,12 @@ def _join_manifests(out: Path, plan: DatasetPlan) -> None:
     with atomic_open(out / MANIFEST, "w") as fh:
         for shard in plan.shards:
             prefix = f"{SHARDS_DIR}/{shard.name}/"
-            for line in (shard_path(out, shard) / MANIFEST).read_text(encoding="utf-8").splitlines():
-                row = json.loads(line)
-                row["files"] = {prefix + k: v for k, v in (row.get("files") or {}).items()}
-                row["shard"] = shard.name
-                fh.write(json.dumps(row, sort_keys=True, separators=(",", ":")) + "\n")
+            with open(shard_path(out, shard) / MANIFEST, encoding="utf-8") as lines:  # streamed: V may be huge
+                for line in lines:
+                    row = json.loads(line)
+                    row["files"] = {prefix + k: v for k, v in (row.get("files") or {}).items()}
+                    row["shard"] = shard.name
+                    fh.write(json.dumps(row, sort_keys=True, separators=(",", ":")) + "\n")
 
 
 def make_dataset(config: DatasetConfig, echo: Callable[[str], None] | None = None) -> DatasetResult:

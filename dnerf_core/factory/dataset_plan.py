@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -282,7 +282,3 @@ def identity(config: DatasetConfig, n_views: int, generator_sha: str | None, sem
         "formats": list(config.formats), "shard_size": config.shard_size, "seed_start": config.seed_start,
         "truncation": config.truncation, "view_chunk": VIEW_CHUNK,
     }
-
-
-def config_dict(config: DatasetConfig) -> dict:
-    return asdict(config)

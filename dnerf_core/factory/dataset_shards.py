@@ -288,14 +288,15 @@ def verify_shard(path: Path) -> str | None:
     if not manifest.is_file():
         return f"{path.name}: no manifest"
     try:
-        lines = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open(manifest, encoding="utf-8") as lines:  # streamed: one line per view, V may be huge
+            for text in lines:
+                line = json.loads(text)
+                for rel, digest in (line.get("files") or {}).items():
+                    f = path / rel
+                    if not f.is_file() or _sha256(f) != digest:
+                        return f"{path.name}: {rel} is missing or its checksum differs"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
         return f"{path.name}: unreadable manifest ({exc})"
-    for line in lines:
-        for rel, digest in (line.get("files") or {}).items():
-            f = path / rel
-            if not f.is_file() or _sha256(f) != digest:
-                return f"{path.name}: {rel} is missing or its checksum differs"
     return None
 
 

@@ -11,6 +11,7 @@ every node needs the same dnerf installed; tasks load the generator from its spe
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from ..errors import require
@@ -42,9 +43,10 @@ def run_ray(plan: DatasetPlan, shards: list[Shard], address: str | None,
     started_here = False
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=LOCAL_RAY_CPUS, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=LOCAL_RAY_CPUS, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
         started_here = True
     try:
         task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_shard_task)
