@@ -400,6 +400,7 @@ from .cli_dataset import dataset_cmd  # noqa: E402  (#24; moves into cli/ with #
 
 cli.add_command(dataset_cmd)
 
+
 def _run(command: click.Command, args: list[str] | None, prog_name: str) -> int:
     try:
         rv = command.main(args=args, prog_name=prog_name, standalone_mode=False)
