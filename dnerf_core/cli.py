@@ -396,6 +396,11 @@ def mask_cmd(generator_spec, semantic_ckpt, seed, subject_path, view, out) -> No
                f"dnerf edit ... --view {yaw:.1f},{pitch:.1f} --mask EDITED.png")
 
 
+from .cli_dataset import dataset_cmd  # noqa: E402  (#24; moves into cli/ with #21)
+
+cli.add_command(dataset_cmd)
+
+
 def _run(command: click.Command, args: list[str] | None, prog_name: str) -> int:
     try:
         rv = command.main(args=args, prog_name=prog_name, standalone_mode=False)
