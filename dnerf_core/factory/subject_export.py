@@ -76,8 +76,9 @@ class ExportOptions:
             raise DnerfError(f"--video must be a number of frames (0: no video), got {self.video}")
         if self.video:
             check_video_request(self.video, self.video_format, self.video_fps)
+        n_views = self.n_views()  # reads and checks the pose file: a bad one fails before anything is written
         if self.masks:
-            nerfstudio_splits(self.n_views(), self.eval_views)  # a bad --eval-views fails before rendering
+            nerfstudio_splits(n_views, self.eval_views)  # so does a bad --eval-views
 
     def pose_file(self):
         """The validated pose file (dnerf_core.pose_file.PoseFile) or None."""

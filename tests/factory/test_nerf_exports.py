@@ -227,3 +227,12 @@ def test_cli_reprojection_export_reads_through_the_reader(car8, car8_render):
         uv, _ = out.project(j, pts)
         np.testing.assert_allclose(uv[:, 0], (idx % RES).numpy() + 0.5, atol=1e-3)
         np.testing.assert_allclose(uv[:, 1], (idx // RES).numpy() + 0.5, atol=1e-3)
+
+
+def test_eval_views_option(car, tmp_path):
+    out = _export(car, tmp_path / "e", views=4, eval_views=1)
+    splits = check_trainable(out)
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [3, 1, 1]
+    with pytest.raises(DnerfError, match="--eval-views must be between 1 and 3"):
+        _export(car, tmp_path / "bad", views=4, eval_views=4)
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
