@@ -178,11 +178,11 @@ class DNERF_OT_generate_subject(_JobOperator, bpy.types.Operator):
         return f"{ob.name}: {n} {unit} labeled"
 
 
-def _rig_job(spec: str, n: int, collection):
+def _rig_job(spec: str, n: int, collection, poses_file: str | None = None):
     """Job form of rig.build_camera_rig (loading a checkpoint may take a while)."""
     from .jobs import Offload
 
-    cameras = yield Offload(lambda report: rig.camera_rig_poses(spec, n), 0.0, 0.8, "load generator")
+    cameras = yield Offload(lambda report: rig.camera_rig_poses(spec, n, poses_file), 0.0, 0.8, "load generator")
     return rig.create_rig(cameras, collection=collection, spec=spec)
 
 
@@ -196,7 +196,8 @@ class DNERF_OT_camera_rig(_JobOperator, bpy.types.Operator):
     def make_job(self, context):
         s = _settings(context)
         spec = s.subject[subject.PROP_GENERATOR] if s.subject is not None else _panel_spec(s)
-        return _rig_job(spec, s.rig_views, context.scene.collection)
+        return _rig_job(spec, s.rig_views, context.scene.collection,
+                        bpy.path.abspath(s.rig_poses_file) if s.rig_poses_file else None)
 
     def finished(self, context, rig_ob) -> str:
         _settings(context).rig = rig_ob

@@ -98,6 +98,7 @@ class DNERF_PT_rig(_DnerfPanel, bpy.types.Panel):
     def draw(self, context):
         layout, s = self.layout, context.scene.dnerf
         layout.prop(s, "rig_views")
+        layout.prop(s, "rig_poses_file")
         layout.operator(operators.DNERF_OT_camera_rig.bl_idname, icon="CAMERA_DATA")
         layout.prop(s, "rig")
         if s.rig is not None:

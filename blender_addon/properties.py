@@ -45,6 +45,9 @@ class DNERF_Settings(bpy.types.PropertyGroup):
     cloud_resolution: IntProperty(name="Cloud view size", min=0, max=4096, default=0,
                                   description="view size in pixels for the cloud (0: the generator's own)")
     rig_views: IntProperty(name="Cameras", min=1, max=256, default=8)
+    rig_poses_file: StringProperty(name="Poses file", subtype="FILE_PATH", default="",
+                                   description="transforms.json or [yaw, pitch, radius] list (radians) whose cameras "
+                                               "the rig gets instead of Cameras (empty: spread on the orbit)")
     render_resolution: IntProperty(name="Size", min=0, max=4096, default=0,
                                    description="render size in pixels (0: the generator's own)")
     output_dir: StringProperty(name="Output folder", subtype="DIR_PATH", default="//dnerf_views/",

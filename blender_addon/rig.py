@@ -28,10 +28,18 @@ INTRINSICS_PROP = "dnerf_intrinsics"  # on each camera: dnerf's normalized 3x3 i
 CLIP_START, CLIP_END = 0.01, 100.0
 
 
-def camera_rig_poses(spec: str, n_views: int):
-    """dnerf_core's cameras for a rig: spread_orbit_cameras over the generator's orbit."""
+def camera_rig_poses(spec: str, n_views: int, poses_file: str | None = None):
+    """dnerf_core's cameras for a rig: spread_orbit_cameras over the generator's orbit, or the
+    cameras of a pose file (dnerf_core.pose_file: a transforms.json, e.g. one dnerf-export wrote,
+    or [yaw, pitch, radius] triples in radians on the generator's orbit), n_views then unused."""
     from dnerf_core.cameras import spread_orbit_cameras
 
+    if poses_file:
+        from dnerf_core.pose_file import KIND_ORBIT, read_pose_file
+
+        poses = read_pose_file(poses_file)  # a bad file fails before the generator loads
+        orbit = generator_spec.load(spec).orbit if poses.kind == KIND_ORBIT else None
+        return poses.cameras(orbit)
     return spread_orbit_cameras(n_views, generator_spec.load(spec).orbit)
 
 
@@ -78,13 +86,15 @@ def create_rig(cameras, name: str = "dnerf rig", collection=None, spec: str = ""
     return rig
 
 
-def build_camera_rig(spec: str, n_views: int, name: str = "dnerf rig", collection=None) -> bpy.types.Object:
-    """Synchronous Camera rig: the generator's orbit cameras as Blender cameras under one empty."""
+def build_camera_rig(spec: str, n_views: int, name: str = "dnerf rig", collection=None,
+                     poses_file: str | None = None) -> bpy.types.Object:
+    """Synchronous Camera rig: the generator's orbit cameras (or a pose file's) as Blender cameras
+    under one empty."""
     from dnerf_core.errors import DnerfError
 
-    if n_views < 1:
+    if n_views < 1 and not poses_file:
         raise DnerfError(f"the rig needs at least one camera, got {n_views}")
-    return create_rig(camera_rig_poses(spec, n_views), name, collection, spec)
+    return create_rig(camera_rig_poses(spec, n_views, poses_file), name, collection, spec)
 
 
 def rig_cameras(rig: bpy.types.Object) -> list[bpy.types.Object]:

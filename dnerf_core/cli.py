@@ -51,10 +51,29 @@ def _export_options(fn):
                           "EG3D-size generators, not bit-identical to float32"),
         click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="output folder"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
+        # issue #22; each default and meaning lives on ExportOptions (factory/subject_export.py)
+        click.option("--poses", type=click.Path(dir_okay=False), default=None,
+                     help="render these cameras instead of --views: a transforms.json or a JSON list of "
+                          "[yaw, pitch, radius] in radians (see dnerf_core/pose_file.py)"),
+        click.option("--eval-views", type=click.IntRange(min=0), default=None,
+                     help="frames held out as nerfstudio's val/test split [default: max(2, 10%)]"),
+        click.option("--nerf-mask", is_flag=True,
+                     help="also write fg_mask/ as nerfstudio's mask_path (train on the object only)"),
+        click.option("--video", type=click.IntRange(min=0), default=0,
+                     help="orbit video of N frames: video_rgb, video_mask, video (side by side) [needs dnerf[video]]"),
+        click.option("--video-format", type=click.Choice(["mp4", "gif"]), default="mp4", show_default=True),
+        click.option("--video-fps", type=click.IntRange(1, 120), default=24, show_default=True),
     ]
     for deco in reversed(decorators):
         fn = deco(fn)
     return fn
+
+
+def _views_or_poses(poses, n_option: str = "views") -> None:
+    """--poses replaces --views: refuse both given explicitly (one would be silently ignored)."""
+    ctx = click.get_current_context()
+    if poses is not None and ctx.get_parameter_source(n_option) == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("give --views or --poses, not both")
 
 
 def _use_bf16_superres(generator, spec: str) -> None:
@@ -69,16 +88,19 @@ def _use_bf16_superres(generator, spec: str) -> None:
 @cli.command("export")
 @_export_options
 def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, masks, pts, voxel_size, mesh_resolution,
-               semantic_ckpt, subject_file, bf16_superres, out, quiet) -> None:
+               semantic_ckpt, subject_file, bf16_superres, out, quiet, poses, eval_views, nerf_mask, video, video_format,
+               video_fps) -> None:
     """Export one labeled subject: PLY cloud, per-part GLB, masks (all three if none is chosen)."""
     from .factory.subject_export import ExportOptions, export_subject
     from .generators.registry import load_labeled_generator
 
-    if not (ply or glb or masks or pts):
+    _views_or_poses(poses)
+    if not (ply or glb or masks or pts or video):
         ply = glb = masks = True
     opts = ExportOptions(seed=seed, views=views, resolution=resolution, truncation=truncation, ply=ply, glb=glb,
                          masks=masks, pts=pts, voxel_size=voxel_size, mesh_resolution=mesh_resolution,
-                         subject_file=subject_file)
+                         subject_file=subject_file, poses=poses, eval_views=eval_views, nerf_mask=nerf_mask,
+                         video=video, video_format=video_format, video_fps=video_fps)
     opts.validate()
     generator = load_labeled_generator(generator_spec, semantic_ckpt)
     if bf16_superres:
@@ -105,20 +127,28 @@ def export_cmd(generator_spec, seed, views, resolution, truncation, ply, glb, ma
                    "annotator of the image draws); world = the procedural subject's own render of the seed")
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="new kit folder")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+@click.option("--poses", type=click.Path(dir_okay=False), default=None,
+              help="every subject's cameras instead of --views: a transforms.json or a JSON list of "
+                   "[yaw, pitch, radius] in radians (see dnerf_core/pose_file.py)")
 def annotate_kit_cmd(generator_spec, subjects, views, resolution, seed_offset, oracle, oracle_masks, out,
-                     quiet) -> None:
+                     quiet, poses) -> None:
     """Write a kit of views to annotate (images/, empty masks/, kit.json, README.txt)."""
     from tqdm import tqdm
 
     from .generators import load_generator
+    from .pose_file import read_pose_file
     from .semantic.annotations import check_kit_request, make_kit
 
     # Every argument is checked before the (possibly slow) generator load, so a typo fails fast.
+    _views_or_poses(poses)
+    pose_file = read_pose_file(poses) if poses is not None else None
+    views = len(pose_file) if pose_file is not None else views
     check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle, oracle_masks)
     generator = load_generator(generator_spec)
     with tqdm(total=subjects * views, disable=quiet, unit="image", leave=False, desc="render kit") as bar:
         kit = make_kit(generator, generator_spec, out, subjects=subjects, views=views, resolution=resolution,
-                       seed_offset=seed_offset, oracle=oracle, oracle_masks=oracle_masks, progress=bar.update)
+                       seed_offset=seed_offset, oracle=oracle, oracle_masks=oracle_masks, progress=bar.update,
+                       poses=pose_file)
     n_images = len(list((kit / "images").glob("*.png")))
     n_masks = len(list((kit / "masks").glob("*.png")))
     click.echo(f"wrote annotation kit to {kit.resolve()}: {n_images} images, {n_masks} masks"

@@ -217,13 +217,14 @@ def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: 
 @torch.no_grad()
 def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[KitView], resolution: int | None,
                label_set: LabelSet, category: str | None, oracle_masks: str | None,
-               progress: Callable[[int], None] | None) -> tuple[list[dict], int]:
+               progress: Callable[[int], None] | None, cams: Cameras | None = None) -> tuple[list[dict], int]:
     """Render every subject's views into `stage`; oracle_masks: None (masks/ left empty), "image"
-    or "world" (see the module docstring)."""
+    or "world" (see the module docstring). cams: the rig's cameras (None: from its yaw/pitch)."""
     from ..factory.export.images import write_rgb_png
     from ..factory.export.masks import write_mask_png
 
-    cams = orbit_cameras([v.yaw for v in rig], [v.pitch for v in rig], generator.orbit)
+    if cams is None:
+        cams = orbit_cameras([v.yaw for v in rig], [v.pitch for v in rig], generator.orbit)
     oracle_gen = None
     if oracle_masks is not None:
         from ..generators.procedural import ProceduralGenerator
@@ -264,8 +265,13 @@ def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[Ki
 
 def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30, views: int = 3,
              resolution: int | None = None, seed_offset: int = 0, oracle: bool = False,
-             oracle_masks: str = DEFAULT_ORACLE_MASKS, progress: Callable[[int], None] | None = None) -> Path:
+             oracle_masks: str = DEFAULT_ORACLE_MASKS, progress: Callable[[int], None] | None = None,
+             poses=None) -> Path:
     """Render an annotation kit into the new folder `out`; returns its path.
+
+    poses: a dnerf_core.pose_file.PoseFile whose cameras replace the frontal/side rig for every
+    subject (`views` is then its length; views are named pose_I, with the yaw/pitch of each
+    camera around the orbit pivot; resolution None: a transforms file's own size).
 
     generator: any Generator; generator_spec: the spec it was loaded from (recorded in kit.json;
     its category part names the label set and the oracle). resolution: image size (None: the
@@ -278,6 +284,9 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
     """
     from ..factory.export.atomic import atomic_write_text, ensure_dir
 
+    if poses is not None:
+        views = len(poses)
+        resolution = resolution if resolution is not None else poses.resolution
     check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle, oracle_masks)
     masks_kind = oracle_masks if oracle else None
     category = spec_category(generator_spec)
@@ -290,15 +299,24 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
         raise DnerfError(f"cannot write into {parent}: {exc.strerror or exc}") from exc
     try:
         seeds = list(range(seed_offset, seed_offset + subjects))
-        rig = kit_views(generator.orbit, views)
+        cams = None
+        if poses is not None:
+            from ..pose_file import orbit_angles
+
+            cams = poses.cameras(generator.orbit)
+            where = orbit_angles(cams, generator.orbit)
+            rig = [KitView(f"pose_{i}", float(y), float(p)) for i, (y, p) in enumerate(zip(where.yaw, where.pitch))]
+        else:
+            rig = kit_views(generator.orbit, views)
         items, size = _write_kit(generator, generator_spec, stage, seeds, rig, resolution, label_set, category,
-                                 masks_kind, progress)
+                                 masks_kind, progress, cams)
         kit = {
             "format": KIT_FORMAT, "version": KIT_VERSION, "generator": generator_spec, "category": category,
             "resolution": size, "subjects": subjects, "views": views, "seed_offset": seed_offset,
             "oracle": oracle, "oracle_masks": masks_kind, "angle_unit": "radians",
             "camera_convention": "opencv cam2world, intrinsics / image size",
             "labels": label_set.to_dict(), "items": items,
+            **({"poses": str(poses.path)} if poses is not None else {}),
         }
         atomic_write_text(stage / KIT_FILE, _kit_json_text(kit))
         atomic_write_text(stage / README_FILE, _readme(generator_spec, label_set, len(items), size, masks_kind))

@@ -16,10 +16,12 @@ import numpy as np
 from ...errors import DnerfError
 from .atomic import atomic_open
 
-# 1e-4 world units per step: 16 bits then cover 0..6.5535 units, enough for our scenes (world
-# units of ~0.1-5; EG3D cameras sit at 1.7-2.7 with rays ending by 3.3), at a resolution of
-# 1e-4 (0.05% of a 0.2 depth). nerfstudio's default of 1e-3 (millimeters) would be too coarse here.
-DEFAULT_DEPTH_SCALE = 1e-4
+# 1e-3 world units per step ("millimetres"): nerfstudio multiplies depth PNGs by its own config
+# value depth_unit_scale_factor, default 1e-3, and never reads a scale from the file, so this is
+# the only unit its users get right without a flag. 16 bits then cover 0.001..65.535 units:
+# our scenes span ~0.1-5 units (EG3D cameras sit at 1.7-2.7 with rays ending by 3.3), so nothing
+# real is clipped; a step of 1e-3 is 0.05% of a 2-unit depth (rounding error <= half a step).
+DEFAULT_DEPTH_SCALE = 1e-3
 DEPTH_SCALE_KEY = "depth_scale"  # PNG tEXt keyword holding the scale
 DEPTH_KIND_KEY = "depth_kind"
 DEPTH_KIND = "camera z-depth"
