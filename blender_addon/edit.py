@@ -403,7 +403,7 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
     info = dict(info, steps=steps, source=source, region_pixels=int(region.sum()), agreement=agreement,
                 final_loss=float(result.fit.losses[-1]) if result.fit.losses else float("nan"))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    save_fitted(out_path, fitted_from(lab, req.spec, result.fit.ws, pose, kind="edit", info=info))
+    save_fitted(out_path, fitted_from(lab, result.fit.ws, pose, kind="edit", info=info))
     new_req = replace(req, subject_file=str(out_path))
     data = subject_mod.compute_subject(new_req, lambda f, m="": report(0.85 + 0.15 * f, m or "rebuild the subject"))
     return EditOutcome(data, str(out_path), source, int(region.sum()), agreement,

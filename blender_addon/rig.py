@@ -30,9 +30,9 @@ CLIP_START, CLIP_END = 0.01, 100.0
 
 def camera_rig_poses(spec: str, n_views: int):
     """dnerf_core's cameras for a rig: spread_orbit_cameras over the generator's orbit."""
-    from dnerf_core.cameras import spread_orbit_cameras
+    import dnerf_core as dn
 
-    return spread_orbit_cameras(n_views, generator_spec.load(spec).orbit)
+    return dn.orbit_views(generator_spec.load(spec), n_views)
 
 
 def lens_for_focal(fx_normalized: float, sensor_width: float = SENSOR_WIDTH_MM) -> float:

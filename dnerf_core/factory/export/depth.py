@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DnerfError
-from .atomic import atomic_open
+from ...io.atomic import atomic_open
 
 # 1e-4 world units per step: 16 bits then cover 0..6.5535 units, enough for our scenes (world
 # units of ~0.1-5; EG3D cameras sit at 1.7-2.7 with rays ending by 3.3), at a resolution of

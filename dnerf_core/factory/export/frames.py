@@ -10,8 +10,8 @@ from typing import Callable
 from ...labels import LabelSet
 from ..views import ViewSet, z_depth
 from .depth import DEFAULT_DEPTH_SCALE, write_depth_png
-from .images import write_rgb_png
-from .masks import write_mask_png
+from ...io.images import write_rgb_png
+from ...io.masks import write_mask_png
 from .transforms import FrameFiles, write_transforms_json
 
 # Pixels whose opacity is below this count as background: depth 0 (= no depth) there.

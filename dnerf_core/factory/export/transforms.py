@@ -27,7 +27,7 @@ import torch
 
 from ...cameras import Cameras
 from ...errors import DnerfError
-from .atomic import atomic_write_text
+from ...io.atomic import atomic_write_text
 
 CAMERA_MODEL = "OPENCV"
 READABLE_CAMERA_MODELS = ("OPENCV", "PINHOLE")

@@ -1,0 +1,4 @@
+"""`python -m dnerf_core.cli ...` = `dnerf ...`."""
+from . import main
+
+main()
