@@ -4,6 +4,8 @@ Works as a Blender 4.2+ extension (blender_manifest.toml) and as a plain package
 with the bpy module, `import blender_addon; blender_addon.register()` registers the same panels
 and operators (that is how the tests use it). Nothing here imports dnerf_core at import time
 (see dnerf_env.py): the add-on registers even where dnerf cannot be found and says so in its panel.
+Registering reads the defaults and ranges of the dnerf options in the panel from dnerf_core when it
+can be imported (properties.py); they are derived again once the preferences make it importable.
 """
 from __future__ import annotations
 

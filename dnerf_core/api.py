@@ -19,11 +19,11 @@ from .cameras import Cameras
 from .device import resolve_device
 from .errors import DnerfError
 from .factory.labeled_subject import DEFAULT_MESH_RESOLUTION, LabeledSubject, compute_labeled_subject, orbit_views
-from .factory.subject_export import DEFAULT_FORMATS, FORMATS, ExportOptions, ExportResult, write_subject
+from .factory.export_options import DEFAULT_FORMATS, FORMATS, ExportOptions
+from .factory.subject_export import ExportResult, write_subject
 from .generators.base import Generator, Subject
 from .generators.registry import load_generator as _load_base, shipped_semantic
 from .generators.spec import GeneratorSpec
-from .options import finite
 
 __all__ = ["Cameras", "DEFAULT_FORMATS", "ExportOptions", "ExportResult", "FORMATS", "GeneratorSpec",
            "LabeledSubject", "export", "label_subject", "load_generator", "orbit_views", "sample_subject"]
@@ -74,9 +74,7 @@ def sample_subject(generator: Generator, seed: int | None = None, subject=None, 
     if (seed is None) == (subject is None):
         raise DnerfError("give exactly one of seed=... or subject=...")
     if subject is None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise DnerfError(f"--seed must be a non-negative integer, got {seed!r}")
-        return generator.sample([seed], truncation=finite("--truncation", truncation))
+        return generator.sample([seed], truncation=ExportOptions(seed=seed, truncation=truncation).validate().truncation)
     if isinstance(subject, (str, Path)):
         from .inversion.subject_file import load_fitted
 
@@ -106,11 +104,9 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
     >>> len(labeled.cloud) > 100, len(labeled.mesh.faces) > 100
     (True, True)
     """
-    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
-                                   or not 8 <= resolution <= 4096):
-        raise DnerfError(f"--resolution must be between 8 and 4096, got {resolution!r}")
-    if not 16 <= mesh_resolution <= 512:
-        raise DnerfError(f"--mesh-resolution must be between 16 and 512, got {mesh_resolution!r}")
+    # the ranges of dnerf-export's options, checked in their one place
+    ExportOptions(resolution=resolution, truncation=truncation, voxel_size=voxel_size,
+                  mesh_resolution=mesh_resolution).validate()
     chosen = sample_subject(generator, seed, subject, truncation)
     if cameras is None:
         cameras = orbit_views(generator, views)

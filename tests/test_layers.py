@@ -81,7 +81,7 @@ def test_no_import_runs_upward():
     (("io", "x.py"), "from .. import api", True),
     (("semantic", "x.py"), "from dnerf_core import load_generator", True),  # a name of the API
     (("semantic", "x.py"), "from ..generators.base import Subject\nfrom ..io.atomic import atomic_open", False),
-    (("cli", "x.py"), "from ..factory.subject_export import ExportOptions\nfrom .. import api", False),
+    (("cli", "x.py"), "from ..factory.export_options import ExportOptions\nfrom .. import api", False),
     (("factory", "x.py"), "from ..inversion.subject_file import load_fitted", False),  # same floor
     (("generators", "procedural", "x.py"), "from ..base import Subject\nfrom ...render import raymarch", False),
 ])

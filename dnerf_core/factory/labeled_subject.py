@@ -10,7 +10,6 @@ from ..errors import DnerfError
 from ..generators.base import Generator, Subject
 from ..generators.spec import describe
 from ..labels import LabelSet
-from ..options import finite
 from .export_options import DEFAULT_MESH_RESOLUTION
 from .mesh import extract_mesh
 from .pointcloud import backproject, default_voxel_size, voxel_downsample
@@ -61,8 +60,6 @@ def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cam
     if label_set is None:
         raise DnerfError(f"{describe(generator)} has no part labels: pass a semantic checkpoint (--semantic) "
                          "or a procedural world")
-    if voxel_size is not None and not finite("--voxel-size", voxel_size) > 0:
-        raise DnerfError(f"--voxel-size must be positive, got {voxel_size}")
     report = progress or (lambda stage, n: None)
     views = None
     if len(cameras):

@@ -2,7 +2,7 @@
 
 `write_subject` writes a LabeledSubject (factory/labeled_subject.py): everything goes into a
 staging folder inside the output folder and is moved into place only when all of it succeeded,
-so a failed export leaves the output folder as it was. ExportOptions are `dnerf-export`'s options.
+so a failed export leaves the output folder as it was (dnerf-export's options: export_options.py).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import DnerfError
 from ..io.atomic import atomic_write_text, staged_output
-from .export_options import DEFAULT_FORMATS, FORMATS, NEEDS_CLOUD, NEEDS_MESH, ExportOptions
+from .export_options import DEFAULT_FORMATS, FORMATS, NEEDS_CLOUD
 from .labeled_subject import LabeledSubject
 
 MANIFEST_NAME = "export.json"

@@ -44,7 +44,7 @@ from ..generators.spec import GeneratorSpec, spec_of
 from ..generators.surface_labels import oracle_labels_on_surface
 from ..io.splits import HELDOUT_SEED_START
 from ..labels import IGNORE_ID, LabelSet
-from .kit_options import DEFAULT_ORACLE_MASKS, MAX_RESOLUTION, MIN_RESOLUTION, ORACLE_MASKS, KitOptions
+from .kit_options import DEFAULT_ORACLE_MASKS, ORACLE_MASKS, KitOptions
 
 KIT_FORMAT = "dnerf-annotation-kit"
 KIT_VERSION = 1

@@ -20,7 +20,7 @@ from torch import Tensor
 from dnerf_core.cameras import spread_orbit_cameras
 from dnerf_core.io.splits import HELDOUT_SEED_START
 from dnerf_core.inversion.config import FitConfig
-from dnerf_core.inversion.edit import EDIT_FIT, EditResult, edit_scores, edit_subject, render_view, transplant_part
+from dnerf_core.inversion.edit import EDIT_FIT, edit_scores, edit_subject, render_view, transplant_part
 from dnerf_core.inversion.inputs import require_branch
 from dnerf_core.inversion.mask import MASK_FIT, invert_mask
 from dnerf_core.inversion.pose import Pose, yaw_error_degrees

@@ -33,6 +33,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 from dnerf_core.allocator import retain_freed_memory  # noqa: E402
 
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
 KIT_DIR = "kit"
 CHECKPOINT_DIR = "checkpoints"
 ROWS_DIR = "rows"
@@ -124,7 +126,7 @@ def log(msg: str) -> None:
 
 
 # --- the annotation kit ------------------------------------------------------------------------------
-def ensure_kit(generator, spec: str, category: str, workdir: Path, settings: TableSettings):
+def ensure_kit(generator, category: str, workdir: Path, settings: TableSettings):
     """The oracle-annotated kit in workdir/kit (made once) with `generator`'s images (and, for
     image masks, its surface); a generator given as a .pt file is recorded as default:<category>
     (make_kit needs a spec naming the oracle category)."""
@@ -152,7 +154,7 @@ def ensure_kit(generator, spec: str, category: str, workdir: Path, settings: Tab
 
 
 # --- training one row --------------------------------------------------------------------------------
-def _semantic_row(generator, spec: str, kit, row: Row, n: int, settings: TableSettings, ckpt: Path):
+def _semantic_row(generator, kit, row: Row, n: int, settings: TableSettings, ckpt: Path):
     from dnerf_core.semantic.branch import SemanticConfig
     from dnerf_core.semantic.checkpoint import load_semantic, read_semantic
     from dnerf_core.semantic.labeled import LabeledGenerator
@@ -216,7 +218,7 @@ def _transfer_row(generator, category: str, kit, n: int, settings: TableSettings
     return TransferBaseline(generator, net, kit.label_set)
 
 
-def run_row(generator, spec: str, category: str, kit, row: Row, settings: TableSettings, workdir: Path,
+def run_row(generator, category: str, kit, row: Row, settings: TableSettings, workdir: Path,
             gen_id: str) -> dict:
     """Train (or reuse) and evaluate one row; the evaluation is cached next to the checkpoint."""
     from dnerf_research.semantic_quality import evaluate_semantic
@@ -241,7 +243,7 @@ def run_row(generator, spec: str, category: str, kit, row: Row, settings: TableS
     elif row.method == "transfer":
         labeled = _transfer_row(generator, category, kit, n, settings, ckpt, gen_id)
     else:
-        labeled = _semantic_row(generator, spec, kit, row, n, settings, ckpt)
+        labeled = _semantic_row(generator, kit, row, n, settings, ckpt)
     log(f"{row.name}: evaluating ({settings.n_individual} subjects, {settings.n_video} x {settings.n_frames} frames)")
     quality = evaluate_semantic(labeled, ProceduralGenerator(category), settings.n_individual, settings.n_video,
                                 settings.n_frames, settings.resolution)
@@ -314,26 +316,26 @@ def markdown(report: dict) -> str:
            + "\n".join(tables)
 
 
-def run_tables(generator, spec: str, category: str, settings: TableSettings, workdir: Path, out: Path,
+def run_tables(generator, category: str, settings: TableSettings, workdir: Path, out: Path,
                quick: bool = False, rows: list[str] | None = None) -> dict:
     """Kit, every row, JSON at `out` and markdown next to it (out with .md); returns the report."""
     from dnerf_core.io.atomic import atomic_write_text
     from dnerf_core.semantic.checkpoint import generator_identity
 
     workdir.mkdir(parents=True, exist_ok=True)
-    kit = ensure_kit(generator, spec, category, workdir, settings)
+    kit = ensure_kit(generator, category, workdir, settings)
     gen_id = generator_identity(generator)
     names = rows or list(dict.fromkeys(n for t in TABLES.values() for n in t))
     records = {}
     for n in names:
         try:
-            records[n] = run_row(generator, spec, category, kit, ROWS[n], settings, workdir, gen_id)
+            records[n] = run_row(generator, category, kit, ROWS[n], settings, workdir, gen_id)
         except (RuntimeError, ValueError, FloatingPointError) as exc:
             # One broken variant (e.g. an ablation hitting a bug) must not throw away the hours
             # the other rows took: it is reported, not cached, and retried on the next run.
             log(f"{n}: FAILED ({type(exc).__name__}: {exc})")
             records[n] = {**asdict(ROWS[n]), "error": f"{type(exc).__name__}: {exc}"}
-    report = {"category": category, "generator": spec, "generator_identity": gen_id, "quick": quick,
+    report = {"category": category, "generator": str(generator.spec), "generator_identity": gen_id, "quick": quick,
               "settings": asdict(settings), "conventions": CONVENTIONS, "tables": TABLES, "rows": records}
     atomic_write_text(out, json.dumps(report, indent=1, allow_nan=False) + "\n")
     atomic_write_text(out.with_suffix(".md"), markdown(report))
@@ -375,12 +377,12 @@ def main(argv: list[str] | None = None) -> None:
                  "n_video": args.video, "n_frames": args.frames, "kit_masks": args.kit_masks}
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     suffix = "_quick" if args.quick else ""
-    out = args.out or Path("results") / f"tables_{args.category}{suffix}.json"
+    out = args.out or RESULTS / f"tables_{args.category}{suffix}.json"
     workdir = args.workdir or Path("runs") / f"tables_{args.category}{suffix}"
     generator = load_generator(spec)
     if not hasattr(generator, "backbone"):
         raise SystemExit(f"{spec} is not a tri-plane generator: the semantic branch needs one")
-    report = run_tables(generator, spec, args.category, settings, workdir, out, quick=args.quick, rows=rows)
+    report = run_tables(generator, args.category, settings, workdir, out, quick=args.quick, rows=rows)
     log(f"wrote {out} and {out.with_suffix('.md')}")
     print(out.with_suffix(".md").read_text())
     failed = [n for n, r in report["rows"].items() if "error" in r]

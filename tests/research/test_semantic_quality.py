@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from dnerf_core import GeneratorSpec
 from dnerf_core.cameras import Cameras, orbit_cameras
 from dnerf_core.errors import AnnotationError
 from dnerf_research.baseline import (BaselineConfig, DatasetGANBaseline, load_baseline, pixel_features,
@@ -209,8 +210,9 @@ def test_reproduce_tables_quick_path_writes_json_and_markdown(tmp_path, small_ge
     rt = _load_script()
     settings = rt.TableSettings(kit_subjects=3, steps=3, baseline_steps=5, n_individual=2, n_video=1, n_frames=4)
     gen = small_generator()
+    gen.spec = GeneratorSpec.parse("default:car")  # a stand-in for the shipped car generator
     out = tmp_path / "tables_car.json"
-    report = rt.run_tables(gen, "default:car", "car", settings, tmp_path / "work", out, quick=True)
+    report = rt.run_tables(gen, "car", settings, tmp_path / "work", out, quick=True)
     data = json.loads(out.read_text())
     assert set(data["tables"]) == {"tab1", "tab4", "tab5"}
     assert set(data["rows"]) == set(rt.ROWS)
@@ -229,7 +231,7 @@ def test_reproduce_tables_quick_path_writes_json_and_markdown(tmp_path, small_ge
     assert len(list((tmp_path / "work" / "kit" / "masks").glob("*.png"))) == 9
     # resumable: a second run with the same arguments reuses every row and gives the same report
     ckpts = {p: p.stat().st_mtime_ns for p in (tmp_path / "work" / "checkpoints").iterdir()}
-    again = rt.run_tables(gen, "default:car", "car", settings, tmp_path / "work", out, quick=True)
+    again = rt.run_tables(gen, "car", settings, tmp_path / "work", out, quick=True)
     assert again["rows"] == report["rows"]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work" / "checkpoints").iterdir()} == ckpts
 
