@@ -40,7 +40,7 @@ from torch import Tensor
 
 from ..cameras import Cameras, OrbitSpec, orbit_cameras
 from ..errors import AnnotationError, DnerfError
-from ..generators.spec import GeneratorSpec, spec_of
+from ..generators.spec import GeneratorSpec, describe, spec_of
 from ..generators.surface_labels import oracle_labels_on_surface
 from ..io.splits import HELDOUT_SEED_START
 from ..labels import IGNORE_ID, LabelSet
@@ -205,13 +205,15 @@ def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: 
 
 
 @torch.no_grad()
-def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[KitView], resolution: int | None,
+def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], resolution: int | None,
                label_set: LabelSet, category: str | None, oracle_masks: str | None,
                progress: Callable[[int], None] | None) -> tuple[list[dict], int]:
     """Render every subject's views into `stage`; oracle_masks: None (masks/ left empty), "image"
     or "world" (see the module docstring)."""
     from ..io.images import write_rgb_png
     from ..io.masks import write_mask_png
+
+    spec = describe(generator)  # for messages
 
     cams = orbit_cameras([v.yaw for v in rig], [v.pitch for v in rig], generator.orbit)
     oracle_gen = None
@@ -285,7 +287,7 @@ def make_kit(generator, out: str | Path, subjects: int = 30, views: int = 3,
     try:
         seeds = list(range(seed_offset, seed_offset + subjects))
         rig = kit_views(generator.orbit, views)
-        items, size = _write_kit(generator, str(generator_spec), stage, seeds, rig, resolution, label_set, category,
+        items, size = _write_kit(generator, stage, seeds, rig, resolution, label_set, category,
                                  masks_kind, progress)
         kit = {
             "format": KIT_FORMAT, "version": KIT_VERSION, "generator": str(generator_spec), "category": category,
