@@ -403,7 +403,7 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
     info = dict(info, steps=steps, source=source, region_pixels=int(region.sum()), agreement=agreement,
                 final_loss=float(result.fit.losses[-1]) if result.fit.losses else float("nan"))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    save_fitted(out_path, fitted_from(lab, req.spec, result.fit.ws, pose, kind="edit", info=info))
+    save_fitted(out_path, fitted_from(lab, result.fit.ws, pose, kind="edit", info=info))
     new_req = replace(req, subject_file=str(out_path))
     data = subject_mod.compute_subject(new_req, lambda f, m="": report(0.85 + 0.15 * f, m or "rebuild the subject"))
     return EditOutcome(data, str(out_path), source, int(region.sum()), agreement,
@@ -415,13 +415,12 @@ def fit_edit_job(ob, cam, steps: int | None = None, source: str = "AUTO", keep_w
                  folder: Path | None = None, label_keep_weight: float | None = None):
     """Job: edit the subject so the rig camera's view shows the painted mask (or the repainted part
     attribute), then rebuild the object from the edited subject. Returns the EditOutcome."""
-    from dnerf_core.inversion.edit import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, EDIT_FIT
+    import dnerf_core as dn
 
-    steps = EDIT_FIT.steps if steps is None else int(steps)
-    keep_weight = DEFAULT_KEEP_WEIGHT if keep_weight is None else float(keep_weight)
-    label_keep_weight = DEFAULT_LABEL_KEEP_WEIGHT if label_keep_weight is None else float(label_keep_weight)
-    if steps < 1:
-        raise _error(f"steps must be at least 1, got {steps}")
+    # dnerf edit's settings (dnerf_core.EditOptions): None takes its default; validate() checks ranges
+    given = {"steps": steps, "keep_weight": keep_weight, "label_keep_weight": label_keep_weight}
+    opts = dn.EditOptions(**{k: v for k, v in given.items() if v is not None}).validate()
+    steps, keep_weight, label_keep_weight = opts.steps, opts.keep_weight, opts.label_keep_weight
     if source not in SOURCES:
         raise _error(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     subject_object(ob)

@@ -59,29 +59,29 @@ class RenderResult:
 
 
 def _dnerf_views(source, cameras, resolution, report):
-    """source: the subject's SubjectRequest (seed, or fitted-subject file after an edit)."""
-    from dnerf_core.factory.views import render_views
+    """source: the subject's SubjectRequest (seed, or fitted-subject file after an edit) ->
+    a dnerf_core.LabeledSubject with the rig's views (no cloud, no mesh)."""
+    import dnerf_core as dn
 
     gen = generator_spec.load_labeled(source.spec, source.semantic_checkpoint)
     report(0.05, "sample subject")
     subject = subject_mod.sample_subject(gen, source)
     done = [0]
 
-    def views_done(n: int) -> None:
+    def views_done(stage: str, n: int) -> None:
         done[0] += n
         report(0.1 + 0.9 * done[0] / len(cameras), f"dnerf views {done[0]}/{len(cameras)}")
 
-    views = render_views(gen, subject, cameras, resolution=resolution, progress=views_done)
-    return gen.label_set, views
+    return dn.label_subject(gen, subject=subject, cameras=cameras, resolution=resolution, cloud=False, mesh=False,
+                            progress=views_done)
 
 
-def _write_dnerf_outputs(out: Path, label_set, views, extra: dict, report) -> None:
-    """The exporter's own writers (dnerf_core.factory.export.frames), so the files are the same."""
-    from dnerf_core.factory.export.frames import write_frames
+def _write_dnerf_outputs(out: Path, labeled, extra: dict, report) -> None:
+    """dnerf-export's masks output (dnerf_core.export), so the files are the same."""
+    import dnerf_core as dn
 
-    label_set.save(out / "labels.json")
-    write_frames(out, views, label_set, extra,
-                 progress=lambda i: report(i / len(views), f"write view {i}/{len(views)}"))
+    report(0.0, "write views")
+    dn.export(labeled, out, formats=("masks",), extra=extra)
 
 
 def decode_label_render(rgba: np.ndarray, label_set) -> np.ndarray:
@@ -188,8 +188,8 @@ def render_blender_view(scene, camera_ob, path: Path) -> np.ndarray:
 def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object, req: RenderRequest, scene=None):
     """Job (see jobs.py). Returns a RenderResult."""
     from dnerf_core.errors import DnerfError
-    from dnerf_core.factory.export.atomic import ensure_dir
-    from dnerf_core.factory.export.masks import write_mask_png
+    from dnerf_core.io.atomic import ensure_dir
+    from dnerf_core.io.masks import write_mask_png
 
     scene = scene or bpy.context.scene
     if subject_ob is None or subject_mod.PROP_GENERATOR not in subject_ob:
@@ -211,13 +211,13 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
     n = len(cams)
     span = 0.6 if req.blender_render else 0.9
 
-    label_set, views = yield Offload(
-        lambda report: _dnerf_views(source, cameras, req.resolution, report),
-        0.0, span * 0.7, "dnerf views")
+    labeled = yield Offload(lambda report: _dnerf_views(source, cameras, req.resolution, report),
+                            0.0, span * 0.7, "dnerf views")
+    label_set, views = labeled.label_set, labeled.views
     extra = {"generator": spec, "seed": seed, "rig": rig_ob.name, "blender_subject": subject_ob.name}
     if source.subject_file:
         extra["subject_file"] = source.subject_file
-    yield Offload(lambda report: _write_dnerf_outputs(out, label_set, views, extra, report),
+    yield Offload(lambda report: _write_dnerf_outputs(out, labeled, extra, report),
                   span * 0.7, span, "write dnerf views")
     result = RenderResult(out, views=n)
     if not req.blender_render:

@@ -13,7 +13,11 @@ def _site_packages_changed(self, context) -> None:
     try:
         dnerf_env.add_site_packages(bpy.path.abspath(self.site_packages))
     except dnerf_env.DnerfUnavailable:
-        pass  # the panel shows the problem; a preference callback cannot report
+        return  # the panel shows the problem; a preference callback cannot report
+    if dnerf_env.available():  # the dnerf settings can now take dnerf_core's defaults and ranges
+        from . import register_settings
+
+        register_settings()
 
 
 class DNERF_AddonPreferences(bpy.types.AddonPreferences):

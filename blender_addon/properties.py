@@ -1,5 +1,11 @@
-"""The panel's settings, stored per scene (scene.dnerf)."""
-from __future__ import annotations
+"""The panel's settings, stored per scene (scene.dnerf).
+
+The settings that are dnerf options (seed, truncation, mesh resolution, cloud views and view size,
+edit steps and weights) take their default, range and description from dnerf_core's option
+dataclasses (dnerf_core.ExportOptions, dnerf_core.EditOptions), read when the add-on registers.
+Where dnerf_core cannot be imported yet, they are plain properties and the panel says what is
+missing; `settings_class()` is built again once dnerf is found.
+"""
 
 import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
@@ -18,7 +24,67 @@ def _is_rig(self, ob) -> bool:
     return ob.type == "EMPTY" and RIG_PROP in ob
 
 
-class DNERF_Settings(bpy.types.PropertyGroup):
+# property -> (dnerf_core option class, field, Blender-only keywords: label and UI slider limits)
+DERIVED = {
+    "seed": ("ExportOptions", "seed", {"name": "Seed"}),
+    "truncation": ("ExportOptions", "truncation", {"name": "Truncation", "soft_min": 0.0, "soft_max": 2.0}),
+    "mesh_resolution": ("ExportOptions", "mesh_resolution", {"name": "Mesh resolution"}),
+    "cloud_views": ("ExportOptions", "views", {"name": "Cloud views", "soft_max": 256}),
+    "cloud_resolution": ("ExportOptions", "resolution", {"name": "Cloud view size"}),
+    "edit_steps": ("EditOptions", "steps", {"name": "Edit steps", "soft_max": 5000}),
+    "edit_keep_weight": ("EditOptions", "keep_weight", {"name": "Keep weight", "soft_max": 1000.0}),
+    "edit_label_keep_weight": ("EditOptions", "label_keep_weight", {"name": "Keep labels", "soft_max": 1000.0}),
+}
+NONE_AS_ZERO = " (0: the generator's own)"  # an optional number: 0 in Blender stands for None
+
+
+def _option_fields():
+    """{(class, field): OptionField} from dnerf_core, or None when it cannot be imported."""
+    try:
+        import dnerf_core as dn
+        from dnerf_core.options import option_fields
+    except ImportError:
+        return None
+    return {(cls, f.name): f for cls in ("ExportOptions", "EditOptions") for f in option_fields(getattr(dn, cls))}
+
+
+def derived_property(f, name: str, soft_min=None, soft_max=None):
+    """The Blender property of one dnerf option field (f: dnerf_core.options.OptionField)."""
+    o = f.option
+    kw = {"name": name, "description": o.help}
+    if f.type is int:
+        make, cast = IntProperty, int
+    elif f.type is float:
+        make, cast = FloatProperty, float
+    else:
+        raise TypeError(f"no Blender property for option {f.name} of type {f.type}")
+    if f.optional:
+        kw.update(default=cast(0), min=cast(0), description=o.help.split(" [default")[0] + NONE_AS_ZERO)
+    else:
+        kw["default"] = cast(f.default)
+        if o.min is not None:
+            kw["min"] = cast(o.min)
+    if o.max is not None:
+        kw["max"] = cast(o.max)
+    for key, value in (("soft_min", soft_min), ("soft_max", soft_max)):
+        if value is not None:
+            kw[key] = cast(value)
+    return make(**kw)
+
+
+def _derived_annotations() -> dict:
+    fields = _option_fields()
+    out = {}
+    for prop, (cls, field_name, blender) in DERIVED.items():
+        if fields is None:  # dnerf not found yet: a placeholder of the right kind
+            kind = FloatProperty if prop in ("truncation", "edit_keep_weight", "edit_label_keep_weight") else IntProperty
+            out[prop] = kind(name=blender["name"], description="dnerf_core not found (see the add-on preferences)")
+        else:
+            out[prop] = derived_property(fields[(cls, field_name)], **blender)
+    return out
+
+
+class DNERF_SettingsBase:
     generator_kind: EnumProperty(
         name="Generator", default="procedural",
         items=[("procedural", "Procedural", "analytic oracle world with exact part labels"),
@@ -28,9 +94,6 @@ class DNERF_Settings(bpy.types.PropertyGroup):
                            items=[(c, c.capitalize(), f"{c} subjects") for c in CATEGORIES])
     checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH", default="",
                              options={"PATH_SUPPORTS_BLEND_RELATIVE"})
-    seed: IntProperty(name="Seed", min=0, default=0, description="one integer fixes one subject")
-    truncation: FloatProperty(name="Truncation", min=0.0, max=2.0, default=1.0,
-                              description="latent truncation psi (1 = none)")
     semantic_checkpoint: StringProperty(
         name="Semantic checkpoint", subtype="FILE_PATH", default="", options={"PATH_SUPPORTS_BLEND_RELATIVE"},
         description="the trained semantic branch that gives a learned generator its part labels")
@@ -38,12 +101,6 @@ class DNERF_Settings(bpy.types.PropertyGroup):
         name="Representation", default="MESH",
         items=[("MESH", "Mesh", "marching-cubes mesh, faces labeled (FACE attribute 'part')"),
                ("POINTCLOUD", "Point cloud", "back-projected multi-view cloud (POINT attribute 'part')")])
-    mesh_resolution: IntProperty(name="Mesh resolution", min=16, max=512, default=128,
-                                 description="marching-cubes samples per axis")
-    cloud_views: IntProperty(name="Cloud views", min=1, max=256, default=8,
-                             description="views back-projected into the point cloud")
-    cloud_resolution: IntProperty(name="Cloud view size", min=0, max=4096, default=0,
-                                  description="view size in pixels for the cloud (0: the generator's own)")
     rig_views: IntProperty(name="Cameras", min=1, max=256, default=8)
     rig_poses_file: StringProperty(name="Poses file", subtype="FILE_PATH", default="",
                                    description="transforms.json or [yaw, pitch, radius] list (radians) whose cameras "
@@ -58,17 +115,15 @@ class DNERF_Settings(bpy.types.PropertyGroup):
         name="Engine", default="CYCLES",
         items=[("CYCLES", "Cycles", "emission materials in the label colors, one centered sample per pixel"),
                ("WORKBENCH", "Workbench", "flat lighting, the part_color attribute, no anti-aliasing")])
-    edit_steps: IntProperty(name="Edit steps", min=1, max=5000, default=150,  # = dnerf_core EDIT_FIT.steps
-                            description="optimization steps of Fit edit by inversion")
-    edit_keep_weight: FloatProperty(name="Keep weight", min=0.0, max=1000.0, default=150.0,  # DEFAULT_KEEP_WEIGHT
-                                    description="how strongly the pixels outside the edit keep their colors")
-    # default: DEFAULT_LABEL_KEEP_WEIGHT
-    edit_label_keep_weight: FloatProperty(name="Keep labels", min=0.0, max=1000.0, default=1.0,
-                                          description="how strongly the pixels outside the edit keep their part "
-                                                      "labels (0: colors only)")
     subject: PointerProperty(name="Subject", type=bpy.types.Object, poll=_is_subject)
     rig: PointerProperty(name="Rig", type=bpy.types.Object, poll=_is_rig)
     # What the running job (operators.ACTIVE) last reported, for the panels to show.
     progress: FloatProperty(name="Progress", subtype="PERCENTAGE", min=0, max=100, default=0)
     status: StringProperty(default="")
     last_result: StringProperty(default="", description="summary of the last finished job")
+
+
+def settings_class() -> type:
+    """The scene settings PropertyGroup, its dnerf options derived from dnerf_core's fields."""
+    annotations = {**DNERF_SettingsBase.__annotations__, **_derived_annotations()}
+    return type("DNERF_Settings", (bpy.types.PropertyGroup,), {"__annotations__": annotations})

@@ -32,7 +32,7 @@ def camera_rig_poses(spec: str, n_views: int, poses_file: str | None = None):
     """dnerf_core's cameras for a rig: spread_orbit_cameras over the generator's orbit, or the
     cameras of a pose file (dnerf_core.pose_file: a transforms.json, e.g. one dnerf-export wrote,
     or [yaw, pitch, radius] triples in radians on the generator's orbit), n_views then unused."""
-    from dnerf_core.cameras import spread_orbit_cameras
+    import dnerf_core as dn
 
     if poses_file:
         from dnerf_core.pose_file import KIND_ORBIT, read_pose_file
@@ -40,7 +40,7 @@ def camera_rig_poses(spec: str, n_views: int, poses_file: str | None = None):
         poses = read_pose_file(poses_file)  # a bad file fails before the generator loads
         orbit = generator_spec.load(spec).orbit if poses.kind == KIND_ORBIT else None
         return poses.cameras(orbit)
-    return spread_orbit_cameras(n_views, generator_spec.load(spec).orbit)
+    return dn.orbit_views(generator_spec.load(spec), n_views)
 
 
 def lens_for_focal(fx_normalized: float, sensor_width: float = SENSOR_WIDTH_MM) -> float:

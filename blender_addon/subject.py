@@ -1,11 +1,10 @@
 """Generate labeled subject: dnerf_core builds the labeled mesh or cloud, Blender gets one object.
 
-The geometry comes from the same dnerf_core calls `dnerf-export` makes (factory/subject_export.py):
-- mesh: `extract_mesh(generator, subject, resolution=mesh_resolution)` (marching cubes, faces
-  labeled at their centroids) -> the object's FACE attribute `part` = the face labels;
-- point cloud: `render_views` over `spread_orbit_cameras(views, generator.orbit)`, `backproject`,
-  `voxel_downsample(default_voxel_size)` -> POINT attribute `part` = the point labels, in the
-  same order as cloud.ply.
+The geometry comes from the call `dnerf-export` makes, dnerf_core.label_subject:
+- mesh: its labeled mesh (marching cubes, faces labeled at their centroids) -> the object's
+  FACE attribute `part` = the face labels;
+- point cloud: its labeled cloud (views spread over the generator's orbit, back-projected,
+  voxel-voted) -> POINT attribute `part` = the point labels, in the same order as cloud.ply.
 Vertex/point positions stay in dnerf coordinates; the object transform turns y-up into z-up
 (coords.py). The label set, generator spec, seed and settings are stored on the object as custom
 properties, so the panel can show the legend and later steps (render) can rebuild the subject.
@@ -47,20 +46,35 @@ PROP_SUBJECT_FILE = "dnerf_subject_file"  # fitted-subject file defining the sub
 PART_ORIGINAL_ATTRIBUTE = "part_original"  # the part ids as spawned (same domain as `part`)
 
 
+# SubjectRequest fields that are dnerf-export options (dnerf_core.ExportOptions holds their defaults)
+EXPORT_FIELDS = ("seed", "truncation", "mesh_resolution", "views", "resolution")
+
+
 @dataclass
 class SubjectRequest:
-    """Everything that fixes a labeled subject (explicit arguments: no scene state is read)."""
+    """Everything that fixes a labeled subject (explicit arguments: no scene state is read).
+
+    seed, truncation, mesh_resolution, views (point clouds: views back-projected) and resolution
+    (point clouds: view size) are dnerf-export's options; None takes its default (options()).
+    subject_file: absolute path of a fitted-subject file, the subject's latents (seed unused)."""
 
     spec: str
-    seed: int = 0
-    truncation: float = 1.0
+    seed: int | None = None
+    truncation: float | None = None
     representation: str = "MESH"
     semantic_checkpoint: str = ""
-    mesh_resolution: int = 128
-    views: int = 8  # point clouds: views back-projected (dnerf-export --views)
-    resolution: int | None = None  # point clouds: view size (dnerf-export --resolution)
+    mesh_resolution: int | None = None
+    views: int | None = None
+    resolution: int | None = None
     name: str = ""
-    subject_file: str = ""  # absolute path of a fitted-subject file: the subject's latents (seed unused)
+    subject_file: str = ""
+
+    def options(self):
+        """The request's dnerf-export options (dnerf_core.ExportOptions), validated."""
+        import dnerf_core as dn
+
+        given = {k: getattr(self, k) for k in EXPORT_FIELDS if getattr(self, k) is not None}
+        return dn.ExportOptions(**given).validate()
 
 
 @dataclass
@@ -72,78 +86,69 @@ class SubjectData:
     voxel_size: float = 0.0
 
 
-def _validate(req: SubjectRequest) -> None:
-    from dnerf_core.errors import DnerfError
+def _validate(req: SubjectRequest):
+    """The request's export options; a bad value raises DnerfError."""
+    from dnerf_core import DnerfError
 
     if req.representation not in REPRESENTATIONS:
         raise DnerfError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {req.representation!r}")
-    if req.seed < 0:
-        raise DnerfError(f"seed must be a non-negative integer, got {req.seed}")
-    if not 16 <= req.mesh_resolution <= 512:
-        raise DnerfError(f"mesh resolution must be between 16 and 512, got {req.mesh_resolution}")
-    if req.views < 1:
-        raise DnerfError(f"views must be at least 1, got {req.views}")
-    if req.resolution is not None and not 8 <= req.resolution <= 4096:
-        raise DnerfError(f"resolution must be between 8 and 4096, got {req.resolution}")
+    if req.subject_file and not Path(req.subject_file).is_file():
+        raise DnerfError(f"fitted subject file not found: {req.subject_file}")
+    return req.options()
 
 
 def sample_subject(gen, req: SubjectRequest):
     """The dnerf Subject a request names: its fitted-subject file's latents, else its seed."""
-    if req.subject_file:
-        from dnerf_core.errors import DnerfError
-        from dnerf_core.inversion.subject_file import load_fitted
+    import dnerf_core as dn
 
-        if not Path(req.subject_file).is_file():
-            raise DnerfError(f"fitted subject file not found: {req.subject_file}")
-        return load_fitted(req.subject_file, gen).subject(gen)
-    return gen.sample([req.seed], truncation=req.truncation)
+    opts = _validate(req)
+    if req.subject_file:
+        return dn.sample_subject(gen, subject=req.subject_file)
+    return dn.sample_subject(gen, opts.seed, truncation=opts.truncation)
 
 
 def request_of(ob) -> SubjectRequest:
     """The SubjectRequest that rebuilds a spawned subject (bpy: main thread; file paths absolute)."""
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     if ob is None or PROP_GENERATOR not in ob or PROP_LABELS not in ob:
         raise DnerfError(f"{ob.name if ob is not None else 'nothing'} is not a subject made by "
                          "'Generate labeled subject'")
     kind = ob.get(PROP_KIND, "MESH")
     path = ob.get(PROP_SUBJECT_FILE, "")
-    resolution = int(ob.get("dnerf_resolution", 0)) or None
-    return SubjectRequest(
-        spec=ob[PROP_GENERATOR], seed=int(ob.get(PROP_SEED, 0)), truncation=float(ob.get(PROP_TRUNCATION, 1.0)),
-        representation=kind, semantic_checkpoint=ob.get(PROP_SEMANTIC, ""),
-        mesh_resolution=int(ob.get("dnerf_mesh_resolution", 128)), views=int(ob.get("dnerf_views", 8)),
-        resolution=resolution, name=ob.name, subject_file=bpy.path.abspath(path) if path else "")
+    stored = {PROP_SEED: "seed", PROP_TRUNCATION: "truncation", "dnerf_mesh_resolution": "mesh_resolution",
+              "dnerf_views": "views", "dnerf_resolution": "resolution"}
+    given = {name: ob[prop] for prop, name in stored.items() if prop in ob}
+    if not given.get("resolution"):
+        given["resolution"] = None  # stored as 0: the generator's own view size
+    return SubjectRequest(spec=ob[PROP_GENERATOR], representation=kind, semantic_checkpoint=ob.get(PROP_SEMANTIC, ""),
+                          name=ob.name, subject_file=bpy.path.abspath(path) if path else "", **given)
 
 
 def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> SubjectData:
     """The dnerf_core half (no bpy; safe in a worker thread). `report(fraction, message)`."""
-    from dnerf_core.cameras import spread_orbit_cameras
-    from dnerf_core.factory.mesh import extract_mesh
-    from dnerf_core.factory.pointcloud import backproject, default_voxel_size, voxel_downsample
-    from dnerf_core.factory.views import render_views
+    import dnerf_core as dn
 
-    _validate(req)
+    opts = _validate(req)
     report(0.0, "load generator")
     gen = generator_spec.load_labeled(req.spec, req.semantic_checkpoint)
     report(0.1, "sample subject")
     subject = sample_subject(gen, req)
-    data = SubjectData(req, gen.label_set)
-    if req.representation == "MESH":
-        report(0.2, "marching cubes")
-        data.mesh = extract_mesh(gen, subject, resolution=req.mesh_resolution)
-    else:
-        cameras = spread_orbit_cameras(req.views, gen.orbit)
-        done = [0]
+    mesh = req.representation == "MESH"
+    done = [0]
 
-        def views_done(n: int) -> None:
-            done[0] += n
-            report(0.2 + 0.7 * done[0] / req.views, f"render views {done[0]}/{req.views}")
+    def progress(stage: str, n: int) -> None:
+        done[0] += n
+        if stage == "render views":
+            report(0.2 + 0.7 * done[0] / opts.views, f"render views {done[0]}/{opts.views}")
+        else:
+            report(0.2 if mesh else 0.9, "marching cubes" if mesh else "back-project and merge")
 
-        views = render_views(gen, subject, cameras, resolution=req.resolution, progress=views_done)
-        report(0.9, "back-project and merge")
-        data.voxel_size = default_voxel_size(gen)
-        data.cloud = voxel_downsample(backproject(views), data.voxel_size)
+    labeled = dn.label_subject(gen, subject=subject, views=0 if mesh else opts.views,
+                               resolution=opts.resolution, cloud=not mesh, mesh=mesh,
+                               mesh_resolution=opts.mesh_resolution, progress=None if mesh else progress)
+    data = SubjectData(req, labeled.label_set, mesh=labeled.mesh, cloud=labeled.cloud,
+                       voxel_size=labeled.voxel_size or 0.0)
     report(1.0, "done")
     return data
 
@@ -226,7 +231,7 @@ def spawn_subject(data: SubjectData, collection=None) -> bpy.types.Object:
     """Create the labeled object in the scene (main thread only). Returns the object."""
     req, label_set = data.request, data.label_set
     collection = collection or bpy.context.scene.collection
-    name = req.name or f"{Path(req.spec).name}-{req.seed}"
+    name = req.name or f"{Path(req.spec).name}-{req.options().seed}"
     if req.representation == "MESH":
         ob = bpy.data.objects.new(name, _mesh_datablock(name, data.mesh, label_set))
         collection.objects.link(ob)
@@ -264,18 +269,19 @@ def _finish_subject(ob, data: SubjectData) -> None:
 
 def _store_properties(ob, data: SubjectData) -> None:
     req, label_set = data.request, data.label_set
+    opts = req.options()
     ob[PROP_KIND] = req.representation
     ob[PROP_GENERATOR] = req.spec
-    ob[PROP_SEED] = int(req.seed)
-    ob[PROP_TRUNCATION] = float(req.truncation)
+    ob[PROP_SEED] = int(opts.seed)
+    ob[PROP_TRUNCATION] = float(opts.truncation)
     ob[PROP_SEMANTIC] = req.semantic_checkpoint
     ob[PROP_LABELS] = label_set.to_json()
     if req.representation == "POINTCLOUD":
-        ob["dnerf_views"] = int(req.views)
-        ob["dnerf_resolution"] = int(req.resolution or 0)
+        ob["dnerf_views"] = int(opts.views)
+        ob["dnerf_resolution"] = int(opts.resolution or 0)
         ob["dnerf_voxel_size"] = float(data.voxel_size)
     else:
-        ob["dnerf_mesh_resolution"] = int(req.mesh_resolution)
+        ob["dnerf_mesh_resolution"] = int(opts.mesh_resolution)
     if req.subject_file:
         ob[PROP_SUBJECT_FILE] = req.subject_file
     elif PROP_SUBJECT_FILE in ob:

@@ -4,7 +4,7 @@ glibc serves every allocation above its mmap threshold (at most 32 MB) with a fr
 unmaps it on free. A render or training step here makes and frees many such buffers (ray
 samples x features), so each one is page-faulted in again, zero-filled by the kernel. With mmap
 off and trimming effectively off, freed buffers go back to malloc's heap and the next step reuses
-them. Measured (`scripts/bench.py --only allocator`, results/bench_allocator.json: 8 labeled views
+them. Measured (`scripts/bench.py --only allocator`, research/results/bench_allocator.json: 8 labeled views
 of default:car, one thread, 2-core AMD EPYC): 18.4 s CPU of which 8.3 s system time in 4.7M page
 faults -> 10.7 s CPU, 0.8 s system, 0.28M faults (1.57x faster wall clock; face 1.65x).
 

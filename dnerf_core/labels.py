@@ -93,7 +93,7 @@ class LabelSet:
             raise DnerfError(f"labels JSON is not valid JSON: {exc}") from exc
 
     def save(self, path: str | Path) -> None:
-        from .factory.export.atomic import atomic_write_text
+        from .io.atomic import atomic_write_text
 
         atomic_write_text(path, self.to_json())
 

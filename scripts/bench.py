@@ -143,7 +143,7 @@ def child_generator(task: dict) -> dict:
         sec = _median_seconds(lambda: gen.render(gen.sample([1]), cams[0], res), repeats)
         out = {"seconds": sec, "output_resolution": gen.config.img_resolution}
     elif task["kind"] == "superres_fidelity":  # the bfloat16 super-resolution vs float32, same view
-        from dnerf_core.eval.metrics import psnr
+        from dnerf_core.io.metrics import psnr
 
         subject = gen.sample([1])
         exact = gen.render(subject, cams[0], res).rgb
@@ -160,7 +160,7 @@ def _labeled_views(task: dict) -> dict:
     """A batch of labeled views (one subject each) after one warm-up view: CPU time split into user and
     system (page faults), minor faults, wall time, peak RSS."""
     from dnerf_core.cameras import random_orbit_cameras
-    from dnerf_core.generators.registry import load_labeled_generator
+    from dnerf_core import load_generator as load_labeled_generator
 
     labeled = load_labeled_generator(task["spec"])
     cams = random_orbit_cameras(task["views"], labeled.orbit, torch.Generator().manual_seed(0))
@@ -430,7 +430,7 @@ def _fit_step_seconds(labeled, kind: str, grouped_weights: bool, repeats: int) -
 def bench_inversion(quick: bool) -> dict:
     """Fitting steps, fast vs slow twin side by side, then whole inversion / edit cases on held-out
     targets (quality and seconds per case; the issue's goal: under a minute each on 2 cores)."""
-    from dnerf_core.generators.registry import load_labeled_generator
+    from dnerf_core import load_generator as load_labeled_generator
     from scripts.eval_inversion import evaluate
 
     repeats = 3 if quick else 7
@@ -482,7 +482,7 @@ def main() -> None:
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         report[name] = BENCHMARKS[name](args.quick)
-    from dnerf_core.factory.export.atomic import emit_json
+    from dnerf_core.io.atomic import emit_json
 
     emit_json(report, args.out)
 

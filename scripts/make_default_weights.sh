@@ -23,9 +23,9 @@ weights=dnerf_core/weights
 
 $py scripts/train_generator.py --category "$category" --steps "$gen_steps" --threads 1 --ckpt-every 100 \
     --run "$runs/$run_name" --export "$weights/default_$category.pt" ${warm:+--warm-start "$warm"}
-$py scripts/eval_generator.py --generator "default:$category" --subjects 200 --out "results/generator_$category.json"
+$py research/scripts/eval_generator.py --generator "default:$category" --subjects 200 --out "research/results/generator_$category.json"
 # the shipped branches were trained on world masks (the oracle's own renders), made before kits
-# defaulted to image masks; results/semantic_C_image.pt are the image-mask branches (weights README)
+# defaulted to image masks; research/results/semantic_C_image.pt are the image-mask branches (weights README)
 [ -f "$runs/kit_$category/kit.json" ] || .venv/bin/dnerf annotate-kit --generator "default:$category" \
     --subjects 30 --views 3 --oracle --oracle-masks world --out "$runs/kit_$category" --quiet
 # class-balanced cross-entropy lifts the face's few-pixel parts (mIoU 0.520 -> 0.573); on the car it

@@ -43,7 +43,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from dnerf_core.factory.export.atomic import atomic_open, ensure_dir
+    from dnerf_core.io.atomic import atomic_open, ensure_dir
     from dnerf_core.generators.default_config import default_config
     from dnerf_core.generators.distill import DistillConfig, distill_step, learning_rate, rescale_decoder
     from dnerf_core.generators.triplane_io import save_triplane

@@ -16,9 +16,9 @@ import json, resource, sys, torch
 from dnerf_core.allocator import retain_freed_memory
 switched = retain_freed_memory() if sys.argv[1] == "on" else False
 from dnerf_core.cameras import random_orbit_cameras
-from dnerf_core.generators.registry import load_labeled_generator
+from dnerf_core import load_generator
 torch.set_num_threads(1)
-labeled = load_labeled_generator("default:car")
+labeled = load_generator("default:car")
 cams = random_orbit_cameras(2, labeled.orbit, torch.Generator().manual_seed(0))
 with torch.no_grad():
     labeled.render(labeled.sample([2, 3]), cams, 32)

@@ -102,12 +102,12 @@ def test_bf16_superres_flag_reaches_a_labeled_generators_superresolution():
     # the render itself is compared with float32 in tests/generators/test_triplane_gan.py
     import torch
 
-    from dnerf_core.cli import _use_bf16_superres
+    from dnerf_core.cli.export import use_bf16_superres
     from dnerf_core.generators.base import LabelingWrapper
     from dnerf_core.generators.triplane_gan import PRESETS, TriPlaneGAN
 
     gen = TriPlaneGAN(PRESETS["shapenetcars128-64"])
-    _use_bf16_superres(LabelingWrapper(gen, None, "labels"), "preset:shapenetcars128-64")
+    use_bf16_superres(LabelingWrapper(gen, None, "labels"))
     assert gen.superres_dtype == torch.bfloat16
 
 
@@ -187,3 +187,44 @@ def test_shapenet_part_pair(tmp_path):
     cloud, _ = read_point_cloud_ply(tmp_path / "cloud.ply")
     assert np.allclose(pts, cloud.points, atol=1e-5) and np.array_equal(seg, cloud.labels)
     assert seg.min() >= 1
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--truncation", "nan"], "--truncation must be a finite number"),
+    (["--truncation", "inf"], "--truncation must be a finite number"),
+    (["--voxel-size", "nan"], "--voxel-size must be a finite number"),
+    (["--voxel-size", "0"], "--voxel-size must be positive"),
+])
+def test_non_finite_numbers_exit_2_and_write_nothing(args, needle, tmp_path):
+    out = tmp_path / "out"
+    res = _run(EXPORT + ["--generator", "procedural:car", *args, "--out", str(out)] + SMALL)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr, res.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [EXPORT, [str(BIN / "dnerf"), "annotate-kit", "--subjects", "1"]])
+def test_device_cuda_without_cuda_exit_2(command, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = tmp_path / "out"
+    res = _run(command + ["--generator", "procedural:car", "--device", "cuda", "--out", str(out), "--quiet"])
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CUDA is not available" in lines[0] and "Traceback" not in res.stderr
+    assert not out.exists()
+
+
+def test_every_command_has_device_option():
+    from click.testing import CliRunner
+
+    from dnerf_core.cli import cli
+
+    for name, command in cli.commands.items():
+        if name == "view":  # shows files; computes nothing
+            continue
+        res = CliRunner().invoke(cli, [name, "--help"])
+        assert res.exit_code == 0 and "--device" in res.output, name

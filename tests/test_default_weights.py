@@ -7,15 +7,16 @@ import pytest
 import torch
 
 from dnerf_core.cameras import random_orbit_cameras
-from dnerf_core.eval.metrics import mask_iou
-from dnerf_core.eval.splits import heldout_seeds
+from dnerf_core.io.metrics import mask_iou
+from dnerf_core.io.splits import heldout_seeds
 from dnerf_core.generators import load_generator
 from dnerf_core.generators.procedural import ProceduralGenerator
-from dnerf_core.generators.registry import default_semantic_path, default_weights_path, load_labeled_generator
+import dnerf_core as dn
+from dnerf_core.generators.registry import default_semantic_path, default_weights_path
 
 BIN = Path(sys.executable).parent
 # Held-out silhouette IoU the shipped generators must keep (they reach 0.82 car / 0.90 face on
-# 200 seeds, results/generator_*.json); far above what an empty or shapeless field would get.
+# 200 seeds, research/results/generator_*.json); far above what an empty or shapeless field would get.
 MIN_SILHOUETTE_IOU = 0.7
 MAX_WEIGHT_MB = 30
 
@@ -48,7 +49,7 @@ def test_default_generator_reproduces_held_out_oracle_silhouettes(category):
 @pytest.mark.parametrize("category", ["car", "face"])
 def test_default_generator_comes_labeled(category):
     assert default_semantic_path(category).is_file()
-    labeled = load_labeled_generator(f"default:{category}")
+    labeled = dn.load_generator(f"default:{category}")
     assert labeled.label_set == ProceduralGenerator(category).label_set
     out = labeled.render(labeled.sample([3]), random_orbit_cameras(1, labeled.orbit, torch.Generator().manual_seed(0)))
     assert out.labels.shape == (1, 64, 64) and len(out.labels.unique()) >= 3

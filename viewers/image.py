@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from dnerf_core.errors import DnerfError
-from dnerf_core.factory.export.atomic import atomic_write_bytes
+from dnerf_core.io.atomic import atomic_write_bytes
 
 SWATCH = 12  # legend color square, pixels
 ROW = 16  # legend row height, pixels

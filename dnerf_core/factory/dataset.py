@@ -168,7 +168,7 @@ def prepare(config: DatasetConfig) -> Prepared:
 
 
 def _write_header(out: Path, header: dict, labels_json: str) -> None:
-    from .export.atomic import atomic_write_text, ensure_dir
+    from ..io.atomic import atomic_write_text, ensure_dir
 
     ensure_dir(out)
     if not (out / DATASET_JSON).is_file():
@@ -179,7 +179,7 @@ def _write_header(out: Path, header: dict, labels_json: str) -> None:
 
 def _join_manifests(out: Path, plan: DatasetPlan) -> None:
     """DIR/manifest.jsonl: every shard's lines in shard order, paths relative to DIR."""
-    from .export.atomic import atomic_open
+    from ..io.atomic import atomic_open
 
     with atomic_open(out / MANIFEST, "w") as fh:
         for shard in plan.shards:
@@ -196,7 +196,7 @@ def make_dataset(config: DatasetConfig, echo: Callable[[str], None] | None = Non
     """Write (or finish) the dataset `config` describes; see the module docstring."""
     from tqdm import tqdm
 
-    from .export.atomic import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     start = time.perf_counter()
     prepared = prepare(config)

@@ -1,8 +1,8 @@
 """The one place where `dnerf dataset` calls the library to label a subject.
 
-Today: the registry's load_labeled_generator, Generator.sample and render_views (one chunk of
-views at a time). When the public API (load_generator / label_subject) lands, switch these three
-functions to it; nothing else in the dataset code touches generators.
+The factory sits below the public API, so this builds what `dnerf_core.load_generator` builds
+from the layers beneath it (the registry, then the semantic branch) and renders views a chunk at a
+time (`label_subject` renders all of a subject's views at once; a dataset streams them).
 """
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ from .views import ViewSet, render_views
 
 
 def load_dataset_generator(spec: str, semantic: str | None) -> Generator:
-    """The labeled generator for `spec` (+ semantic checkpoint); raises DnerfError on bad input."""
-    from ..generators.registry import load_labeled_generator
+    """The labeled generator for `spec` (+ semantic checkpoint; None: the shipped branch if any),
+    on the CPU; raises DnerfError on bad input."""
+    from ..generators.registry import load_generator, shipped_semantic
+    from ..generators.spec import GeneratorSpec
+    from ..semantic.labeled import with_semantic
 
-    return load_labeled_generator(spec, semantic)
+    parsed = GeneratorSpec.parse(spec)
+    generator = load_generator(parsed, device="cpu")
+    checkpoint = semantic if semantic else shipped_semantic(parsed)
+    return with_semantic(generator, checkpoint) if checkpoint else generator
 
 
 def sample_subject(generator: Generator, seed: int, truncation: float) -> Subject:
@@ -34,15 +40,15 @@ def checkpoint_files(spec: str, semantic: str | None) -> tuple[Path | None, Path
     """The generator and semantic files that decide the outputs (None: analytic / none)."""
     from ..generators.registry import default_weights_path, shipped_semantic
 
-    kind, sep, arg = spec.strip().partition(":")
+    from ..generators.spec import GeneratorSpec
+
+    parsed = GeneratorSpec.parse(spec)
     gen_file = None
-    if kind == "default":
-        gen_file = default_weights_path(arg)
-    elif kind == "eg3d":
-        gen_file = Path(arg)
-    elif not sep:
-        gen_file = Path(spec.strip())
-    sem = Path(semantic) if semantic else shipped_semantic(spec)
+    if parsed.kind == "default":
+        gen_file = default_weights_path(parsed.arg)
+    elif parsed.path is not None:
+        gen_file = Path(parsed.path)
+    sem = Path(semantic) if semantic else shipped_semantic(parsed)
     return gen_file, sem
 
 

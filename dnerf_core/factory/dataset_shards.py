@@ -115,8 +115,8 @@ class _TransformsStream:
 def _png_files(view_dir: Path, name: str, rgb, labels, depth, opacity, label_set: LabelSet) -> dict[str, Path]:
     from .export.depth import DEFAULT_DEPTH_SCALE, write_depth_png
     from .export.frames import DEPTH_OPACITY_THRESHOLD
-    from .export.images import write_rgb_png
-    from .export.masks import write_mask_png
+    from ..io.images import write_rgb_png
+    from ..io.masks import write_mask_png
 
     files = {"rgb": view_dir / "rgb" / f"{name}.png", "mask": view_dir / "mask" / f"{name}.png",
              "depth": view_dir / "depth" / f"{name}.png"}
@@ -129,7 +129,7 @@ def _png_files(view_dir: Path, name: str, rgb, labels, depth, opacity, label_set
 
 
 def _write_cloud(subject_dir: Path, cloud: LabeledPointCloud | None, plan: DatasetPlan, label_set: LabelSet) -> list[Path]:
-    from .export.atomic import atomic_write_text
+    from ..io.atomic import atomic_write_text
     from .export.ply import write_point_cloud_ply
     from .export.shapenet_part import write_pts_seg
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
-from ..generators.base import Generator, Subject
+from ..generators.base import SURFACE_OPACITY, Generator, Subject
 from .types import LabeledPointCloud
 from .views import ViewSet, render_views
 
@@ -25,7 +25,7 @@ class BackprojectConfig:
     """opacity_threshold: pixels at least this opaque become points; keep_background: also keep
     opaque pixels whose label is background (0), normally dropped as mislabeled."""
 
-    opacity_threshold: float = 0.5
+    opacity_threshold: float = SURFACE_OPACITY
     keep_background: bool = False
 
 

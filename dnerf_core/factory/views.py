@@ -18,7 +18,7 @@ class ViewSet:
     """V views of one subject at one resolution (H, W).
 
     rgb [V,H,W,3] in [0,1]; labels [V,H,W] int64 or None; depth [V,H,W] distance along the unit
-    ray (world units); opacity [V,H,W] in [0,1]; cameras: the V cameras.
+    ray (world units); opacity [V,H,W] in [0,1]; cameras: the V cameras; mask: labels' other name.
     """
 
     cameras: Cameras
@@ -26,6 +26,11 @@ class ViewSet:
     labels: Tensor | None
     depth: Tensor
     opacity: Tensor
+
+    @property
+    def mask(self) -> Tensor | None:
+        """[V,H,W] part ids: the labels, by the name of the files they are written to (mask/*.png)."""
+        return self.labels
 
     @property
     def resolution(self) -> tuple[int, int]:

@@ -10,7 +10,11 @@ from ..cameras import Cameras, OrbitSpec
 from ..labels import LabelSet
 from ..render.config import RenderingConfig
 
-__all__ = ["Generator", "LabelingWrapper", "RenderOutput", "RenderingConfig", "Subject"]
+__all__ = ["Generator", "LabelingWrapper", "RenderOutput", "RenderingConfig", "SURFACE_OPACITY", "Subject"]
+
+# Pixels at least this opaque show the surface: the point-cloud exporter keeps them, annotation
+# kits and the label scores label them.
+SURFACE_OPACITY = 0.5
 
 
 @dataclass
@@ -101,6 +105,11 @@ class LabelingWrapper:
         self.z_dim, self.c_dim = generator.z_dim, generator.c_dim
         self.rendering, self.orbit = generator.rendering, generator.orbit
         self.bounds, self.density_threshold = generator.bounds, generator.density_threshold
+
+    @property
+    def spec(self):
+        """The spec of the wrapped generator (generators/spec.py), None for one built by hand."""
+        return getattr(self.generator, "spec", None)
 
     def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject:
         return self.generator.sample(seeds, truncation)

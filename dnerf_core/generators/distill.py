@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..cameras import random_orbit_cameras, ray_bundle
-from ..eval.splits import HELDOUT_SEED_START
+from ..io.splits import HELDOUT_SEED_START
 from ..render.raymarch import eg3d_density, march
 from ..render.config import RenderingConfig
 

@@ -5,7 +5,7 @@ bulges or shrinks and thin parts move. What a careful annotator of the LEARNED g
 draws is therefore not the oracle's own mask of that seed but the true part of each surface point
 the image shows: every pixel rendered opaque gets the oracle's 3D label at origin + depth *
 direction (the nearest part), every other pixel background. Used by annotation kits (`--oracle`,
-image masks) and by the label ceiling of a generator (dnerf_core.eval.label_ceiling).
+image masks) and by the label ceiling of a generator (research: dnerf_research.label_ceiling).
 """
 from __future__ import annotations
 
@@ -15,12 +15,8 @@ import torch
 from torch import Tensor
 
 from ..cameras import Cameras, ray_bundle
-from ..factory.pointcloud import BackprojectConfig
 from ..labels import BACKGROUND_ID
-from .base import RenderOutput, Subject
-
-# Pixels at least this opaque show the surface (the point-cloud exporter's rule, as in the 3D scores).
-SURFACE_OPACITY = BackprojectConfig().opacity_threshold
+from .base import SURFACE_OPACITY, RenderOutput, Subject
 
 
 @torch.no_grad()

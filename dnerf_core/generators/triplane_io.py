@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..cameras import OrbitSpec
 from ..errors import CheckpointError
-from ..tagged_file import load_tagged, save_tagged
+from ..io.tagged_file import load_tagged, save_tagged
 from ..render.config import RenderingConfig
 from .networks.superres import SuperResConfig
 from .triplane_gan import TriPlaneConfig, TriPlaneGAN

@@ -2,14 +2,22 @@
 
 invert_rgb / invert_mask fit a latent and camera pose to an image or a part mask; edit_subject
 changes a subject so one view shows an edited part mask; subject_file stores what they find.
+The names are imported on first use, so the settings (config.py, options.py) load without torch.
 """
-from .config import FitConfig
-from .edit import EDIT_FIT, EditResult, edit_subject, render_view, transplant_part
-from .fit import FitResult
-from .mask import invert_mask
-from .pose import Pose
-from .rgb import invert_rgb
-from .subject_file import FittedSubject, fitted_from, load_fitted, save_fitted
+import importlib
 
-__all__ = ["EDIT_FIT", "EditResult", "FitConfig", "FitResult", "FittedSubject", "Pose", "edit_subject", "fitted_from",
-           "invert_mask", "invert_rgb", "load_fitted", "render_view", "save_fitted", "transplant_part"]
+# public name -> module of this package that defines it
+_LAZY = {"FitConfig": "config", "EDIT_FIT": "config", "EditResult": "edit", "edit_subject": "edit",
+         "render_view": "edit", "transplant_part": "edit", "FitResult": "fit", "invert_mask": "mask", "Pose": "pose",
+         "invert_rgb": "rgb", "FittedSubject": "subject_file", "fitted_from": "subject_file",
+         "load_fitted": "subject_file", "save_fitted": "subject_file"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

@@ -15,31 +15,15 @@ import torch
 from torch import Tensor
 
 from ..errors import DnerfError
+from ..io.metrics import confusion_matrix, segmentation_scores
 from ..labels import IGNORE_ID
-from .config import FitConfig
+from .config import DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, DEFAULT_REGION_WEIGHT, EDIT_FIT, FitConfig
 from .fit import FitResult, Progress, fit_view, synthesize_ws
 from .inputs import check_label_tensor, require_branch
 from .objective import ViewObjective
 from .pose import Pose
 from .targets import label_term, resize_labels, rgb_term
 
-EDIT_FIT = FitConfig(steps=150, search_steps=0, pose_starts=1, w_plus=True, fit_pose=False, lr_latent=0.01)
-# Keeping the unedited pixels is worth this many label cross-entropies per unit of squared error.
-# On the 10 held-out edit cases of scripts/eval_inversion.py, 150 (was 60) met both the region (IoU
-# 0.8) and the outside (28 dB) targets in 8 cases instead of 6: PSNR outside rose in 9 cases (by
-# 0.6-7 dB), the region IoU fell in four (most: face 0.91 -> 0.84, car 1.0 -> 0.82).
-DEFAULT_KEEP_WEIGHT = 150.0
-# Weight of the label cross-entropy outside the region (chosen when the region's weighed 1): with RGB
-# alone a changed part's labels faded where the edit did not touch it (car roof IoU over the view 0.04-0.63).
-DEFAULT_LABEL_KEEP_WEIGHT = 1.0
-# Weight of the label cross-entropy inside the region (the edit itself), and the probability at
-# which an edit's label pixel counts as done and stops pulling (objective.settled_cross_entropy).
-# On the 10 held-out edits of scripts/eval_inversion.py, weight 1 / every pixel pulling
-# -> 2 / settled at 0.9: face region mIoU 0.76 -> 0.86 (case 0: hair that had to go now goes, region
-# pixels right 85% -> 96%), PSNR outside worst 31.0 -> 29.3 dB; car region unchanged (0.93), PSNR
-# outside 1.5-2 dB lower in two cases (worst 28.0 -> 26.4). Weight 2 with every pixel pulling:
-# the same face gain (0.83) but the car 2-3 dB lower in every case.
-DEFAULT_REGION_WEIGHT = 2.0
 SETTLED_PROBABILITY = 0.9
 # Shares of a step's label rays inside / outside the region: 3 + 2 patches, what the region term
 # alone rendered (a fourth or fifth patch on a region of ~50 pixels mostly overlapped the others).
@@ -133,3 +117,16 @@ def edit_subject(labeled, ws: Tensor, pose: Pose, edited_mask: Tensor, config: F
     fit = fit_view(gen, branch, ViewObjective(res, terms, scale=branch.superres.scale), ws, cfg, pose, progress)
     return EditResult(fit=fit, before=before, edited=edited, region=region,
                       after=render_view(labeled, fit.subject, pose))
+
+
+def edit_scores(result: EditResult, num_classes: int) -> dict:
+    """How well the edited view shows the edit: mIoU inside the region vs the edited mask (every
+    label present there counts, so one missed pixel of a 1-pixel label costs a whole class), the
+    share of region pixels that are right, and RGB PSNR outside the region vs the view before
+    the edit (region_pixels, region_miou, region_accuracy, outside_psnr)."""
+    after, region = result.after, result.region
+    conf = confusion_matrix(after.labels[region], result.edited[region], num_classes)
+    mse = ((after.rgb - result.before.rgb) ** 2).mean(0)[~region].mean() if (~region).any() else torch.tensor(0.0)
+    return {"region_pixels": int(region.sum()), "region_miou": segmentation_scores(conf).miou,
+            "region_accuracy": result.region_accuracy,
+            "outside_psnr": float(10 * torch.log10(1 / mse.clamp_min(1e-12)))}

@@ -61,7 +61,7 @@ def check_rgb_tensor(image: Tensor) -> Tensor:
 
 def load_label_mask(path: str | Path, label_set, size: int) -> Tensor:
     """[size,size] int64 label ids of a mask PNG (palette, grayscale ids or label colors)."""
-    from ..factory.export.masks import read_mask_png
+    from ..io.masks import read_mask_png
 
     return torch.from_numpy(read_mask_png(path, label_set, expected_size=(size, size))).to(torch.int64)
 

@@ -13,13 +13,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import DnerfError
-from ..eval.inversion_quality import edit_scores
-from ..eval.metrics import confusion_matrix, psnr, segmentation_scores
-from ..factory.export.atomic import atomic_write_text, staged_output
-from ..factory.export.masks import write_mask_png
+from ..io.metrics import confusion_matrix, psnr, segmentation_scores
+from ..io.atomic import atomic_write_text, staged_output
+from ..io.masks import write_mask_png
 from .config import FitConfig
-from .edit import (DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, DEFAULT_REGION_WEIGHT, EDIT_FIT, edit_subject,
-                   render_view)
+from .edit import (DEFAULT_KEEP_WEIGHT, DEFAULT_LABEL_KEEP_WEIGHT, DEFAULT_REGION_WEIGHT, EDIT_FIT, edit_scores,
+                   edit_subject, render_view)
 from .fit import FitResult, Progress, synthesize_ws
 from .inputs import load_label_mask, load_rgb_image, require_branch, unwrap
 from .mask import MASK_FIT, invert_mask
@@ -69,7 +68,7 @@ def default_fit(kind: str) -> FitConfig:
     return MASK_FIT if kind == "mask" else FitConfig()
 
 
-def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, config: FitConfig | None = None,
+def run_invert(labeled, kind: str, target: Tensor, source: str, out, config: FitConfig | None = None,
                views: int = 5, progress: Progress | None = None) -> JobOutcome:
     """Invert an RGB image (kind "rgb") or part-mask ids (kind "mask", see read_target) and write
     the outputs; `source` names where the target came from (kept in the subject file)."""
@@ -90,12 +89,12 @@ def run_invert(labeled, spec: str, kind: str, target: Tensor, source: str, out, 
         report["psnr"] = float(psnr(got.rgb, target)[0])
     else:
         report["miou"] = segmentation_scores(confusion_matrix(got.labels[0], mask, branch.config.num_classes)).miou
-    fitted = fitted_from(labeled, spec, fit.ws, fit.pose, kind, {"target": source})
+    fitted = fitted_from(labeled, fit.ws, fit.pose, kind, {"target": source})
     rows = view_rows(labeled, fit.subject, preview_cameras(gen, fit.pose, views))
     return JobOutcome(fitted, report, _write(out, fitted, rows, report))
 
 
-def run_edit(labeled, spec: str, ws: Tensor, pose: Pose, mask: Tensor, out, config: FitConfig = EDIT_FIT,
+def run_edit(labeled, ws: Tensor, pose: Pose, mask: Tensor, out, config: FitConfig = EDIT_FIT,
              keep_weight: float = DEFAULT_KEEP_WEIGHT, views: int = 5, info: dict | None = None,
              progress: Progress | None = None, label_keep_weight: float = DEFAULT_LABEL_KEEP_WEIGHT,
              region_weight: float = DEFAULT_REGION_WEIGHT) -> JobOutcome:
@@ -106,7 +105,7 @@ def run_edit(labeled, spec: str, ws: Tensor, pose: Pose, mask: Tensor, out, conf
                           region_weight=region_weight)
     report = {**_fit_report("edit", result.fit, time.perf_counter() - t0),
               **edit_scores(result, branch.config.num_classes)}
-    fitted = fitted_from(labeled, spec, result.fit.ws, pose, "edit", dict(info or {}))
+    fitted = fitted_from(labeled, result.fit.ws, pose, "edit", dict(info or {}))
     cams = preview_cameras(gen, pose, views)
     before = synthesize_ws(gen, ws)
     rows = view_rows(labeled, before, cams) + view_rows(labeled, result.fit.subject, cams)

@@ -17,10 +17,10 @@ from .targets import label_term
 # steps: this keeps a mask inversion of the defaults under a minute on 2 cores. w+ (same cost per
 # step) follows a mask more closely than one w: it raised held-out mIoU from 0.59/0.69 to 0.69/0.75
 # on two face targets and 0.80/0.85/0.92 to 0.80/0.92/0.96 on three car targets
-# (scripts/eval_inversion.py cases 0-2). 110 steps, the two starts' 30 search steps included (so a
+# (research/scripts/eval_inversion.py cases 0-2). 110 steps, the two starts' 30 search steps included (so a
 # case renders 140). With the plain-CE face branch 140 steps helped the face (0.733 -> 0.772) at
 # ~56 s a case; the class-balanced face branch draws small parts larger and 110 steps suffice
-# (results/inversion_face.json), keeping the slowest case clear of a minute.
+# (research/results/inversion_face.json), keeping the slowest case clear of a minute.
 MASK_FIT = FitConfig(steps=110, search_steps=30, w_plus=True)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras, spread_orbit_cameras
-from ..factory.export.images import to_uint8_rgb, write_rgb_png
+from ..io.images import to_uint8_rgb, write_rgb_png
 from .pose import Pose
 
 GAP = 2  # white pixels between tiles

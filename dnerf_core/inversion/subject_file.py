@@ -11,7 +11,8 @@ from torch import Tensor
 
 from ..errors import CheckpointError
 from ..generators.base import Subject
-from ..tagged_file import load_tagged, save_tagged
+from ..generators.spec import describe
+from ..io.tagged_file import load_tagged, save_tagged
 from .fit import synthesize_ws
 from .inputs import unwrap
 from .pose import Pose
@@ -68,8 +69,8 @@ def load_fitted(path: str | Path, generator) -> FittedSubject:
                          payload["generator_identity"], json.loads(payload["info"]))
 
 
-def fitted_from(generator, spec: str, ws: Tensor, pose: Pose, kind: str, info: dict | None = None) -> FittedSubject:
+def fitted_from(generator, ws: Tensor, pose: Pose, kind: str, info: dict | None = None) -> FittedSubject:
     from ..semantic.checkpoint import generator_identity
 
     gen, _ = unwrap(generator)
-    return FittedSubject(ws.detach().clone(), pose, kind, spec, generator_identity(gen), dict(info or {}))
+    return FittedSubject(ws.detach().clone(), pose, kind, describe(generator), generator_identity(gen), dict(info or {}))

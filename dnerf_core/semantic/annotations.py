@@ -14,7 +14,7 @@ oracle's own render of the same seed and camera, the subject a learned generator
 approximates: where the learned silhouette bulges past the oracle's, they call visible surface
 background, and a branch trained on them learns to cut those rims away view by view (the
 default car's 3D label agreement across views 0.942 with world masks, 0.971 with image masks;
-results/semantic_car.json, results/semantic_car_image.json).
+research/results/semantic_car.json, research/results/semantic_car_image.json).
 
 `make_kit` renders a kit from a generator; `load_kit` reads it back and validates every mask,
 reporting all bad files in one AnnotationError.
@@ -40,9 +40,11 @@ from torch import Tensor
 
 from ..cameras import Cameras, OrbitSpec, orbit_cameras
 from ..errors import AnnotationError, DnerfError
-from ..eval.splits import HELDOUT_SEED_START
+from ..generators.spec import GeneratorSpec, describe, spec_of
 from ..generators.surface_labels import oracle_labels_on_surface
+from ..io.splits import HELDOUT_SEED_START
 from ..labels import IGNORE_ID, LabelSet
+from .kit_options import DEFAULT_ORACLE_MASKS, ORACLE_MASKS, KitOptions
 
 KIT_FORMAT = "dnerf-annotation-kit"
 KIT_VERSION = 1
@@ -64,10 +66,6 @@ EXTRA_PITCH_FRACTIONS = (0.25, 0.75)
 FRONTAL_YAW = 0.0
 VIEW_NAMES = ("frontal", "side_plus", "side_minus")  # side_plus: camera towards +x (positive yaw)
 
-MIN_RESOLUTION, MAX_RESOLUTION = 8, 4096
-ORACLE_MASKS = ("image", "world")  # see the module docstring
-DEFAULT_ORACLE_MASKS = "image"
-GENERATOR_KINDS_WITH_CATEGORY = ("procedural", "default")
 
 
 # --- cameras --------------------------------------------------------------------------------------
@@ -117,15 +115,17 @@ def kit_views(orbit: OrbitSpec, views: int = 3) -> list[KitView]:
 
 
 # --- which parts to annotate ---------------------------------------------------------------------
-def spec_category(spec: str) -> str | None:
+def spec_category(spec: str | GeneratorSpec | None) -> str | None:
     """The oracle category of a `procedural:CAT` / `default:CAT` spec, else None."""
     from ..generators.procedural import CATEGORIES
 
-    kind, sep, arg = spec.strip().partition(":")
-    return arg if sep and kind in GENERATOR_KINDS_WITH_CATEGORY and arg in CATEGORIES else None
+    if spec is None:
+        return None
+    category = GeneratorSpec.parse(spec).category
+    return category if category in CATEGORIES else None
 
 
-def _kit_label_set(generator, spec: str, category: str | None) -> LabelSet:
+def _kit_label_set(generator, spec: GeneratorSpec, category: str | None) -> LabelSet:
     # The parts come from the oracle category, not the learned generator (which has no labels
     # until the semantic branch this kit trains exists).
     if category is not None:
@@ -134,29 +134,19 @@ def _kit_label_set(generator, spec: str, category: str | None) -> LabelSet:
         return ProceduralGenerator(category).label_set
     if getattr(generator, "label_set", None) is not None:
         return generator.label_set
-    raise AnnotationError(f"cannot tell which parts to annotate for generator {spec!r}: use a "
+    raise AnnotationError(f"cannot tell which parts to annotate for generator {str(spec)!r}: use a "
                           "procedural:CATEGORY or default:CATEGORY generator")
 
 
 # --- making a kit ---------------------------------------------------------------------------------
-def check_kit_request(generator_spec: str, out: str | Path, subjects: int, views: int, resolution: int | None,
-                      seed_offset: int, oracle: bool, oracle_masks: str = DEFAULT_ORACLE_MASKS) -> None:
+def check_kit_request(generator_spec: str | GeneratorSpec, out: str | Path, subjects: int, views: int,
+                      resolution: int | None, seed_offset: int, oracle: bool,
+                      oracle_masks: str = DEFAULT_ORACLE_MASKS) -> None:
     """Refuse bad kit arguments before anything is loaded, rendered or written."""
-    if subjects < 1:
-        raise DnerfError(f"--subjects must be at least 1, got {subjects}")
-    if views < 1:
-        raise DnerfError(f"--views must be at least 1, got {views}")
-    if resolution is not None and not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise DnerfError(f"--resolution must be between {MIN_RESOLUTION} and {MAX_RESOLUTION}, got {resolution}")
-    if seed_offset < 0:
-        raise DnerfError(f"--seed-offset must be non-negative, got {seed_offset}")
-    if seed_offset + subjects > HELDOUT_SEED_START:
-        raise DnerfError(f"annotation seeds must stay below the held-out range ({HELDOUT_SEED_START}); "
-                         f"seeds {seed_offset}..{seed_offset + subjects - 1} do not")
+    generator_spec = GeneratorSpec.parse(generator_spec)
+    KitOptions(subjects, views, resolution, seed_offset, oracle, oracle_masks).validate()
     if oracle and spec_category(generator_spec) is None:
-        raise DnerfError(f"--oracle needs a procedural:CATEGORY or default:CATEGORY generator, got {generator_spec!r}")
-    if oracle_masks not in ORACLE_MASKS:
-        raise DnerfError(f"--oracle-masks must be one of {', '.join(ORACLE_MASKS)}, got {oracle_masks!r}")
+        raise DnerfError(f"--oracle needs a procedural:CATEGORY or default:CATEGORY generator, got {str(generator_spec)!r}")
     check_kit_destination(Path(out))
 
 
@@ -215,13 +205,15 @@ def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: 
 
 
 @torch.no_grad()
-def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[KitView], resolution: int | None,
+def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], resolution: int | None,
                label_set: LabelSet, category: str | None, oracle_masks: str | None,
                progress: Callable[[int], None] | None, cams: Cameras | None = None) -> tuple[list[dict], int]:
     """Render every subject's views into `stage`; oracle_masks: None (masks/ left empty), "image"
     or "world" (see the module docstring). cams: the rig's cameras (None: from its yaw/pitch)."""
-    from ..factory.export.images import write_rgb_png
-    from ..factory.export.masks import write_mask_png
+    from ..io.images import write_rgb_png
+    from ..io.masks import write_mask_png
+
+    spec = describe(generator)  # for messages
 
     if cams is None:
         cams = orbit_cameras([v.yaw for v in rig], [v.pitch for v in rig], generator.orbit)
@@ -263,7 +255,7 @@ def _write_kit(generator, spec: str, stage: Path, seeds: list[int], rig: list[Ki
     return items, size
 
 
-def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30, views: int = 3,
+def make_kit(generator, out: str | Path, subjects: int = 30, views: int = 3,
              resolution: int | None = None, seed_offset: int = 0, oracle: bool = False,
              oracle_masks: str = DEFAULT_ORACLE_MASKS, progress: Callable[[int], None] | None = None,
              poses=None) -> Path:
@@ -273,8 +265,9 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
     subject (`views` is then its length; views are named pose_I, with the yaw/pitch of each
     camera around the orbit pivot; resolution None: a transforms file's own size).
 
-    generator: any Generator; generator_spec: the spec it was loaded from (recorded in kit.json;
-    its category part names the label set and the oracle). resolution: image size (None: the
+
+    generator: any Generator carrying its spec (`load_generator` sets `.spec`; recorded in
+    kit.json, its category names the label set and the oracle). resolution: image size (None: the
     generator's). oracle: fill masks/ with the procedural ground truth, as `oracle_masks` says
     ("image" or "world", see the module docstring). progress(n) is called
     after every subject with the number of images just written.
@@ -282,8 +275,12 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
     All-or-nothing: everything is written into a hidden staging folder next to `out`, which is
     renamed to `out` only when complete; on any error nothing is left behind.
     """
-    from ..factory.export.atomic import atomic_write_text, ensure_dir
+    from ..io.atomic import atomic_write_text, ensure_dir
 
+    generator_spec = spec_of(generator)
+    if generator_spec is None:
+        raise AnnotationError("an annotation kit records its generator's spec: load the generator with "
+                              "load_generator (or set generator.spec to a GeneratorSpec)")
     if poses is not None:
         views = len(poses)
         resolution = resolution if resolution is not None else poses.resolution
@@ -308,10 +305,10 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
             rig = [KitView(f"pose_{i}", float(y), float(p)) for i, (y, p) in enumerate(zip(where.yaw, where.pitch))]
         else:
             rig = kit_views(generator.orbit, views)
-        items, size = _write_kit(generator, generator_spec, stage, seeds, rig, resolution, label_set, category,
+        items, size = _write_kit(generator, stage, seeds, rig, resolution, label_set, category,
                                  masks_kind, progress, cams)
         kit = {
-            "format": KIT_FORMAT, "version": KIT_VERSION, "generator": generator_spec, "category": category,
+            "format": KIT_FORMAT, "version": KIT_VERSION, "generator": str(generator_spec), "category": category,
             "resolution": size, "subjects": subjects, "views": views, "seed_offset": seed_offset,
             "oracle": oracle, "oracle_masks": masks_kind, "angle_unit": "radians",
             "camera_convention": "opencv cam2world, intrinsics / image size",
@@ -319,7 +316,7 @@ def make_kit(generator, generator_spec: str, out: str | Path, subjects: int = 30
             **({"poses": str(poses.path)} if poses is not None else {}),
         }
         atomic_write_text(stage / KIT_FILE, _kit_json_text(kit))
-        atomic_write_text(stage / README_FILE, _readme(generator_spec, label_set, len(items), size, masks_kind))
+        atomic_write_text(stage / README_FILE, _readme(str(generator_spec), label_set, len(items), size, masks_kind))
         os.chmod(stage, 0o755)  # mkdtemp makes it private; the kit is meant to be shared
         check_kit_destination(out)  # again: something may have appeared while rendering
         os.replace(stage, out)  # one rename: the kit appears complete or not at all
@@ -355,7 +352,7 @@ class AnnotationKit:
     """
 
     path: Path
-    generator_spec: str
+    generator_spec: GeneratorSpec
     category: str | None
     resolution: int
     label_set: LabelSet
@@ -453,7 +450,7 @@ def load_kit(path: str | Path) -> AnnotationKit:
     colors outside the label set) is collected; if there are any, one AnnotationError lists them
     all, its first line saying how many files are bad.
     """
-    from ..factory.export.masks import read_mask_png
+    from ..io.masks import read_mask_png
 
     kit_dir = Path(path).absolute()  # error messages and items name files by absolute path
     if kit_dir.name == KIT_FILE and kit_dir.is_file():
@@ -463,7 +460,7 @@ def load_kit(path: str | Path) -> AnnotationKit:
     try:
         label_set = LabelSet.from_dict(data["labels"])
         resolution = int(data["resolution"])
-        spec = str(data["generator"])
+        spec = GeneratorSpec.parse(str(data["generator"]))
     except (KeyError, TypeError, ValueError, DnerfError) as exc:
         raise AnnotationError(f"{json_path} is malformed: {exc}") from None
     items, c2w, intr = _parse_items(data, kit_dir)

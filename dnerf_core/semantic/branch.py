@@ -13,34 +13,11 @@ from ..render.config import DEFAULT_CHUNK_RAYS
 from ..render.triplane import sample_planes, sample_planes_summed
 from . import augmented
 from .augmented import AugmentedLayout
+from .config import SemanticConfig
 from .decoder import SemanticDecoder
 from .position import encode_positions, position_features
 from .render import SemanticFieldFn, log_probs, render_semantic_rays
 from .superres import SemanticSuperRes
-
-
-@dataclass(frozen=True)
-class SemanticConfig:
-    """num_classes: labels incl. background 0; hidden: decoder width (= channels of the projected
-    planes); features: rendered semantic features (the first num_classes are logits);
-    multiscale: augmented tri-plane from every backbone block (False: the generator's own planes
-    only — ablation); density_prior: composite with the generator's density (False: the branch
-    learns its own — ablation); sr_hidden: width of the super-resolution convs; hidden_layers:
-    decoder layers of width `hidden` after the first one (0: the paper's one-hidden-layer MLP);
-    position_frequencies: octaves of a positional encoding of the point the decoder also reads
-    (semantic/position.py; 0: the paper's decoder, plane features only); latent_dim: width of the
-    subject's latent w (ws[:, 0]) the first layer also reads, as a per-subject shift of its hidden
-    units (the generator's w_dim; 0: the paper's decoder)."""
-
-    num_classes: int
-    hidden: int = 64
-    features: int = 32
-    multiscale: bool = True
-    density_prior: bool = True
-    sr_hidden: int = 32
-    hidden_layers: int = 0
-    position_frequencies: int = 0
-    latent_dim: int = 0
 
 
 @dataclass

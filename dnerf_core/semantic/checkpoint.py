@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..labels import LabelSet
-from ..tagged_file import load_tagged, save_tagged
+from ..io.tagged_file import load_tagged, save_tagged
 from .augmented import AugmentedLayout
 from .branch import SemanticBranch, SemanticConfig
 

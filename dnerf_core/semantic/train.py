@@ -17,34 +17,14 @@ from torch import Tensor
 
 from ..cameras import Cameras, ray_bundle
 from ..errors import AnnotationError
+from ..generators.spec import describe
 from ..labels import IGNORE_ID, LabelSet
 from ..render.raymarch import MarchResult, sample_points
-from .branch import SemanticBranch, SemanticConfig
+from .branch import SemanticBranch
 from .checkpoint import generator_identity, save_semantic
+from .config import SemanticConfig, SemanticTrainConfig
 from .masks import resize_masks
 from .render import composite_semantics, log_probs, march_generator
-
-
-@dataclass(frozen=True)
-class SemanticTrainConfig:
-    """steps: optimization steps; views_per_step: annotated views per step (whole images, the
-    super-resolution is convolutional); lr: Adam learning rate, decayed exponentially to
-    lr * lr_final_fraction; raw_weight: weight of the cross-entropy on the raw (neural-resolution)
-    map next to the super-resolved one; seed: order of the views; prune_weight: with the density
-    prior, ray intervals whose generator weight is below this are left out of training (they
-    hardly move the composite, and skipping them makes a step ~10x cheaper); 0 keeps all;
-    class_balance: exponent p of per-class cross-entropy weights (pixel share of the class in the
-    annotations) ** -p, normalized to a pixel-weighted mean of 1; 0 is the paper's plain
-    cross-entropy, under which parts of a few pixels (eyes, lights) hardly count."""
-
-    steps: int = 1500
-    views_per_step: int = 2
-    lr: float = 3e-3
-    lr_final_fraction: float = 0.05
-    raw_weight: float = 1.0
-    seed: int = 0
-    prune_weight: float = 1e-4
-    class_balance: float = 0.0
 
 
 def same_train_config(saved: dict | None, cfg: SemanticTrainConfig) -> bool:
@@ -164,12 +144,13 @@ def batch_loss(branch: SemanticBranch, views: list[AnnotatedView], pick: list[in
     return loss
 
 
-def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: list[int], cameras: Cameras,
+def train_semantic(generator, label_set: LabelSet, seeds: list[int], cameras: Cameras,
                    masks: Tensor, semantic: SemanticConfig | None = None, cfg: SemanticTrainConfig = SemanticTrainConfig(),
                    checkpoint: str | Path | None = None, checkpoint_every: int = 100,
                    progress: Callable[[int, float], None] | None = None) -> SemanticBranch:
     """Train a semantic branch on annotated views (masks [N,H,W], 255 = ignore) of `generator`.
 
+    The checkpoint records the generator's spec (`generator.spec`, else its name).
     With `checkpoint`, the branch + optimizer are saved there every `checkpoint_every` steps and at
     the end, and an existing checkpoint of the same run is resumed.
     """
@@ -202,9 +183,9 @@ def train_semantic(generator, generator_spec: str, label_set: LabelSet, seeds: l
     weight = class_weights(masks, semantic.num_classes, cfg.class_balance)
 
     def save() -> None:
-        from ..factory.export.atomic import atomic_open
+        from ..io.atomic import atomic_open
 
-        save_semantic(ckpt_path, branch, label_set, gen_id, generator_spec,
+        save_semantic(ckpt_path, branch, label_set, gen_id, describe(generator),
                       extra={"train_config": asdict(cfg), "steps": state.step, "views": len(views),
                              "final_loss": state.losses[-1] if state.losses else None})
         with atomic_open(resume_path) as fh:

@@ -113,7 +113,7 @@ def test_relative_output_folder_needs_a_saved_file(scene):
 
 
 def test_out_of_range_values(scene):
-    with pytest.raises(DnerfError, match="mesh resolution must be between 16 and 512"):
+    with pytest.raises(DnerfError, match="--mesh-resolution must be between 16 and 512"):
         subject.generate_subject(subject.SubjectRequest("procedural:car", mesh_resolution=8))
     with pytest.raises(DnerfError, match="unknown category"):
         subject.generate_subject(subject.SubjectRequest("procedural:boat"))

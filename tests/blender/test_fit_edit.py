@@ -220,8 +220,9 @@ def test_fit_edit_from_repainted_part(rigged, labeled, tmp_path):
     ob, cam = rigged
     pick, hair = _repaint_front_faces(ob, labeled.label_set)
     name = ob.name
-    # the label keep weight reaches the library's edit (which checks it before anything is fitted)
-    with pytest.raises(DnerfError, match="keep weights must be >= 0"):
+    # the label keep weight is checked by the library's edit settings (dnerf_core.EditOptions)
+    # before anything is fitted
+    with pytest.raises(DnerfError, match="--label-keep-weight must be at least 0"):
         edit.fit_edit(ob, cam, steps=1, source="PART", folder=tmp_path, label_keep_weight=-1.0)
     # as the UI runs it: a timer tick at a time, the fit in a worker thread
     runner = ModalRunner(edit.fit_edit_job(ob, cam, steps=1, source="PART", folder=tmp_path))

@@ -10,7 +10,7 @@ import pytest
 from blender_addon import multiview, rig, subject
 from conftest import SMALL
 from dnerf_core.factory.export.depth import DEFAULT_DEPTH_SCALE, read_depth_png
-from dnerf_core.factory.export.masks import read_mask_png
+from dnerf_core.io.masks import read_mask_png
 from dnerf_core.factory.export.transforms import read_transforms_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -29,6 +29,24 @@ def test_panels_and_operators_exist(scene):
     assert scene.dnerf.generator_kind == "procedural"
 
 
+def test_dnerf_settings_come_from_dnerf_core_options(scene):
+    """Default, range and description of the panel's dnerf options are dnerf_core's fields."""
+    import dnerf_core as dn
+    from dnerf_core.options import option_fields
+
+    export = {f.name: f for f in option_fields(dn.ExportOptions)}
+    edit = {f.name: f for f in option_fields(dn.EditOptions)}
+    s = scene.dnerf
+    assert (s.seed, s.mesh_resolution, s.cloud_views) == (export["seed"].default, export["mesh_resolution"].default,
+                                                         export["views"].default)
+    assert s.truncation == export["truncation"].default and s.cloud_resolution == 0  # 0 = the generator's
+    assert (s.edit_steps, s.edit_keep_weight, s.edit_label_keep_weight) == (
+        edit["steps"].default, edit["keep_weight"].default, edit["label_keep_weight"].default)
+    rna = s.bl_rna.properties["mesh_resolution"]
+    assert (rna.hard_min, rna.hard_max) == (export["mesh_resolution"].option.min, export["mesh_resolution"].option.max)
+    assert rna.description == export["mesh_resolution"].option.help
+
+
 @pytest.mark.slow
 def test_unregister_then_register_again(addon):
     addon.unregister()

@@ -20,11 +20,12 @@ from PIL import Image
 
 from dnerf_core.cameras import Cameras, OrbitSpec, orbit_cameras
 from dnerf_core.errors import AnnotationError, DnerfError
-from dnerf_core.factory.export import atomic, depth as depth_mod, images, masks, ply
+from dnerf_core.factory.export import depth as depth_mod, ply
+from dnerf_core.io import atomic, images, masks
 from dnerf_core.factory.export.depth import DEFAULT_DEPTH_SCALE, read_depth_png, write_depth_npy, write_depth_png
 from dnerf_core.factory.export.glb import linear_to_srgb, srgb_to_linear, write_glb
-from dnerf_core.factory.export.images import write_rgb_png
-from dnerf_core.factory.export.masks import IGNORE_COLOR, read_mask_png, write_mask_png
+from dnerf_core.io.images import write_rgb_png
+from dnerf_core.io.masks import IGNORE_COLOR, read_mask_png, write_mask_png
 from dnerf_core.factory.export.ply import read_mesh_ply, read_point_cloud_ply, write_mesh_ply, write_point_cloud_ply
 from dnerf_core.factory.export.transforms import FrameFiles, read_transforms_json, write_transforms_json
 from dnerf_core.factory.types import LabeledMesh, LabeledPointCloud

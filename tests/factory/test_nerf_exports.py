@@ -14,7 +14,7 @@ from PIL import Image
 from dnerf_core.cameras import ray_bundle, spread_orbit_cameras
 from dnerf_core.factory.export.depth import DEFAULT_DEPTH_SCALE, MAX_DEPTH_VALUE
 from dnerf_core.factory.export.frames import FOREGROUND, write_frames
-from dnerf_core.factory.export.masks import read_mask_png
+from dnerf_core.io.masks import read_mask_png
 from dnerf_core.factory.export.nerf_splits import nerfstudio_splits
 from dnerf_core.factory.export.ply import read_point_cloud_ply
 from dnerf_core.factory.subject_export import ExportOptions, export_subject

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dnerf_core.errors import DnerfError
-from dnerf_core.factory.export.masks import IGNORE_COLOR
+from dnerf_core.io.masks import IGNORE_COLOR
 from dnerf_core.factory.export.video import mask_colors, read_video_frames, write_orbit_video
 from dnerf_core.labels import IGNORE_ID, LabelSet
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dnerf_core.cameras import OrbitSpec, spread_orbit_cameras
-from dnerf_core.cli import _run, cli
+from dnerf_core.cli import cli, run as _run
 from dnerf_core.errors import CheckpointError, GeneratorSpecError
 from dnerf_core.generators import eg3d, load_generator
 from dnerf_core.generators.networks.superres import SuperResConfig

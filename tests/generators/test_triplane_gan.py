@@ -197,7 +197,7 @@ def test_version_1_weight_files_keep_the_choices_they_were_trained_with(tmp_path
     import dataclasses
 
     from dnerf_core.generators import triplane_io
-    from dnerf_core.tagged_file import load_tagged, save_tagged
+    from dnerf_core.io.tagged_file import load_tagged, save_tagged
 
     cfg = dataclasses.replace(PRESETS["shapenetcars128-64"], z_dim=16, w_dim=16, plane_resolution=16,
                               plane_channels=4, channel_base=256, channel_max=16, decoder_hidden=8,

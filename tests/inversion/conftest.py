@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from dnerf_core.generators.registry import load_labeled_generator
+from dnerf_core import load_generator
 
 
 @pytest.fixture(scope="session")
 def face():
-    return load_labeled_generator("default:face")
+    return load_generator("default:face")
 
 
 @pytest.fixture(scope="session")
 def car():
-    return load_labeled_generator("default:car")
+    return load_generator("default:car")

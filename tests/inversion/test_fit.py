@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dnerf_core.errors import AnnotationError, DnerfError
-from dnerf_core.eval.metrics import confusion_matrix, psnr, segmentation_scores
+from dnerf_core.io.metrics import confusion_matrix, psnr, segmentation_scores
 from dnerf_core.generators.registry import load_generator
 from dnerf_core.inversion import FitConfig, Pose, invert_mask, invert_rgb
 from dnerf_core.inversion.fit import fit_view, rank_poses

@@ -60,10 +60,10 @@ def test_mask_then_edit_then_export(face_mask, tmp_path):
 
 
 def test_invert_rgb_writes_subject_and_preview(tmp_path):
-    from dnerf_core.generators.registry import load_generator
+    from dnerf_core import load_generator
     from dnerf_core.inversion import Pose
 
-    gen = load_generator("default:car")
+    gen = load_generator("default:car", semantic=False)
     out = gen.render(gen.sample([1000003]), Pose(0.5, 0.3, gen.orbit.radius).cameras(gen.orbit))
     rgb = (out.rgb[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     Image.fromarray(rgb).save(tmp_path / "t.png")
@@ -78,10 +78,10 @@ def test_invert_rgb_writes_subject_and_preview(tmp_path):
 def test_invert_mask_fits_w_plus_unless_told_one_w(face_mask, tmp_path):
     import torch
 
-    from dnerf_core.generators.registry import load_labeled_generator
+    from dnerf_core import load_generator
     from dnerf_core.inversion.subject_file import load_fitted
 
-    labeled = load_labeled_generator("default:face")
+    labeled = load_generator("default:face")
     per_layer = {}
     for flag in ("", "--one-w"):
         out = tmp_path / (flag or "default")

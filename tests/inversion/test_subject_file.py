@@ -9,7 +9,7 @@ from dnerf_core.inversion import Pose, fitted_from, load_fitted, save_fitted
 def test_round_trip(face, tmp_path):
     gen = face.generator
     ws = gen.sample([5]).ws + 0.1
-    fitted = fitted_from(face, "default:face", ws, Pose(0.1, -0.2, 2.7), "edit", {"seed": 5})
+    fitted = fitted_from(face, ws, Pose(0.1, -0.2, 2.7), "edit", {"seed": 5})
     save_fitted(tmp_path / "s.pt", fitted)
     back = load_fitted(tmp_path / "s.pt", face)
     assert torch.equal(back.ws, ws) and back.pose == Pose(0.1, -0.2, 2.7) and back.kind == "edit"
@@ -19,7 +19,7 @@ def test_round_trip(face, tmp_path):
 
 
 def test_refused_on_another_generator_and_when_not_a_subject_file(face, car, tmp_path):
-    save_fitted(tmp_path / "s.pt", fitted_from(face, "default:face", face.generator.sample([1]).ws,
+    save_fitted(tmp_path / "s.pt", fitted_from(face, face.generator.sample([1]).ws,
                                                Pose(0, 0, 2.7), "rgb"))
     with pytest.raises(CheckpointError, match="fitted on another generator"):
         load_fitted(tmp_path / "s.pt", car)

@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from dnerf_core.cameras import orbit_cameras
-from dnerf_core.cli import _run, cli
+from dnerf_core.cli import cli, run as _run
 from dnerf_core.errors import AnnotationError, DnerfError
-from dnerf_core.eval.splits import HELDOUT_SEED_START
-from dnerf_core.factory.export.images import to_uint8_rgb
-from dnerf_core.factory.export.masks import IGNORE_COLOR
+from dnerf_core.io.splits import HELDOUT_SEED_START
+from dnerf_core.io.images import to_uint8_rgb
+from dnerf_core.io.masks import IGNORE_COLOR
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.generators.surface_labels import SURFACE_OPACITY, oracle_labels_on_surface
 from dnerf_core.semantic.annotations import (FULL_ORBIT_SIDE_YAW, KIT_FILE, KIT_FORMAT, KIT_VERSION,
@@ -36,7 +36,7 @@ def face_kit(tmp_path_factory, face):
     """A 2-subject x 3-view oracle kit; tests that damage it work on a copy (see `kit_copy`)."""
     out = tmp_path_factory.mktemp("kits") / "face"
     done = []
-    path = make_kit(face, "procedural:face", out, subjects=2, views=3, resolution=RES, oracle=True,
+    path = make_kit(face, out, subjects=2, views=3, resolution=RES, oracle=True,
                     progress=done.append)
     assert path == out and sum(done) == 6
     return out
@@ -58,7 +58,7 @@ def _rig_cameras(generator, views=3):
 @pytest.mark.slow
 def test_oracle_kit_loads_back_exactly(face_kit, face):
     kit = load_kit(face_kit)
-    assert kit.generator_spec == "procedural:face" and kit.category == "face" and kit.resolution == RES
+    assert str(kit.generator_spec) == "procedural:face" and kit.category == "face" and kit.resolution == RES
     assert kit.label_set == face.label_set
     assert kit.seeds == [0, 0, 0, 1, 1, 1] and all(s < HELDOUT_SEED_START for s in kit.seeds)
     assert kit.by_subject() == {0: [0, 1, 2], 1: [3, 4, 5]}
@@ -130,11 +130,11 @@ def test_learned_generator_kit(tmp_path, learned_car):
     """default:car path: images from the learned generator, image masks = the car oracle's 3D parts
     on the surface those images show (background where they are transparent)."""
     gan = learned_car
-    out = make_kit(gan, "default:car", tmp_path / "kit", subjects=1, views=3, resolution=RES, seed_offset=5,
+    out = make_kit(gan, tmp_path / "kit", subjects=1, views=3, resolution=RES, seed_offset=5,
                    oracle=True)
     kit = load_kit(out)
     oracle = ProceduralGenerator("car")
-    assert kit.label_set == oracle.label_set and kit.seeds == [5, 5, 5] and kit.generator_spec == "default:car"
+    assert kit.label_set == oracle.label_set and kit.seeds == [5, 5, 5] and str(kit.generator_spec) == "default:car"
     assert kit.oracle_masks == "image" and json.loads((out / KIT_FILE).read_text())["oracle_masks"] == "image"
     _, cams = _rig_cameras(gan)
     assert torch.equal(kit.cameras.cam2world, cams.cam2world)
@@ -153,7 +153,7 @@ def test_learned_generator_kit(tmp_path, learned_car):
 @pytest.mark.slow
 def test_learned_generator_kit_world_masks(tmp_path, learned_car):
     """world masks: the oracle's own render of each seed, whatever the learned images show."""
-    out = make_kit(learned_car, "default:car", tmp_path / "kit", subjects=1, views=3, resolution=RES,
+    out = make_kit(learned_car, tmp_path / "kit", subjects=1, views=3, resolution=RES,
                    seed_offset=5, oracle=True, oracle_masks="world")
     kit = load_kit(out)
     oracle = ProceduralGenerator("car")
@@ -166,7 +166,7 @@ def test_learned_generator_kit_world_masks(tmp_path, learned_car):
 @pytest.mark.slow
 def test_oracle_generator_kit_masks_do_not_depend_on_the_kind(tmp_path, face):
     # on the oracle's own images both kinds are its exact labels
-    kits = [load_kit(make_kit(face, "procedural:face", tmp_path / kind, subjects=1, views=2, resolution=RES,
+    kits = [load_kit(make_kit(face, tmp_path / kind, subjects=1, views=2, resolution=RES,
                               oracle=True, oracle_masks=kind)) for kind in ("image", "world")]
     assert torch.equal(kits[0].masks, kits[1].masks)
 
@@ -293,17 +293,17 @@ class FailsOnSecondSubject(ProceduralGenerator):
 
 def test_failed_kit_leaves_nothing(tmp_path):
     with pytest.raises(DnerfError, match="render failed"):
-        make_kit(FailsOnSecondSubject("face"), "procedural:face", tmp_path / "kit", subjects=2, resolution=RES)
+        make_kit(FailsOnSecondSubject("face"), tmp_path / "kit", subjects=2, resolution=RES)
     assert list(tmp_path.iterdir()) == []  # neither the kit nor its staging folder
 
 
 def test_never_writes_over_a_folder(face_kit, face, tmp_path):
     before = {p: p.read_bytes() for p in face_kit.rglob("*") if p.is_file()}
     with pytest.raises(DnerfError, match="not an empty folder"):
-        make_kit(face, "procedural:face", face_kit, subjects=1, resolution=RES)
+        make_kit(face, face_kit, subjects=1, resolution=RES)
     assert {p: p.read_bytes() for p in face_kit.rglob("*") if p.is_file()} == before
     (tmp_path / "empty").mkdir()  # an empty folder is fine to fill
-    make_kit(face, "procedural:face", tmp_path / "empty", subjects=1, views=1, resolution=RES)
+    make_kit(face, tmp_path / "empty", subjects=1, views=1, resolution=RES)
     assert (tmp_path / "empty" / KIT_FILE).is_file()
 
 

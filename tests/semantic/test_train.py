@@ -39,7 +39,7 @@ def test_loss_decreases_and_generator_stays_frozen(annotations, class_balance, d
     gen = small_generator(0)
     before = {k: v.clone() for k, v in gen.state_dict().items()}
     losses = []
-    train_semantic(gen, "default:car", label_set, seeds, cams, masks,
+    train_semantic(gen, label_set, seeds, cams, masks,
                    cfg=SemanticTrainConfig(steps=40, class_balance=class_balance),
                    progress=lambda step, loss: losses.append(loss))
     assert len(losses) == 40
@@ -74,7 +74,7 @@ def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_
     label_set, seeds, cams, masks = annotations
     gen = small_generator(0)
     cfg = SemanticTrainConfig(steps=6)
-    straight = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg)
+    straight = train_semantic(gen, label_set, seeds, cams, masks, cfg=cfg)
     ckpt = tmp_path / "sem.pt"
     # killed during step 4 (after the step-3 checkpoint), then started again with the same arguments
     def stop(step, loss):
@@ -82,7 +82,7 @@ def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
+        train_semantic(gen, label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
                        checkpoint_every=3, progress=stop)
     assert read_semantic(ckpt)["extra"]
     if written_before_class_balance:  # a run checkpointed before the field existed still resumes
@@ -91,7 +91,7 @@ def test_checkpoint_resume_is_exact(annotations, tmp_path, written_before_class_
         del state["train_config"]["class_balance"]
         torch.save(state, state_path)
     steps_run = []
-    resumed = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
+    resumed = train_semantic(gen, label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt,
                              checkpoint_every=3, progress=lambda step, loss: steps_run.append(step))
     assert steps_run == [4, 5, 6]  # resumed after the step-3 checkpoint, not started over
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
@@ -106,10 +106,10 @@ def test_another_decoder_size_starts_over_instead_of_resuming(annotations, tmp_p
     gen = small_generator(0)
     cfg = SemanticTrainConfig(steps=4)
     ckpt = tmp_path / "sem.pt"
-    train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt, checkpoint_every=2)
+    train_semantic(gen, label_set, seeds, cams, masks, cfg=cfg, checkpoint=ckpt, checkpoint_every=2)
     wider = SemanticConfig(num_classes=len(label_set), hidden=24, hidden_layers=1)
     steps_run = []
-    branch = train_semantic(gen, "default:car", label_set, seeds, cams, masks, wider, cfg=cfg, checkpoint=ckpt,
+    branch = train_semantic(gen, label_set, seeds, cams, masks, wider, cfg=cfg, checkpoint=ckpt,
                             progress=lambda step, loss: steps_run.append(step))
     assert steps_run == [1, 2, 3, 4]  # the other run's state does not fit: trained from scratch
     assert load_semantic(ckpt, gen)[0].config == wider == branch.config
@@ -119,7 +119,7 @@ def test_checkpoint_refused_on_another_generator(annotations, tmp_path, small_ge
     label_set, seeds, cams, masks = annotations
     gen = small_generator(0)
     ckpt = tmp_path / "sem.pt"
-    train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=1), checkpoint=ckpt)
+    train_semantic(gen, label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=1), checkpoint=ckpt)
     other = small_generator(1)
     assert generator_identity(gen) != generator_identity(other)
     with pytest.raises(CheckpointError, match="trained on another generator"):
@@ -136,11 +136,11 @@ def test_bad_annotations_are_refused(annotations, small_generator):
     label_set, seeds, cams, masks = annotations
     gen = small_generator(0)
     with pytest.raises(AnnotationError, match="must match"):
-        train_semantic(gen, "default:car", label_set, seeds[:3], cams, masks)
+        train_semantic(gen, label_set, seeds[:3], cams, masks)
     wrong = masks.clone()
     wrong[0, 0, 0] = len(label_set)
     with pytest.raises(AnnotationError, match="not in the label set"):
-        train_semantic(gen, "default:car", label_set, seeds, cams, wrong)
+        train_semantic(gen, label_set, seeds, cams, wrong)
 
 
 def test_pruning_keeps_both_ends_of_kept_intervals(small_generator):
@@ -161,7 +161,7 @@ def test_pruning_keeps_both_ends_of_kept_intervals(small_generator):
 def test_labeled_generator_gives_labels(annotations, small_generator):
     label_set, seeds, cams, masks = annotations
     gen = small_generator(0)
-    branch = train_semantic(gen, "default:car", label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=2))
+    branch = train_semantic(gen, label_set, seeds, cams, masks, cfg=SemanticTrainConfig(steps=2))
     labeled = LabeledGenerator(gen, branch, label_set)
     subject = labeled.sample([5])
     out = labeled.render(subject, cams[:2])
@@ -182,6 +182,6 @@ def test_without_density_prior_every_sample_is_kept_and_training_runs(annotation
     points, index, _ = prune_march(m, rays.origins, rays.directions, 0.0)
     assert len(index) == m.depths.shape[1] * m.depths.shape[2]
     losses = []
-    train_semantic(gen, "default:car", label_set, seeds, cams, masks, SemanticConfig(len(label_set), density_prior=False),
+    train_semantic(gen, label_set, seeds, cams, masks, SemanticConfig(len(label_set), density_prior=False),
                    SemanticTrainConfig(steps=3), progress=lambda step, loss: losses.append(loss))
     assert len(losses) == 3 and all(loss == loss for loss in losses)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dnerf_core.cli import _run, cli
+from dnerf_core.cli import cli, run as _run
 from dnerf_core.factory.export.ply import read_point_cloud_ply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DnerfError
-from .atomic import atomic_open
+from ...io.atomic import atomic_open
 
 # 1e-3 world units per step ("millimetres"): nerfstudio multiplies depth PNGs by its own config
 # value depth_unit_scale_factor, default 1e-3, and never reads a scale from the file, so this is

@@ -32,10 +32,10 @@ import numpy as np
 
 from ...labels import LabelSet
 from ..views import ViewSet, z_depth
-from .atomic import atomic_open
+from ...io.atomic import atomic_open
 from .depth import DEFAULT_DEPTH_SCALE, MAX_DEPTH_VALUE, write_depth_png
-from .images import write_rgb_png
-from .masks import write_mask_png
+from ...io.images import write_rgb_png
+from ...io.masks import write_mask_png
 from .nerf_splits import nerfstudio_splits
 from .transforms import FrameFiles, write_transforms_json
 

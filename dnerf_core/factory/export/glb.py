@@ -22,7 +22,7 @@ import numpy as np
 from ...errors import DnerfError
 from ...labels import LabelSet
 from ..types import LabeledMesh
-from .atomic import atomic_write_bytes
+from ...io.atomic import atomic_write_bytes
 
 METALLIC = 0.0
 ROUGHNESS = 0.8  # matte: part colors read the same from every viewing angle

@@ -22,7 +22,7 @@ import numpy as np
 from ...errors import DnerfError
 from ...labels import Label, LabelSet
 from ..types import LabeledMesh, LabeledPointCloud
-from .atomic import atomic_open
+from ...io.atomic import atomic_open
 
 PLY_MAGIC = b"ply"
 END_HEADER = b"end_header"

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import DnerfError
 from ..types import LabeledPointCloud
-from .atomic import atomic_write_text
+from ...io.atomic import atomic_write_text
 
 
 def write_pts_seg(stem: str | Path, cloud: LabeledPointCloud) -> tuple[Path, Path]:

@@ -34,7 +34,7 @@ import torch
 from ...cameras import Cameras
 from ...errors import DnerfError
 from ...pose_file import DISTORTION_KEYS, load_json, transforms_cameras
-from .atomic import atomic_write_text
+from ...io.atomic import atomic_write_text
 
 CAMERA_MODEL = "OPENCV"
 SPLIT_KEYS = ("train_filenames", "val_filenames", "test_filenames")  # nerfstudio's explicit split

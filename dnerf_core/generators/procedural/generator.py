@@ -16,6 +16,7 @@ from ...errors import DnerfError, GeneratorSpecError
 from ...labels import LabelSet
 from ...render.config import RenderingConfig
 from ..base import RenderOutput, Subject
+from ..spec import GeneratorSpec
 from . import car, face
 from .world import World
 
@@ -104,6 +105,8 @@ class ProceduralGenerator:
         spec = CATEGORY_SPECS[category]
         self.category = category
         self.name = f"procedural:{category}"
+        # built by hand or by load_generator, an oracle world knows its spec
+        self.spec = GeneratorSpec("procedural", category, self.name)
         self.label_set = LabelSet.from_names(list(spec.labels), list(spec.colors))
         self.rendering = spec.rendering
         self.orbit = spec.orbit

@@ -1,0 +1,80 @@
+"""dnerf-export's options (what one subject export renders and writes), defined once.
+
+No torch here: the command line builds its options from these fields without loading the library.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..options import opt, validate_fields
+
+FORMATS = ("ply", "glb", "masks", "pts")
+DEFAULT_FORMATS = ("ply", "glb", "masks")
+# Which in-memory part each format is written from.
+NEEDS_CLOUD = ("ply", "pts")
+NEEDS_MESH = ("glb",)
+DEFAULT_MESH_RESOLUTION = 128
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export for one subject (the fields are `dnerf-export`'s options)."""
+
+    seed: int = field(default=0, metadata=opt("subject seed", min=0, short="-s"))
+    views: int = field(default=8, metadata=opt("number of views spread over the generator's camera range",
+                                                min=1, short="-n"))
+    resolution: int | None = field(default=None, metadata=opt("view size in pixels [default: the generator's]",
+                                                               min=8, max=4096, short="-r"))
+    truncation: float = field(default=1.0, metadata=opt("latent truncation psi"))
+    ply: bool = field(default=False, metadata=opt("labeled point cloud: cloud.ply"))
+    glb: bool = field(default=False, metadata=opt("one mesh node per part: mesh.glb"))
+    masks: bool = field(default=False, metadata=opt(
+        "rgb/, mask/ (palette PNG), depth/ (16-bit PNG) and transforms.json"))
+    pts: bool = field(default=False, metadata=opt("ShapeNet-part pair: cloud.pts + cloud.seg"))
+    voxel_size: float | None = field(default=None, metadata=opt(
+        "point-cloud voxel size [default: bounds/128]", min=0, min_open=True))
+    mesh_resolution: int = field(default=DEFAULT_MESH_RESOLUTION, metadata=opt(
+        "marching-cubes grid per axis", min=16, max=512))
+    subject_file: str | None = field(default=None, metadata=opt(
+        "export a fitted subject (subject.pt of dnerf invert / edit) instead of --seed's", path="file",
+        cli=False))
+    poses: str | None = field(default=None, metadata=opt(
+        "pose file replacing --views: a transforms.json (e.g. one dnerf-export wrote) or a JSON list of "
+        "[yaw, pitch] / [yaw, pitch, radius] in radians on the generator's orbit", path="file"))
+    eval_views: int | None = field(default=None, metadata=opt(
+        "frames held out as nerfstudio's val/test split [default: max(2, 10%), fewer for 1-3 views]", min=0))
+    nerf_mask: bool = field(default=False, metadata=opt(
+        "also write fg_mask/ (255 = geometry) as nerfstudio's mask_path: train on the object only", flag=True))
+    video: int = field(default=0, metadata=opt(
+        "orbit video of N frames: video_rgb, video_mask, video (side by side) [needs dnerf[video]]", min=0))
+    video_format: str = field(default="mp4", metadata=opt("orbit video container", choices=("mp4", "gif")))
+    video_fps: int = field(default=24, metadata=opt("orbit video frames per second", min=1, max=120))
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The chosen outputs; none chosen means the default three (ply, glb, masks), unless an
+        orbit video is asked for alone."""
+        chosen = tuple(f for f in FORMATS if getattr(self, f))
+        return chosen or (() if self.video else DEFAULT_FORMATS)
+
+    def validate(self) -> "ExportOptions":
+        validate_fields(self)
+        if self.video:
+            from .export.video import check_video_request
+
+            check_video_request(self.video, self.video_format, self.video_fps)
+        if "masks" in self.formats:
+            from .export.nerf_splits import nerfstudio_splits
+
+            nerfstudio_splits(self.n_views(), self.eval_views)  # a bad --eval-views fails before any work
+        return self
+
+    def pose_file(self):
+        """The pose file (dnerf_core.pose_file.PoseFile), read and checked, or None."""
+        from ..pose_file import read_pose_file
+
+        return read_pose_file(self.poses) if self.poses else None
+
+    def n_views(self) -> int:
+        poses = self.pose_file()
+        return len(poses) if poses is not None else self.views

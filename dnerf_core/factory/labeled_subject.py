@@ -1,0 +1,98 @@
+"""One subject of a labeled generator, labeled in memory: views (RGB, part mask, depth, cameras),
+a part-labeled point cloud and a part-labeled mesh. factory/subject_export.py writes it to disk."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..cameras import Cameras, spread_orbit_cameras
+from ..errors import DnerfError
+from ..generators.base import Generator, Subject
+from ..generators.spec import describe
+from ..labels import LabelSet
+from .export_options import DEFAULT_MESH_RESOLUTION
+from .mesh import extract_mesh
+from .pointcloud import backproject, default_voxel_size, voxel_downsample
+from .types import LabeledMesh, LabeledPointCloud
+from .views import ViewSet, render_views
+
+@dataclass
+class LabeledSubject:
+    """A subject with everything labeled, in memory (torch tensors for views, numpy for 3D).
+
+    views: ViewSet with .rgb [V,H,W,3] in [0,1], .labels [V,H,W] part ids (also as .mask),
+    .depth [V,H,W] along the unit ray, .opacity, .cameras (Cameras, OpenCV cam2world); None
+    when no cameras were asked for (a mesh only);
+    cloud: LabeledPointCloud or None (not computed); mesh: LabeledMesh or None (not computed);
+    label_set: the part names and colors (background = 0); generator: the generator's spec as
+    text; seed: the subject's seed (None for a fitted subject); subject_file: the fitted subject
+    file it came from, if any; truncation: latent truncation; resolution: the view size asked for
+    (None: the generator's); voxel_size: the voxel the cloud was voted at (None: no cloud);
+    video: ViewSet of an orbit video's frames, or None."""
+
+    views: ViewSet | None
+    cloud: LabeledPointCloud | None
+    mesh: LabeledMesh | None
+    label_set: LabelSet
+    generator: str
+    seed: int | None
+    subject_file: str | None = None
+    truncation: float = 1.0
+    resolution: int | None = None
+    voxel_size: float | None = None
+    video: ViewSet | None = None
+
+    @property
+    def provenance(self) -> dict:
+        """What transforms.json and export.json record about where the subject came from."""
+        if self.subject_file:
+            return {"generator": self.generator, "subject_file": self.subject_file}
+        return {"generator": self.generator, "seed": self.seed}
+
+
+def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
+                            seed: int | None = None, subject_file: str | None = None, truncation: float = 1.0,
+                            cloud: bool = True, mesh: bool = True, voxel_size: float | None = None,
+                            mesh_resolution: int = DEFAULT_MESH_RESOLUTION,
+                            progress: Callable[[str, int], None] | None = None, video: int = 0) -> LabeledSubject:
+    """Render `cameras` of the one-subject `subject`, back-project a labeled cloud (voxel-voted at
+    `voxel_size`, default bounds/128) and extract a labeled mesh (marching cubes at
+    `mesh_resolution`); `cloud` / `mesh` False skip those; video: frames of an orbit video
+    (video_orbit_cameras) rendered too. progress(stage, n) reports work done."""
+    label_set = getattr(generator, "label_set", None)
+    if label_set is None:
+        raise DnerfError(f"{describe(generator)} has no part labels: pass a semantic checkpoint (--semantic) "
+                         "or a procedural world")
+    report = progress or (lambda stage, n: None)
+    views = None
+    if len(cameras):
+        views = render_views(generator, subject, cameras, resolution=resolution,
+                             progress=lambda n: report("render views", n))
+    elif cloud:
+        raise DnerfError("a labeled point cloud is back-projected from views: ask for at least one")
+    labeled_cloud = labeled_mesh = voxel = None
+    if cloud:
+        report("point cloud", 0)
+        voxel = voxel_size if voxel_size is not None else default_voxel_size(generator)
+        labeled_cloud = voxel_downsample(backproject(views), voxel)
+    if mesh:
+        report("mesh", 0)
+        labeled_mesh = extract_mesh(generator, subject, resolution=mesh_resolution)
+    frames = None
+    if video:
+        from ..cameras import video_orbit_cameras
+
+        frames = render_views(generator, subject, video_orbit_cameras(video, generator.orbit), resolution=resolution,
+                              progress=lambda n: report("video", n))
+    return LabeledSubject(views, labeled_cloud, labeled_mesh, label_set, describe(generator), seed, subject_file,
+                          truncation, resolution, voxel, frames)
+
+
+def orbit_views(generator: Generator, views: int) -> Cameras:
+    """`views` cameras spread evenly over the generator's orbit (what dnerf-export renders);
+    0 views: no cameras (a mesh needs none)."""
+    if isinstance(views, bool) or not isinstance(views, int) or views < 0:
+        raise DnerfError(f"--views must be a non-negative integer, got {views}")
+    if views == 0:
+        return spread_orbit_cameras(1, generator.orbit)[:0]
+    return spread_orbit_cameras(views, generator.orbit)
