@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["Cameras", "DEFAULT_FORMATS", "DnerfError", "EditOptions", "ExportOptions", "ExportResult", "FORMATS", "GeneratorSpec",
-           "LabelSet", "LabeledSubject", "NerfOptions", "__version__", "export", "label_subject", "load_generator", "orbit_views",
+           "LabelSet", "LabeledSubject", "NerfOptions", "DatasetConfig", "make_dataset", "__version__", "export", "label_subject", "load_generator", "orbit_views",
            "sample_subject"]
 
 # public name -> module that defines it
@@ -22,6 +22,8 @@ _LAZY = {
     "DnerfError": "dnerf_core.errors",
     "LabelSet": "dnerf_core.labels",
     "EditOptions": "dnerf_core.inversion.options",
+    "DatasetConfig": "dnerf_core.factory.dataset_plan",
+    "make_dataset": "dnerf_core.factory.dataset",
     **{name: "dnerf_core.api" for name in ("DEFAULT_FORMATS", "ExportOptions", "ExportResult", "FORMATS",
                                            "GeneratorSpec", "LabeledSubject", "NerfOptions", "export", "label_subject",
                                            "load_generator", "orbit_views", "sample_subject")},

@@ -12,7 +12,7 @@ from dnerf_core import api
 from dnerf_core.generators import spec as spec_module
 
 PUBLIC = {"Cameras", "DEFAULT_FORMATS", "DnerfError", "EditOptions", "ExportOptions", "ExportResult", "FORMATS", "GeneratorSpec",
-          "LabelSet", "LabeledSubject", "__version__", "export", "label_subject", "load_generator", "orbit_views",
+          "LabelSet", "LabeledSubject", "NerfOptions", "DatasetConfig", "make_dataset", "__version__", "export", "label_subject", "load_generator", "orbit_views",
           "sample_subject"}
 
 

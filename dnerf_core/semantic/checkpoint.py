@@ -19,11 +19,23 @@ FORMAT = "dnerf-semantic"
 VERSION = 1
 
 
+# Config fields added with EG3D parity, and the values that mean "as before": a generator loaded
+# with them (a version 1 weight file) keeps the identity it had, so branches trained on it still fit.
+PRE_PARITY_FIELDS = (", importance_bins='samples'", ", upconv_order='fir_first'")
+
+
+def _config_text(config) -> str:
+    text = repr(config)
+    for old in PRE_PARITY_FIELDS:
+        text = text.replace(old, "")
+    return text
+
+
 def generator_identity(generator) -> str:
     """sha256 of the generator's configuration and every weight: same weights, same identity,
     whichever file format they came from."""
     h = hashlib.sha256()
-    h.update(repr(generator.config).encode())
+    h.update(_config_text(generator.config).encode())
     for name, tensor in sorted(generator.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())

@@ -17,7 +17,7 @@ from dnerf_core.factory.export.frames import FOREGROUND, write_frames
 from dnerf_core.io.masks import read_mask_png
 from dnerf_core.factory.export.nerf_splits import nerfstudio_splits
 from dnerf_core.factory.export.ply import read_point_cloud_ply
-from dnerf_core.factory.subject_export import ExportOptions, export_subject
+import dnerf_core as dn
 from dnerf_core.factory.views import render_views
 from dnerf_core.generators.procedural import ProceduralGenerator
 from dnerf_core.errors import DnerfError
@@ -30,12 +30,14 @@ SEED = 7
 
 @pytest.fixture(scope="module")
 def car():
-    return ProceduralGenerator("car")
+    return dn.load_generator("procedural:car", device="cpu")
 
 
-def _export(car, out, views=8, **kw):
-    opts = ExportOptions(seed=SEED, views=views, resolution=RES, ply=True, glb=False, masks=True, **kw)
-    export_subject(car, "procedural:car", opts, out)
+def _export(car, out, views=8, eval_views=None, nerf_mask=False):
+    opts = dn.ExportOptions(seed=SEED, views=views, resolution=RES, ply=True, masks=True,
+                            eval_views=eval_views, nerf_mask=nerf_mask).validate()
+    labeled = dn.label_subject(car, seed=SEED, views=views, resolution=RES, mesh=False)
+    dn.export(labeled, out, opts.formats, nerf=dn.NerfOptions(eval_views, nerf_mask))
     return out
 
 

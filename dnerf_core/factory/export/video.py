@@ -29,8 +29,8 @@ import numpy as np
 
 from ...errors import DnerfError, require
 from ...labels import IGNORE_ID, LabelSet
-from .images import to_uint8_rgb
-from .masks import IGNORE_COLOR
+from ...io.images import to_uint8_rgb
+from ...io.masks import IGNORE_COLOR
 
 VIDEO_FORMATS = ("mp4", "gif")
 DEFAULT_VIDEO_FORMAT = "mp4"
