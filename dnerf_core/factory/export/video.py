@@ -19,9 +19,6 @@ so a still subject seen from one unchanged pose gives fewer frames.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import numpy as np
 
 from ...errors import DnerfError, require
 from ...labels import IGNORE_ID, LabelSet
+from ...io.atomic import atomic_path
 from ...io.images import to_uint8_rgb
 from ...io.masks import IGNORE_COLOR
 
@@ -87,10 +85,7 @@ def _even(frames: np.ndarray) -> np.ndarray:
 def _write_video(path: Path, frames: np.ndarray, fmt: str, fps: int) -> None:
     """[N,H,W,3] uint8 -> path, atomically (a temp file in the same folder, renamed when complete)."""
     imageio = require("imageio", VIDEO_EXTRA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=f".{fmt}") as tmp:
         if fmt == "mp4":
             require("imageio_ffmpeg", VIDEO_EXTRA)
             # bitexact: no encoder version string in the file, so one ffmpeg gives one set of bytes
@@ -105,12 +100,6 @@ def _write_video(path: Path, frames: np.ndarray, fmt: str, fps: int) -> None:
                 writer.close()
         else:
             imageio.v3.imwrite(tmp, list(frames), extension=".gif", duration=1000.0 / fps, loop=0)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def write_orbit_video(out: str | Path, rgb, labels, label_set: LabelSet, fmt: str = DEFAULT_VIDEO_FORMAT,
