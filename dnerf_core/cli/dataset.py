@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from ..errors import DnerfError
+from .common import device_option
 
 GENERATOR_HELP = ("generator spec: procedural:car|face (exact oracle), default:car|face (shipped tri-plane "
                   "generator), preset:NAME, eg3d:FILE.pkl, or FILE.pt")
@@ -44,20 +45,24 @@ def _formats(ctx, param, value: str):
 @click.option("--workers", "-w", type=int, default=1, show_default=True, help="local worker processes")
 @click.option("--ray-address", default=None,
               help="Ray cluster address (auto = the cluster this machine belongs to) [default: a local Ray instance]")
+@device_option
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="dataset folder")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def dataset_cmd(generator_spec, semantic_ckpt, subjects, views, resolution, poses, split, formats, shard_size,
-                seed_start, truncation, executor, workers, ray_address, out, quiet) -> None:
+                seed_start, truncation, executor, workers, ray_address, device, out, quiet) -> None:
     """Make a dataset of N labeled subjects x V views: sharded, resumable (re-run the same command)."""
     from ..factory.dataset import make_dataset
     from ..factory.dataset_plan import DatasetConfig
 
+    from ..device import resolve_device
+
+    resolve_device(device)  # an unusable device fails before anything is planned or written
     if ray_address and executor != "ray":
         raise DnerfError("--ray-address needs --executor ray")
     config = DatasetConfig(generator=generator_spec, semantic=semantic_ckpt, subjects=subjects, views=views,
                            resolution=resolution, poses=poses, split=split, formats=formats, shard_size=shard_size,
                            seed_start=seed_start, truncation=truncation, executor=executor, workers=workers,
-                           ray_address=ray_address, out=out, progress=not quiet)
+                           ray_address=ray_address, out=out, progress=not quiet, device=device)
     result = make_dataset(config, echo=lambda msg: click.echo(msg, err=True))
     click.echo(f"{result.out.resolve()}: {result.shards} shards ({result.written} written, {result.skipped} "
                f"already complete), {result.views} views in {result.seconds:.1f} s = "

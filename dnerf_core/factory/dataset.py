@@ -124,7 +124,7 @@ def prepare(config: DatasetConfig) -> Prepared:
     config.validate()
     out = Path(config.out)
     _check_output(out)
-    generator = load_dataset_generator(config.generator, config.semantic)
+    generator = load_dataset_generator(config.generator, config.semantic, config.device)
     if generator.label_set is None:
         raise DnerfError(f"{config.generator} has no part labels: pass a semantic checkpoint (--semantic) "
                          "or a procedural world")

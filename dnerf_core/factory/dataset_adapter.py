@@ -10,13 +10,14 @@ import hashlib
 from pathlib import Path
 
 from ..cameras import Cameras
+from ..device import resolve_device
 from ..generators.base import Generator, Subject
 from .views import ViewSet, render_views
 
 
-def load_dataset_generator(spec: str, semantic: str | None) -> Generator:
+def load_dataset_generator(spec: str, semantic: str | None, device: str = "cpu") -> Generator:
     """The labeled generator for `spec` (+ semantic checkpoint; None: the shipped branch if any),
-    on the CPU; raises DnerfError on bad input."""
+    on `device`; raises DnerfError on bad input."""
     from ..generators.registry import load_generator, shipped_semantic
     from ..generators.spec import GeneratorSpec
     from ..semantic.labeled import with_semantic
@@ -24,7 +25,13 @@ def load_dataset_generator(spec: str, semantic: str | None) -> Generator:
     parsed = GeneratorSpec.parse(spec)
     generator = load_generator(parsed, device="cpu")
     checkpoint = semantic if semantic else shipped_semantic(parsed)
-    return with_semantic(generator, checkpoint) if checkpoint else generator
+    labeled = with_semantic(generator, checkpoint) if checkpoint else generator
+    target = resolve_device(device)
+    if target.type != "cpu":  # weights load on the CPU, then move (the branch with its generator)
+        generator.to(target)
+        if labeled is not generator:
+            labeled.branch.to(target)
+    return labeled
 
 
 def sample_subject(generator: Generator, seed: int, truncation: float) -> Subject:

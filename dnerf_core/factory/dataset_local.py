@@ -15,13 +15,13 @@ from .dataset_shards import ShardResult, write_shard
 _WORKER: dict = {}
 
 
-def _init_worker(spec: str, semantic: str | None, views_queue) -> None:
+def _init_worker(spec: str, semantic: str | None, device: str, views_queue) -> None:
     import torch
 
     from .dataset_adapter import load_dataset_generator
 
     torch.set_num_threads(1)
-    _WORKER["generator"] = load_dataset_generator(spec, semantic)
+    _WORKER["generator"] = load_dataset_generator(spec, semantic, device)
     _WORKER["queue"] = views_queue
 
 
@@ -49,7 +49,8 @@ def run_local(plan: DatasetPlan, shards: list[Shard], workers: int, generator,
     # ProcessPoolExecutor, not multiprocessing.Pool: when a worker dies (OOM killer, SIGKILL) the
     # pool breaks and says so, where a Pool would wait forever for the lost shard.
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(plan.config.generator, plan.config.semantic, views_queue))
+                               initargs=(plan.config.generator, plan.config.semantic, plan.config.device,
+                                         views_queue))
 
     def drain() -> None:
         while True:

@@ -43,7 +43,8 @@ class DatasetConfig:
     [yaw, pitch] degree pairs) used for every subject; split: NAME=FRACTION,... summing to 1,
     subjects assigned by a hash of their seed; formats: subset of FORMATS; shard_size: K subjects
     per shard; truncation: latent truncation psi; out: the dataset folder.
-    Run-only fields (not part of the dataset's identity): executor, workers, ray_address, progress.
+    Run-only fields (not part of the dataset's identity): executor, workers, ray_address, progress,
+    device ('cpu', 'cuda[:N]' or 'auto': where every worker computes).
     """
 
     generator: str
@@ -62,6 +63,7 @@ class DatasetConfig:
     workers: int = 1
     ray_address: str | None = None
     progress: bool = True
+    device: str = "auto"
 
     def validate(self) -> None:
         if self.subjects < 1:

@@ -31,7 +31,7 @@ def _shard_task(plan: DatasetPlan, shard: Shard) -> ShardResult:
     """Runs in a Ray worker: the generator is loaded once per worker process and reused."""
     from .dataset_adapter import load_dataset_generator
 
-    key = (plan.config.generator, plan.config.semantic)
+    key = (plan.config.generator, plan.config.semantic, plan.config.device)
     if key not in _GENERATORS:
         _GENERATORS[key] = load_dataset_generator(*key)
     return write_shard(_GENERATORS[key], plan, shard)

@@ -105,7 +105,8 @@ def test_script_refuses_a_missing_warm_start(tmp_path):
 @pytest.mark.slow
 def test_plane_ceiling_script_reports_a_psnr(tmp_path):
     out = tmp_path / "ceiling.json"
-    res = subprocess.run([sys.executable, str(SCRIPT.parent / "plane_ceiling.py"), "--category", "face",
+    script = SCRIPT.parents[1] / "research" / "scripts" / "plane_ceiling.py"
+    res = subprocess.run([sys.executable, str(script), "--category", "face",
                           "--resolution", "16", "--steps", "3", "--out", str(out)],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
