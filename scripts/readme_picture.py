@@ -128,7 +128,7 @@ def compose(export_dir: Path) -> Image.Image:
     lut, parts = label_palette(export_dir / "labels.json")
     frames = json.loads((export_dir / "transforms.json").read_text())["frames"]
     rgb = Image.open(export_dir / frames[IMAGE_VIEW]["file_path"]).convert("RGB")
-    mask_ids = np.asarray(Image.open(export_dir / frames[IMAGE_VIEW]["mask_path"]))
+    mask_ids = np.asarray(Image.open(export_dir / frames[IMAGE_VIEW]["part_mask_path"]))
     mask = Image.fromarray(lut[mask_ids], "RGB")
     cloud = read_labeled_cloud(export_dir / "cloud.ply")
     cloud_img = splat(cloud, np.asarray(frames[CLOUD_VIEW]["transform_matrix"], np.float64), lut)

@@ -18,6 +18,10 @@ DEFAULT_MAPPING_LR_MULTIPLIER = 0.1
 # plain rate the decoder took thousands of steps to get there and rendered fuzzy, translucent
 # blobs (measured: density 20-40 inside after 3900 steps); at 20x stage 2 sharpened it (weights/README.md).
 DEFAULT_DECODER_LR_MULTIPLIER = 20.0
+# The shipped default weights were trained with FIR-first upsampling convolutions (before EG3D
+# parity, networks.ops.UPCONV_ORDERS); the default architecture keeps that order, so a retrained
+# default is the same network as the shipped one.
+DEFAULT_UPCONV_ORDER = "fir_first"
 
 
 def surface_density(rendering) -> float:
@@ -42,4 +46,5 @@ def default_config(category: str):
         decoder_lr_multiplier=DEFAULT_DECODER_LR_MULTIPLIER,
         superres=None, rendering=replace(oracle.rendering), orbit=oracle.orbit, conditioning_zero=True,
         bounds=oracle.bounds, density_threshold=surface_density(oracle.rendering),
+        upconv_order=DEFAULT_UPCONV_ORDER,
     )
