@@ -355,10 +355,6 @@ def child_eg3d_views(task: dict) -> dict:
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def _fidelity_vs_float32(spec: str) -> dict:
-    return _run_child({"spec": spec, "kind": "superres_fidelity", "repeats": 1})
-
-
 def bench_eg3d(quick: bool) -> dict:
     """EG3D-size views against the official code's figures (OFFICIAL_EG3D), float32 and with the
     bfloat16 super-resolution, plus the super-resolution's share of the measured matmul FLOP/s."""
@@ -373,7 +369,7 @@ def bench_eg3d(quick: bool) -> dict:
             row[f"speedup_{key.removesuffix('_seconds')}_vs_official"] = OFFICIAL_EG3D[key] / row[key]
         row["peak_gb"] = row["peak_rss_mb"] / 1024
         out[dtype] = row
-    out["bfloat16_superres_fidelity"] = _fidelity_vs_float32(EG3D_SPEC)
+    out["bfloat16_superres_fidelity"] = _run_child({"spec": EG3D_SPEC, "kind": "superres_fidelity", "repeats": 1})
     return out
 
 
