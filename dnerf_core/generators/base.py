@@ -27,6 +27,10 @@ class Subject:
     features: per-block backbone feature maps [B,C_i,H_i,W_i] (learned generators; the semantic
               branch learns from them), empty for procedural worlds.
     params:   generator-specific extras (procedural: the analytic world description per seed).
+    occupancy: the subject's occupancy grid (render/occupancy.py), built once on the first fast
+              render and reused by every later view; None until then.
+    surface:  the subject's baked labeled surface for the surface render path, built once on
+              the first surface render; None until then.
     """
 
     seeds: list[int]
@@ -34,6 +38,8 @@ class Subject:
     planes: Tensor | None = None
     features: list[Tensor] = field(default_factory=list)
     params: Any = None
+    occupancy: Any = None
+    surface: Any = None
 
     def __len__(self) -> int:
         return len(self.seeds)

@@ -14,6 +14,11 @@ DEFAULT_CHUNK_RAYS = 512
 # with the inner smoothed weights (what EG3D checkpoints are rendered with); "samples" = between the
 # coarse samples themselves (dnerf's renderer before EG3D parity; generators trained with it keep it).
 IMPORTANCE_BINS = ("eg3d", "samples")
+# How labeled views are rendered: "volume" = the full two-pass march (the reference, slow twin of
+# the others); "fast" = the same march with empty-space skipping (a per-subject occupancy grid) and
+# early ray termination; "surface" = each pixel's ray cast against the subject's baked labeled
+# mesh, the field evaluated only at the hit.
+RENDER_PATHS = ("volume", "fast", "surface")
 
 
 @dataclass(frozen=True)
