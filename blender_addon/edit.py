@@ -10,7 +10,7 @@ The artist says what the view of the active rig camera should look like, in one 
   (`part_original`) are both cast into the view along dnerf's own pixel rays (one ray per pixel
   center through the same Cameras dnerf renders with); where the two differ, the edited mask takes
   the repainted id, elsewhere it is dnerf's current mask.
-dnerf_core.inversion.edit.edit_subject then fits the subject's w+ to the edited mask (in a worker
+dnerf_core.edit_subject then fits the subject's w+ to the edited mask (in a worker
 thread), the result is saved as a fitted-subject file and the object's geometry is rebuilt from
 it (same object, transform, materials; `part` / `part_original` from the edited subject).
 
@@ -52,7 +52,7 @@ EDITS_DIR = "dnerf_edits"
 
 
 def _error(msg: str):
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     return DnerfError(msg)
 
@@ -95,7 +95,7 @@ def camera_state(cam) -> CameraState:
 
 def camera_pose(state: CameraState, orbit):
     """dnerf's Pose of a rig camera, checked to be a look-at camera on the orbit's pivot."""
-    from dnerf_core.inversion.pose import MAX_ABS_PITCH, Pose
+    from dnerf_core import MAX_ABS_PITCH, Pose
 
     pos = state.cam2world_gl[:3, 3]
     offset = pos - np.asarray(orbit.pivot, dtype=np.float64)
@@ -135,7 +135,7 @@ def _check_rig_matches(ob, state: CameraState) -> None:
 
 def _load(req):
     lab = generator_spec.load_labeled(req.spec, req.semantic_checkpoint)
-    from dnerf_core.inversion.inputs import require_branch
+    from dnerf_core import require_branch
 
     require_branch(lab, "Fit edit by inversion")
     return lab
@@ -187,7 +187,7 @@ def image_pixels(image) -> np.ndarray:
 
 def mask_from_rgba(rgba: np.ndarray, label_set, size: int, name: str) -> np.ndarray:
     """[H,W,4] float RGBA (top row first) -> [H,W] int64 label ids by nearest label color."""
-    from dnerf_core.labels import IGNORE_ID
+    from dnerf_core import IGNORE_ID
 
     h, w = rgba.shape[:2]
     if (h, w) != (size, size):
@@ -216,7 +216,7 @@ class MaskView:
 
 
 def _current_view(req, state: CameraState) -> MaskView:
-    from dnerf_core.inversion.edit import render_view
+    from dnerf_core import render_view
 
     lab = _load(req)
     pose = camera_pose(state, lab.generator.orbit)
@@ -304,7 +304,7 @@ def read_part_paint(ob, num_labels: int) -> PartPaint:
 
 def cast_faces(paint: PartPaint, cameras, size: int) -> np.ndarray:
     """[size,size] index of the face each of dnerf's pixel rays hits first (-1: none)."""
-    from dnerf_core.cameras import ray_bundle
+    from dnerf_core import ray_bundle
     from mathutils import Vector
     from mathutils.bvhtree import BVHTree
 
@@ -372,8 +372,7 @@ def next_edit_path(folder: Path, name: str) -> Path:
 def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: str, made_pose, paint,
                   steps: int, keep_weight: float, label_keep_weight: float, out_path: Path, info: dict,
                   report) -> EditOutcome:
-    from dnerf_core.inversion.edit import EDIT_FIT, edit_subject, render_view
-    from dnerf_core.inversion.subject_file import fitted_from, save_fitted
+    import dnerf_core as dn
 
     t0 = time.perf_counter()
     report(0.0, "load generator")
@@ -382,7 +381,7 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
     pose = camera_pose(state, gen.orbit)
     subject = subject_mod.sample_subject(lab, req)
     report(0.03, "render the current mask")
-    current = render_view(lab, subject, pose)
+    current = dn.render_view(lab, subject, pose)
     size = gen.config.img_resolution
     if source == "image":
         _check_same_pose(made_pose, pose, state.name, image_name)
@@ -394,7 +393,7 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
     def step_done(step: int, loss: float) -> None:
         report(0.08 + 0.72 * step / steps, f"fit step {step}/{steps} (loss {loss:.3f})")
 
-    result = edit_subject(lab, subject.ws, pose, torch.from_numpy(edited), replace(EDIT_FIT, steps=steps),
+    result = dn.edit_subject(lab, subject.ws, pose, torch.from_numpy(edited), dn.EditOptions(steps=steps).fit_config(),
                           keep_weight=keep_weight, progress=step_done, before=current,
                           label_keep_weight=label_keep_weight)
     after = result.after
@@ -403,7 +402,7 @@ def _compute_edit(req, state: CameraState, source: str, image_rgba, image_name: 
     info = dict(info, steps=steps, source=source, region_pixels=int(region.sum()), agreement=agreement,
                 final_loss=float(result.fit.losses[-1]) if result.fit.losses else float("nan"))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    save_fitted(out_path, fitted_from(lab, result.fit.ws, pose, kind="edit", info=info))
+    dn.save_edited(out_path, lab, result.fit.ws, pose, info)
     new_req = replace(req, subject_file=str(out_path))
     data = subject_mod.compute_subject(new_req, lambda f, m="": report(0.85 + 0.15 * f, m or "rebuild the subject"))
     return EditOutcome(data, str(out_path), source, int(region.sum()), agreement,

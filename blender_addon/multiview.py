@@ -187,9 +187,9 @@ def render_blender_view(scene, camera_ob, path: Path) -> np.ndarray:
 
 def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object, req: RenderRequest, scene=None):
     """Job (see jobs.py). Returns a RenderResult."""
-    from dnerf_core.errors import DnerfError
-    from dnerf_core.io.atomic import ensure_dir
-    from dnerf_core.io.masks import write_mask_png
+    from dnerf_core import DnerfError
+    import dnerf_core as dn
+    from dnerf_core import write_mask_png
 
     scene = scene or bpy.context.scene
     if subject_ob is None or subject_mod.PROP_GENERATOR not in subject_ob:
@@ -202,7 +202,7 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
         raise DnerfError(f"resolution must be between 8 and 4096, got {req.resolution}")
     if req.engine not in ENGINES:
         raise DnerfError(f"render engine must be one of {', '.join(ENGINES)}, got {req.engine!r}")
-    out = ensure_dir(req.out)
+    out = dn.ensure_dir(req.out)
     spec = subject_ob[subject_mod.PROP_GENERATOR]
     seed = int(subject_ob[subject_mod.PROP_SEED])
     source = subject_mod.request_of(subject_ob)

@@ -25,7 +25,7 @@ def error_message(exc: BaseException) -> str:
     """One line for the user: our own errors as they are, anything else with its kind."""
     ours = isinstance(exc, dnerf_env.DnerfUnavailable)
     try:
-        from dnerf_core.errors import DnerfError
+        from dnerf_core import DnerfError
 
         ours = ours or isinstance(exc, DnerfError)
     except ImportError:
@@ -43,7 +43,7 @@ def _panel_spec(s) -> str:
 
 
 def _output_dir(s) -> str:
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     raw = s.output_dir.strip()
     if not raw:
@@ -82,7 +82,7 @@ class _JobOperator:
 
     def _start_job(self, context):
         if ACTIVE["runner"] is not None:
-            from dnerf_core.errors import DnerfError
+            from dnerf_core import DnerfError
 
             raise DnerfError("another dnerf job is running; wait for it or press Esc to cancel it")
         preferences.ensure_dnerf(context)
@@ -225,7 +225,7 @@ class DNERF_OT_render_multiview(_JobOperator, bpy.types.Operator):
 
 
 def _subject_for(context):
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     ob = _settings(context).subject
     if ob is None:
@@ -300,7 +300,7 @@ def _edit_subject(context):
 
 
 def _edit_camera(context, name: str):
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     if name:
         cam = bpy.data.objects.get(name)

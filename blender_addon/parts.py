@@ -20,7 +20,7 @@ NODE_GROUP_NAME = "dnerf hide parts"
 
 
 def _part_id(ob, part_name: str) -> int:
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     label_set = subject_label_set(ob)
     if label_set is None or PART_ATTRIBUTE not in ob.data.attributes:

@@ -42,10 +42,9 @@ def _option_fields():
     """{(class, field): OptionField} from dnerf_core, or None when it cannot be imported."""
     try:
         import dnerf_core as dn
-        from dnerf_core.options import option_fields
     except ImportError:
         return None
-    return {(cls, f.name): f for cls in ("ExportOptions", "EditOptions") for f in option_fields(getattr(dn, cls))}
+    return {(cls, f.name): f for cls in ("ExportOptions", "EditOptions") for f in dn.option_fields(getattr(dn, cls))}
 
 
 def derived_property(f, name: str, soft_min=None, soft_max=None):

@@ -35,10 +35,8 @@ def camera_rig_poses(spec: str, n_views: int, poses_file: str | None = None):
     import dnerf_core as dn
 
     if poses_file:
-        from dnerf_core.pose_file import KIND_ORBIT, read_pose_file
-
-        poses = read_pose_file(poses_file)  # a bad file fails before the generator loads
-        orbit = generator_spec.load(spec).orbit if poses.kind == KIND_ORBIT else None
+        poses = dn.read_pose_file(poses_file)  # a bad file fails before the generator loads
+        orbit = generator_spec.load(spec).orbit if poses.needs_orbit else None
         return poses.cameras(orbit)
     return dn.orbit_views(generator_spec.load(spec), n_views)
 
@@ -54,7 +52,7 @@ def focal_of_camera(cam_data: bpy.types.Camera) -> float:
 
 def create_rig(cameras, name: str = "dnerf rig", collection=None, spec: str = "") -> bpy.types.Object:
     """Create the empty and one camera per dnerf camera (dnerf_core Cameras, OpenCV)."""
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     k = cameras.intrinsics.double()
     if ((k[:, 0, 2] - 0.5).abs() > 1e-9).any() or ((k[:, 1, 2] - 0.5).abs() > 1e-9).any():
@@ -90,7 +88,7 @@ def build_camera_rig(spec: str, n_views: int, name: str = "dnerf rig", collectio
                      poses_file: str | None = None) -> bpy.types.Object:
     """Synchronous Camera rig: the generator's orbit cameras (or a pose file's) as Blender cameras
     under one empty."""
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     if n_views < 1 and not poses_file:
         raise DnerfError(f"the rig needs at least one camera, got {n_views}")
@@ -111,8 +109,8 @@ def cameras_from_rig(rig: bpy.types.Object):
     sensor width), centered.
     """
     import torch
-    from dnerf_core.cameras import Cameras, intrinsics_matrix
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import Cameras, intrinsics_matrix
+    from dnerf_core import DnerfError
 
     cams = rig_cameras(rig)
     if not cams:

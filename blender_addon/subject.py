@@ -174,7 +174,7 @@ def _set_colors(attr, rgb_u8: np.ndarray) -> None:
 
 
 def _mesh_datablock(name: str, mesh, label_set) -> bpy.types.Mesh:
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     if len(mesh.faces) == 0:
         raise DnerfError("the extracted mesh has no faces")
@@ -194,7 +194,7 @@ def _mesh_datablock(name: str, mesh, label_set) -> bpy.types.Mesh:
 
 def _pointcloud_object(name: str, cloud, collection, voxel_size: float) -> bpy.types.Object:
     """Point clouds cannot be resized from Python: build loose vertices, then convert the object."""
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     if len(cloud) == 0:
         raise DnerfError("the point cloud is empty: no view saw a labeled surface")
@@ -292,7 +292,7 @@ def replace_subject_data(ob, data: SubjectData) -> None:
     """Give an existing subject object new geometry (main thread): same object, name, transform,
     modifiers; new mesh / point cloud with the `part` attribute and label materials; the custom
     properties from data.request (the caller may then store a blend-relative subject file path)."""
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     want = "MESH" if data.request.representation == "MESH" else "POINTCLOUD"
     if ob.type != want:
@@ -349,7 +349,7 @@ def subject_label_set(ob):
     """The LabelSet stored on a spawned subject, or None for other objects."""
     if ob is None or PROP_LABELS not in ob:
         return None
-    from dnerf_core.labels import LabelSet
+    from dnerf_core import LabelSet
 
     return LabelSet.from_dict(json.loads(ob[PROP_LABELS]))
 

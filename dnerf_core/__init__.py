@@ -5,25 +5,43 @@
     labeled = dn.label_subject(gen, seed=7, views=8, resolution=64)
     dn.export(labeled, "out/car-7", formats=("ply", "glb", "masks"))
 
-The names below are the public API (dnerf_core/api.py). They are imported on first use, so
+The names below are the public API (dnerf_core/api.py, api_semantic.py, api_inversion.py). They are imported on first use, so
 `import dnerf_core` stays light (no torch until a name that needs it is touched).
 """
 from __future__ import annotations
 
 import importlib
 
-__all__ = ["Cameras", "DEFAULT_FORMATS", "DnerfError", "EditOptions", "ExportOptions", "ExportResult", "FORMATS", "GeneratorSpec",
-           "LabelSet", "LabeledSubject", "NerfOptions", "DatasetConfig", "make_dataset", "__version__", "export", "label_subject", "load_generator", "orbit_views",
-           "sample_subject"]
+__all__ = ["__version__", "AnnotationKit", "Cameras", "DatasetConfig", "DEFAULT_FORMATS", "DnerfError", "edit",
+           "edit_start", "edit_subject", "EditOptions", "ensure_dir", "EditStart", "export", "ExportOptions", "ExportResult",
+           "FORMATS", "GeneratorSpec", "IGNORE_ID", "intrinsics_matrix", "invert", "InvertOptions", "JobOutcome",
+           "KitOptions", "label_subject", "LabeledSubject", "LabelSet", "load_generator", "load_kit",
+           "make_dataset", "make_kit", "MAX_ABS_PITCH", "NerfOptions", "option_fields", "orbit_views", "Pose", "PoseFile",
+           "ray_bundle", "read_pose_file", "render_view", "require_branch", "sample_subject", "save_edited",
+           "SemanticConfig", "SemanticTrainConfig", "train_semantic", "TrainSemanticOptions", "write_mask_png",
+           "write_view_mask"]
 
 # public name -> module that defines it
 _LAZY = {
-    "Cameras": "dnerf_core.cameras",
+    **{name: "dnerf_core.cameras" for name in ("Cameras", "intrinsics_matrix", "ray_bundle")},
+    "IGNORE_ID": "dnerf_core.labels",
+    **{name: "dnerf_core.pose_file" for name in ("PoseFile", "read_pose_file")},
+    "write_mask_png": "dnerf_core.io.masks",
+    "ensure_dir": "dnerf_core.io.atomic",
+    "option_fields": "dnerf_core.options",
     "DnerfError": "dnerf_core.errors",
     "LabelSet": "dnerf_core.labels",
+    # option classes come from torch-free modules, so reading them (CLI, add-on) stays light
     "EditOptions": "dnerf_core.inversion.options",
+    "InvertOptions": "dnerf_core.inversion.options",
+    **{name: "dnerf_core.api_inversion" for name in ("EditStart", "JobOutcome", "MAX_ABS_PITCH", "Pose", "edit",
+                                                     "edit_start", "edit_subject", "invert", "render_view",
+                                                     "require_branch", "save_edited", "write_view_mask")},
     "DatasetConfig": "dnerf_core.factory.dataset_plan",
     "make_dataset": "dnerf_core.factory.dataset",
+    "KitOptions": "dnerf_core.semantic.kit_options",
+    **{name: "dnerf_core.semantic.config" for name in ("SemanticConfig", "SemanticTrainConfig", "TrainSemanticOptions")},
+    **{name: "dnerf_core.api_semantic" for name in ("AnnotationKit", "load_kit", "make_kit", "train_semantic")},
     **{name: "dnerf_core.api" for name in ("DEFAULT_FORMATS", "ExportOptions", "ExportResult", "FORMATS",
                                            "GeneratorSpec", "LabeledSubject", "NerfOptions", "export", "label_subject",
                                            "load_generator", "orbit_views", "sample_subject")},

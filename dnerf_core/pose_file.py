@@ -170,6 +170,11 @@ class PoseFile:
         return len(self.cameras_gl.cameras) if self.kind == KIND_TRANSFORMS else len(self.angles)
 
     @property
+    def needs_orbit(self) -> bool:
+        """Angles on an orbit: cameras() needs the generator's orbit (a transforms file does not)."""
+        return self.kind == KIND_ORBIT
+
+    @property
     def resolution(self) -> int | None:
         return self.cameras_gl.width if self.kind == KIND_TRANSFORMS else None
 

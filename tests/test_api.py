@@ -8,15 +8,20 @@ import sys
 import pytest
 
 import dnerf_core as dn
-from dnerf_core import api
+from dnerf_core import api, api_inversion, api_semantic
 from dnerf_core.generators import spec as spec_module
 
-PUBLIC = {"Cameras", "DEFAULT_FORMATS", "DnerfError", "EditOptions", "ExportOptions", "ExportResult", "FORMATS", "GeneratorSpec",
-          "LabelSet", "LabeledSubject", "NerfOptions", "DatasetConfig", "make_dataset", "__version__", "export", "label_subject", "load_generator", "orbit_views",
-          "sample_subject"}
+PUBLIC = {"__version__", "AnnotationKit", "Cameras", "DatasetConfig", "DEFAULT_FORMATS", "DnerfError", "edit",
+          "edit_start", "edit_subject", "EditOptions", "ensure_dir", "EditStart", "export", "ExportOptions",
+          "ExportResult", "FORMATS", "GeneratorSpec", "IGNORE_ID", "intrinsics_matrix", "invert", "InvertOptions",
+          "JobOutcome", "KitOptions", "label_subject", "LabeledSubject", "LabelSet", "load_generator", "load_kit",
+          "make_dataset", "make_kit", "MAX_ABS_PITCH", "NerfOptions", "option_fields", "orbit_views", "Pose",
+          "PoseFile", "ray_bundle", "read_pose_file", "render_view", "require_branch", "sample_subject",
+          "save_edited", "SemanticConfig", "SemanticTrainConfig", "train_semantic", "TrainSemanticOptions",
+          "write_mask_png", "write_view_mask"}
 
 
-@pytest.mark.parametrize("module", [api, spec_module], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [api, api_semantic, api_inversion, spec_module], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -2,7 +2,6 @@
 redrawing one view's part mask, and write the mask to paint on."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import click
@@ -44,42 +43,31 @@ def invert_cmd(rgb_path, mask_path, generator_spec, semantic_ckpt, device, out, 
     """Fit a latent and camera pose to an RGB image or a part mask."""
     import dnerf_core as dn
     from ..inversion.fit import total_steps
-    from ..inversion.jobs import read_target, run_invert
 
     if (rgb_path is None) == (mask_path is None):
         raise click.UsageError("give exactly one of --rgb IMAGE or --mask MASK")
-    kind, path = ("rgb", rgb_path) if rgb_path else ("mask", mask_path)
+    kind = "rgb" if rgb_path else "mask"
     opts = config_from(InvertOptions, options)
-    cfg = opts.fit_config(kind)
     labeled = dn.load_generator(generator_spec, semantic_ckpt, device=device)
-    target = read_target(labeled, kind, path)
-    with LazyBar(total_steps(cfg, opts.starts), quiet, f"invert {kind}") as progress:
-        outcome = run_invert(labeled, kind, target, str(path), out, cfg, opts.views, progress)
+    with LazyBar(total_steps(opts.fit_config(kind), opts.starts), quiet, f"invert {kind}") as progress:
+        outcome = dn.invert(labeled, out, rgb=rgb_path, mask=mask_path, options=opts, progress=progress)
     r = outcome.report
     score = f"PSNR {r['psnr']:.2f} dB" if kind == "rgb" else f"mIoU {r['miou']:.3f}"
     click.echo(f"fitted {kind} in {r['seconds']:.1f} s: yaw {r['pose_degrees'][0]:.1f}, pitch "
                f"{r['pose_degrees'][1]:.1f} degrees, {score}; wrote {Path(out).resolve()}")
 
 
-def _edit_source(labeled, seed, subject_path, view):
-    """(ws [1,num_ws,w_dim], pose, provenance) of the subject an edit starts from."""
-    from ..inversion.inputs import require_branch
-    from ..inversion.pose import Pose
-    from ..inversion.subject_file import load_fitted
+def _edit_start(labeled, seed, subject_path, view):
+    import dnerf_core as dn
 
-    gen, _ = require_branch(labeled, "editing")
     if (seed is None) == (subject_path is None):
         raise click.UsageError("give exactly one of --seed S or --subject FILE")
-    if subject_path is not None:
-        fitted = load_fitted(subject_path, labeled)
-        ws, pose, info = fitted.ws, fitted.pose, {"subject": str(subject_path)}
-    else:
-        ws, pose, info = gen.sample([seed]).ws, None, {"seed": seed}
-    if view is not None:
-        pose = Pose(math.radians(view[0]), math.radians(view[1]), gen.orbit.radius)
-    if pose is None:
-        raise click.UsageError("--view YAW,PITCH is required with --seed")
-    return ws, pose, info
+    try:
+        return dn.edit_start(labeled, seed, subject_path, view)
+    except dn.DnerfError as exc:
+        if str(exc).startswith("--view"):
+            raise click.UsageError(str(exc)) from None
+        raise
 
 
 def _source(fn):
@@ -105,16 +93,12 @@ def edit_cmd(seed, subject_path, view, mask_path, generator_spec, semantic_ckpt,
              **options) -> None:
     """Edit a subject in 3D by redrawing its part mask in one view."""
     import dnerf_core as dn
-    from ..inversion.jobs import read_target, run_edit
 
     opts = config_from(EditOptions, options)
-    cfg = opts.fit_config()
     labeled = dn.load_generator(generator_spec, semantic_ckpt, device=device)
-    ws, pose, info = _edit_source(labeled, seed, subject_path, view)
-    mask = read_target(labeled, "mask", mask_path)
-    with LazyBar(cfg.steps, quiet, "edit") as progress:
-        outcome = run_edit(labeled, ws, pose, mask, out, cfg, opts.keep_weight, opts.views,
-                           {**info, "mask": str(mask_path)}, progress, opts.label_keep_weight, opts.region_weight)
+    start = _edit_start(labeled, seed, subject_path, view)
+    with LazyBar(opts.steps, quiet, "edit") as progress:
+        outcome = dn.edit(labeled, start, mask_path, out, opts, progress)
     r = outcome.report
     click.echo(f"edited {r['region_pixels']} pixels in {r['seconds']:.1f} s: region mIoU {r['region_miou']:.3f} "
                f"({100 * r['region_accuracy']:.1f}% of its pixels right), PSNR outside {r['outside_psnr']:.2f} dB; "
@@ -128,12 +112,11 @@ def edit_cmd(seed, subject_path, view, mask_path, generator_spec, semantic_ckpt,
 def mask_cmd(generator_spec, semantic_ckpt, device, seed, subject_path, view, out) -> None:
     """Write one view's part mask (palette PNG) to paint an edit on."""
     import dnerf_core as dn
-    from ..inversion.fit import synthesize_ws
-    from ..inversion.jobs import write_view_mask
 
     labeled = dn.load_generator(generator_spec, semantic_ckpt, device=device)
-    ws, pose, _ = _edit_source(labeled, seed, subject_path, view)
-    write_view_mask(labeled, synthesize_ws(labeled.generator, ws), pose, out)
+    start = _edit_start(labeled, seed, subject_path, view)
+    dn.write_view_mask(labeled, start, out)
+    pose = start.pose
     yaw, pitch = pose.degrees
     click.echo(f"wrote {Path(out).resolve()} (view yaw {yaw:.1f}, pitch {pitch:.1f} degrees); edit it and run "
                f"dnerf edit ... --view {yaw:.1f},{pitch:.1f} --mask EDITED.png")

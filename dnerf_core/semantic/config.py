@@ -66,3 +66,20 @@ class SemanticTrainConfig:
     def validate(self) -> "SemanticTrainConfig":
         validate_fields(self)
         return self
+
+
+@dataclass(frozen=True)
+class TrainSemanticOptions:
+    """Which annotated views train the branch, and the paper's ablations (`dnerf train-semantic`)."""
+
+    no_density_prior: bool = field(default=False, metadata=opt(
+        "ablation: the branch learns its own density", flag=True))
+    single_scale: bool = field(default=False, metadata=opt(
+        "ablation: only the generator's own tri-plane, no block features", flag=True))
+    max_views: int | None = field(default=None, metadata=opt("use only the first N annotated views", min=1))
+    latent: bool = field(default=False, metadata=opt(
+        "the decoder also reads the subject's latent w (a per-subject shift; off: the paper's decoder)", flag=True))
+
+    def validate(self) -> "TrainSemanticOptions":
+        validate_fields(self)
+        return self
