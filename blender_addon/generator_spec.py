@@ -1,6 +1,6 @@
 """From the panel's choices to a dnerf generator (no bpy here: plain arguments in, Generator out).
-Everything goes through dnerf_core's public API (dnerf_core.load_generator); the add-on computes
-on the CPU (Blender hands numpy arrays around)."""
+Everything goes through dnerf_core's public API (dnerf_core.load_generator), on the device the
+add-on's preference names (Auto: a CUDA GPU when available); results come back as CPU arrays."""
 from __future__ import annotations
 
 import os
@@ -32,30 +32,37 @@ def _cache_key(spec: str) -> tuple:
     return spec, stamp
 
 
-DEVICE = "cpu"
+def preferred_device() -> str:
+    """The add-on preference's device ("auto" where Blender's preferences cannot be read)."""
+    try:
+        from .preferences import device
+    except ImportError:  # no bpy: plain Python using this module
+        return "auto"
+    return device()
 
 
-def _load(spec: str, semantic):
+def _load(spec: str, semantic, device: str):
     """dnerf_core.load_generator; any failure becomes one DnerfError naming the spec."""
     import dnerf_core as dn
 
     try:
-        return dn.load_generator(spec, semantic, device=DEVICE)
+        return dn.load_generator(spec, semantic, device=device)
     except dn.DnerfError:
         raise
     except Exception as exc:  # e.g. a checkpoint kind this dnerf_core cannot read yet
         raise dn.DnerfError(f"cannot load generator {spec!r}: {type(exc).__name__}: {exc}") from None
 
 
-def load(spec: str):
-    """The generator alone (no semantic branch), cached."""
-    key = _cache_key(spec)
+def load(spec: str, device: str | None = None):
+    """The generator alone (no semantic branch), cached per device (None: the preference)."""
+    device = device or preferred_device()
+    key = (_cache_key(spec), device)
     if key not in _cache:
-        _cache[key] = _load(spec, False)
+        _cache[key] = _load(spec, False, device)
     return _cache[key]
 
 
-def load_labeled(spec: str, semantic_checkpoint: str = ""):
+def load_labeled(spec: str, semantic_checkpoint: str = "", device: str | None = None):
     """A generator that gives part labels, or a DnerfError saying why there are none.
 
     Procedural worlds carry exact labels (a semantic checkpoint is not needed and is ignored).
@@ -67,13 +74,14 @@ def load_labeled(spec: str, semantic_checkpoint: str = ""):
     semantic = str(Path(semantic_checkpoint.strip()).expanduser()) if semantic_checkpoint.strip() else ""
     if semantic and not Path(semantic).is_file():
         raise DnerfError(f"semantic checkpoint not found: {semantic}")
-    gen = load(spec)
+    device = device or preferred_device()
+    gen = load(spec, device)
     if gen.label_set is not None:
         return gen
     # no checkpoint given: the semantic branch shipped with the default generator, if any
-    key = (_cache_key(spec), _cache_key(semantic) if semantic else "shipped")
+    key = (_cache_key(spec), _cache_key(semantic) if semantic else "shipped", device)
     if key not in _cache:
-        labeled = _load(spec, semantic or None)
+        labeled = _load(spec, semantic or None, device)
         if labeled.label_set is None:
             raise DnerfError(f"{spec} has no part labels: a learned generator needs a semantic checkpoint (its "
                              "trained semantic branch); or use procedural:<category>")

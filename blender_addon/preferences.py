@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 
 from . import dnerf_env
 
@@ -29,9 +29,18 @@ class DNERF_AddonPreferences(bpy.types.AddonPreferences):
                      "Blender's own Python cannot import dnerf_core)"),
         subtype="DIR_PATH", default="", update=_site_packages_changed)
 
+    device: EnumProperty(
+        name="Compute device",
+        description="where dnerf computes: Auto = a CUDA GPU when torch sees one, else the CPU",
+        items=[("auto", "Auto", "a CUDA GPU when available, else the CPU"),
+               ("cpu", "CPU", "always the CPU"),
+               ("cuda", "CUDA", "the first CUDA GPU (an error when torch sees none)")],
+        default="auto")
+
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "site_packages")
+        layout.prop(self, "device")
         if dnerf_env.available():
             import dnerf_core
 
@@ -48,6 +57,16 @@ def site_packages(context=None) -> str:
     if addon is None or addon.preferences is None:
         return ""
     return bpy.path.abspath(addon.preferences.site_packages) if addon.preferences.site_packages else ""
+
+
+def device(context=None) -> str:
+    """The device preference: "auto" (also when the add-on was registered without add-on utils),
+    "cpu" or "cuda"."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON_ID)
+    if addon is None or addon.preferences is None:
+        return "auto"
+    return addon.preferences.device
 
 
 def ensure_dnerf(context=None):

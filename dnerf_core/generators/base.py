@@ -1,7 +1,7 @@
 """The generator contract (DESIGN sec. 2): sample() once per latent, render() many views cheaply."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor
@@ -66,6 +66,11 @@ class RenderOutput:
     features: Tensor | None = None
     labels: Tensor | None = None
     semantic: Tensor | None = None
+
+    def cpu(self) -> "RenderOutput":
+        """The same images on the CPU (numpy-ready), whatever device rendered them."""
+        return RenderOutput(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).cpu()
+                               for f in fields(self)})
 
 
 @runtime_checkable

@@ -65,7 +65,7 @@ def render_view(labeled, subject, pose: Pose) -> EditView:
     """The labeled generator's full render of one view (RGB and argmax labels)."""
     gen, _ = require_branch(labeled, "editing")
     out = labeled.render(subject, pose.cameras(gen.orbit))
-    return EditView(pose, out.rgb[0], out.labels[0])
+    return EditView(pose, out.rgb[0].cpu(), out.labels[0].cpu())
 
 
 def edit_region(before: Tensor, edited: Tensor) -> Tensor:

@@ -83,7 +83,7 @@ def run_invert(labeled, kind: str, target: Tensor, source: str, out, config: Fit
         branch = labeled.branch
     report = _fit_report(kind, fit, time.perf_counter() - t0)
     with torch.no_grad():
-        got = labeled.render(fit.subject, fit.pose.cameras(gen.orbit))
+        got = labeled.render(fit.subject, fit.pose.cameras(gen.orbit)).cpu()
     if kind == "rgb":
         target = F.interpolate(image[None], size=got.rgb.shape[-2:], mode="area")
         report["psnr"] = float(psnr(got.rgb, target)[0])

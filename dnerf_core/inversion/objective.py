@@ -92,22 +92,24 @@ def patch_corners(centers: Tensor, patch: int, res: int) -> Tensor:
 
 
 def _march_pixels(generator, subject, rays, index: Tensor, rendering, gen):
-    """(origins, directions, march) of the view's rays at pixel indices [R]."""
-    o, d = rays.origins[:, index], rays.directions[:, index]
+    """(origins, directions, march) of the view's rays at pixel indices [R], on the subject's device
+    (the pose and the pixel bookkeeping stay on the CPU; autograd carries the pose's gradient back)."""
+    device = subject.planes.device
+    o, d = rays.origins[:, index].to(device), rays.directions[:, index].to(device)
     return o, d, march(generator.field(subject), o, d, rendering, generator=gen)
 
 
 def _rgb_loss(generator, subject, rays, term: PixelTerm, rendering, n_rays, gen) -> Tensor:
     rows = draw_pixels(term, n_rays, gen)
     _, _, marched = _march_pixels(generator, subject, rays, term.pixels[rows], rendering, gen)
-    return F.mse_loss(marched.features[0, :, :3], term.target[rows])
+    return F.mse_loss(marched.features[0, :, :3], term.target[rows].to(marched.features.device))
 
 
 def _raw_label_loss(generator, branch, subject, rays, term: PixelTerm, rendering, n_rays, gen, field) -> Tensor:
     rows = draw_pixels(term, n_rays, gen)
     o, d, marched = _march_pixels(generator, subject, rays, term.pixels[rows], rendering, gen)
     probs, _ = semantic_composite(field, marched, o, d, branch.config.num_classes)
-    return F.nll_loss(log_probs(probs[0]), term.target[rows])
+    return F.nll_loss(log_probs(probs[0]), term.target[rows].to(probs.device))
 
 
 def patch_logits(generator, branch, subject, rays, corners: Tensor, patch: int, res: int, rendering,
@@ -157,7 +159,7 @@ def _label_loss(generator, branch, subject, rays, objective: ViewObjective, term
             valid[i, :, :cut] = False
         if c + patch < res:
             valid[i, :, -cut:] = False
-    targets = torch.where(valid, targets, torch.full_like(targets, NO_TARGET))
+    targets = torch.where(valid, targets, torch.full_like(targets, NO_TARGET)).to(logits.device)
     if not (targets != NO_TARGET).any():
         return logits.sum() * 0.0
     return settled_cross_entropy(logits, targets, term.settled)

@@ -22,7 +22,7 @@ def view_rows(labeled, subject, cameras: Cameras) -> list[list[np.ndarray]]:
     if out.labels is None:
         return [rgb]
     palette = labeled.label_set.palette()
-    return [rgb, [palette[lab.numpy()] for lab in out.labels]]
+    return [rgb, [palette[lab.cpu().numpy()] for lab in out.labels]]
 
 
 def preview_cameras(generator, pose: Pose, views: int) -> Cameras:

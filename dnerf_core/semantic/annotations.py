@@ -227,7 +227,7 @@ def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], res
     items, size = [], None
     (stage / MASKS_DIR).mkdir()
     for subject, seed in enumerate(seeds):
-        out = generator.render(generator.sample([seed]), cams, resolution)
+        out = generator.render(generator.sample([seed]), cams, resolution).cpu()
         h, w = out.rgb.shape[-2:]
         if h != w:
             raise DnerfError(f"{spec} renders {w}x{h} images; annotation kits need square views")
@@ -243,7 +243,7 @@ def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], res
                                  "image oracle masks need both at one size (use --oracle-masks world)")
             labels = oracle_labels_on_surface(oracle_gen, [seed], cams, out.depth, out.opacity)
         elif oracle_gen is not None:
-            labels = oracle_gen.render(oracle_gen.sample([seed]), cams, h).labels
+            labels = oracle_gen.render(oracle_gen.sample([seed]), cams, h).labels.cpu()
         for v, view in enumerate(rig):
             rec = _item_record(subject, v, view, seed, cams)
             write_rgb_png(stage / rec["image"], out.rgb[v].permute(1, 2, 0).float().clamp(0, 1).numpy())

@@ -67,7 +67,9 @@ class SemanticBranch(nn.Module):
         probe = generator.sample([0])
         layout = AugmentedLayout.from_features(backbone_features(probe, config.multiscale))
         scale = generator.config.img_resolution // generator.rendering.neural_resolution
-        return cls(config, layout, generator.rendering.box_warp, scale)
+        # the branch lives where the generator's subjects are computed
+        return cls(config, layout, generator.rendering.box_warp, scale).to(probe.features[0].device if probe.features
+                                                                           else "cpu")
 
     # --- the augmented tri-plane: lazy (product) and materialized (reference) -----------------------
     def planes(self, subject: Subject) -> Tensor:

@@ -83,11 +83,13 @@ def prepare_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor, 
     out_res = generator.config.img_resolution
     views = []
     for i, seed in enumerate(seeds):
-        rays = ray_bundle(cameras[i].to(dtype=torch.float32), res)
+        device = subjects[seed].planes.device  # the views' rays, masks and samples live there too
+        rays = ray_bundle(cameras[i].to(device, torch.float32), res)
         marched = march_generator(generator, subjects[seed], rays.origins, rays.directions)
         points, index, weights = prune_march(marched, rays.origins, rays.directions, prune_weight)
-        views.append(AnnotatedView(unique.index(seed), resize_masks(masks[i], (out_res, out_res)),
-                                   resize_masks(masks[i], (res, res)),
+        mask = masks[i].to(device)
+        views.append(AnnotatedView(unique.index(seed), resize_masks(mask, (out_res, out_res)),
+                                   resize_masks(mask, (res, res)),
                                    points, index, weights, None if prune_weight > 0 else marched.depths))
         if progress is not None:
             progress(1)
@@ -181,6 +183,7 @@ def train_semantic(generator, label_set: LabelSet, seeds: list[int], cameras: Ca
     prune = cfg.prune_weight if semantic.density_prior else 0.0
     subjects, views = prepare_views(generator, seeds, cameras, masks, prune)
     weight = class_weights(masks, semantic.num_classes, cfg.class_balance)
+    weight = None if weight is None else weight.to(subjects[0].planes.device)
 
     def save() -> None:
         from ..io.atomic import atomic_open

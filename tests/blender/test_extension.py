@@ -123,3 +123,36 @@ def test_preference_folder_makes_dnerf_core_importable(tmp_path):
     """, tmp_path)
     assert "BEFORE Error: cannot import dnerf_core" in out
     assert f"FROM {site / 'dnerf_core' / '__init__.py'}" in out
+
+
+def test_device_preference(tmp_path):
+    """The add-on preference picks the compute device: Auto by default; CUDA on a machine without
+    it is one clear error and nothing is made; CPU works."""
+    out = _run(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        import bpy, addon_utils, torch
+        addon_utils.enable("blender_addon", default_set=True)
+        prefs = bpy.context.preferences.addons["blender_addon"].preferences
+        print("DEFAULT", prefs.device)
+        s = bpy.context.scene.dnerf
+        s.generator_kind, s.category, s.mesh_resolution = "procedural", "car", 32
+        before = len(bpy.context.scene.objects)
+        if not torch.cuda.is_available():
+            prefs.device = "cuda"
+            try:
+                bpy.ops.dnerf.generate_subject()
+            except RuntimeError as exc:
+                print("CUDA", str(exc).strip().replace(chr(10), " | "))
+            print("NEW OBJECTS", len(bpy.context.scene.objects) - before)
+        prefs.device = "cpu"
+        print("CPU", bpy.ops.dnerf.generate_subject(), len(bpy.context.scene.objects) > before)
+    """, tmp_path)
+    assert "DEFAULT auto" in out
+    assert "CPU {'FINISHED'} True" in out
+    import torch
+
+    if not torch.cuda.is_available():
+        line = next(x for x in out.splitlines() if x.startswith("CUDA "))
+        assert line.startswith("CUDA Error: ") and "CUDA" in line[len("CUDA Error: "):] and " | " not in line
+        assert "NEW OBJECTS 0" in out
