@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from dnerf_core.errors import DnerfError
+from dnerf_core.view_options import ViewOptions
 
 from .diff import LabelDiff, label_diff
 from .geometry import LabeledGeometry, PartCount, load_geometry, part_counts
@@ -21,20 +22,7 @@ from .image import write_png
 from .scene import ViewScene, build_scene, key_help
 
 BACKENDS = {"open3d": "viewers.open3d_backend", "pyvista": "viewers.pyvista_backend"}
-DEFAULT_BACKEND = "open3d"
-DEFAULT_SIZE = (1024, 768)
-
-
-@dataclass
-class ViewOptions:
-    path: Path
-    backend: str = DEFAULT_BACKEND
-    diff: Path | None = None
-    screenshot: Path | None = None
-    size: tuple[int, int] = DEFAULT_SIZE
-    point_size: float = 3.0
-    legend: bool = True
-    prefer_mesh: bool = False  # for an export folder: show mesh.glb rather than cloud.ply
+__all__ = ["BACKENDS", "ViewOptions", "ViewReport", "prepare", "run_view"]
 
 
 @dataclass
@@ -84,12 +72,12 @@ def prepare(opts: ViewOptions) -> ViewReport:
     """Everything but the rendering: load, diff, counts, the scene to draw."""
     if opts.backend not in BACKENDS:  # fail before any loading work
         backend_module(opts.backend)
-    geom = load_geometry(opts.path, prefer_mesh=opts.prefer_mesh)
+    geom = load_geometry(Path(opts.path), prefer_mesh=opts.prefer_mesh)
     diff = None
     if opts.diff is not None:
         if geom.kind != "points":
             raise DnerfError(f"--diff compares point clouds; {geom.path} is a mesh")
-        other = _load_diff(opts.diff)
+        other = _load_diff(Path(opts.diff))
         if other.kind != "points":
             raise DnerfError(f"--diff: {other.path} is a mesh, not a labeled point cloud")
         diff = label_diff(geom, other)
@@ -99,21 +87,21 @@ def prepare(opts: ViewOptions) -> ViewReport:
 
 def run_view(opts: ViewOptions, echo: Callable[[str], None] = print) -> ViewReport:
     """Load and report; then write a screenshot (offscreen, no window) or open a window."""
-    if opts.size[0] < 16 or opts.size[1] < 16:
-        raise DnerfError(f"window size must be at least 16x16, got {opts.size[0]}x{opts.size[1]}")
+    opts.validate()
+    size = opts.window_size
     report = prepare(opts)
     for line in count_table(report.geometry, report.counts, report.diff, report.scene):
         echo(line)
     if report.diff is not None:
-        echo(diff_summary(report.diff, opts.diff))
+        echo(diff_summary(report.diff, Path(opts.diff)))
     for note in report.scene.notes:
         echo(f"note: {note}")
     backend = backend_module(opts.backend)
     if opts.screenshot is not None:
-        if opts.screenshot.suffix.lower() != ".png":
+        if Path(opts.screenshot).suffix.lower() != ".png":
             raise DnerfError(f"--screenshot must name a .png file, got {opts.screenshot}")
-        image = backend.screenshot(report.scene, opts.size, opts.point_size, legend=opts.legend)
-        report.screenshot = write_png(opts.screenshot, image)
+        image = backend.screenshot(report.scene, size, opts.point_size, legend=opts.legend)
+        report.screenshot = write_png(Path(opts.screenshot), image)
         echo(f"wrote {report.screenshot}")
         return report
     if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -121,5 +109,5 @@ def run_view(opts: ViewOptions, echo: Callable[[str], None] = print) -> ViewRepo
     echo("keys:")
     for line in key_help(report.scene):
         echo(line)
-    backend.show(report.scene, opts.size, opts.point_size)
+    backend.show(report.scene, size, opts.point_size)
     return report
