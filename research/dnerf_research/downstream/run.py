@@ -72,7 +72,7 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
     available = generated_subjects(root, world)
     plan = row_plan(rows, sweep, available)
     test = load_test(root, world)
-    schedule = {k: v for k, v in asdict(cfg).items()}
+    schedule = json.loads(json.dumps(asdict(cfg)))  # as it reads back from the JSON (tuples -> lists)
     doc = json.loads(out.read_text()) if out.is_file() else {}
     if doc.get("schedule") != schedule or doc.get("world") != world:
         doc = {}
