@@ -165,6 +165,7 @@ def test_whole_pipeline_on_a_tiny_case(tmp_path):
     for r in saved["rows"]:
         assert 0 <= r["2d"]["miou"] <= 1 and 0 <= r["3d"]["instance_miou"] <= 1 and r["points"] > 0
         assert math.isfinite(r["video"]["consistency"])
+    assert (root / "face" / "rows" / "dnerf@3.json").is_file()
     # resumed: nothing is trained again, the document is the same
     again = run_world("face", root, out, sweep=[1, 3], cfg=tiny, log=lambda m: (_ for _ in ()).throw(AssertionError(m)))
     assert again["rows"] == doc["rows"]
@@ -179,6 +180,7 @@ def test_row_plan_uses_only_subjects_on_disk():
     plan = row_plan(["kit", "baseline", "dnerf", "oracle"], [25, 50, 100], available=60)
     assert plan == [("kit", "kit", None), ("baseline@50", "baseline", 50), ("dnerf@25", "dnerf", 25),
                     ("dnerf@50", "dnerf", 50), ("oracle@50", "oracle", 50)]
+    assert row_plan(["dnerf@50", "kit"], [25, 50], available=60) == [("kit", "kit", None), ("dnerf@50", "dnerf", 50)]
     with pytest.raises(dn.DnerfError, match="unknown rows"):
         row_plan(["kitt"], [1], 1)
 
