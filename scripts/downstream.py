@@ -3,11 +3,13 @@
 
 Three stages, each resumable (re-run the same command after a crash):
 
-    # 1. data: kit + baseline, held-out oracle test sets, generated rows (seeds 0..N-1)
-    nice -n 15 .venv/bin/python scripts/downstream.py data --world car --subjects 200 --root runs/downstream
-    # 2. train + score every row (one JSON per world, written after every row)
+    # 1. data: kit + baseline, held-out oracle test sets, generated rows (seeds 0..N-1); a larger
+    #    --subjects later extends the same folder (subjects are prefixes)
+    nice -n 15 .venv/bin/python scripts/downstream.py data --world car --subjects 30 --root runs/downstream
+    # 2. train + score every row (one JSON per world, rebuilt after every row; --rows dnerf@20 etc.
+    #    picks rows, so several processes can share a world)
     nice -n 15 .venv/bin/python scripts/downstream.py train --world car --root runs/downstream \
-        --sweep 30,100,200 --out research/results/downstream_car.json
+        --sweep 10,20,30 --out research/results/downstream_car.json --figures research/results/downstream
     # 3. the Markdown page and the plots from both worlds' JSON
     .venv/bin/python scripts/downstream.py report --results research/results --root runs/downstream
 
