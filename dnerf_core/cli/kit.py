@@ -18,6 +18,7 @@ def annotate_kit_cmd(generator_spec, device, out, quiet, **options) -> None:
     from tqdm import tqdm
 
     import dnerf_core as dn
+    from ..factory.views import path_renderer
     from ..semantic.annotations import check_kit_request, make_kit
 
     views_or_poses(options.get("poses"))
@@ -30,12 +31,13 @@ def annotate_kit_cmd(generator_spec, device, out, quiet, **options) -> None:
     # Every argument is checked before the (possibly slow) generator load, so a typo fails fast.
     n_views = len(pose_file) if pose_file is not None else opts.views
     check_kit_request(generator_spec, out, opts.subjects, n_views, opts.resolution, opts.seed_offset, opts.oracle,
-                      opts.oracle_masks)
+                      opts.oracle_masks, opts.render)
     generator = dn.load_generator(generator_spec, semantic=False, device=device)
     with tqdm(total=opts.subjects * n_views, disable=quiet, unit="image", leave=False, desc="render kit") as bar:
         kit = make_kit(generator, out, subjects=opts.subjects, views=opts.views, resolution=opts.resolution,
                        seed_offset=opts.seed_offset, oracle=opts.oracle, oracle_masks=opts.oracle_masks,
-                       progress=bar.update, poses=pose_file)
+                       progress=bar.update, poses=pose_file, render=opts.render,
+                       renderer=path_renderer(opts.render))
     n_images = len(list((kit / "images").glob("*.png")))
     n_masks = len(list((kit / "masks").glob("*.png")))
     click.echo(f"wrote annotation kit to {kit.resolve()}: {n_images} images, {n_masks} masks"

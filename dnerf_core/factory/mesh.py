@@ -36,18 +36,29 @@ def density_grid(generator: Generator, subject: Subject, config: MeshConfig = Me
     return dens.reshape(config.resolution, config.resolution, config.resolution).numpy()
 
 
+@dataclass
+class SurfaceGeometry:
+    """The unlabeled iso-surface: vertices [V,3] float32, faces [F,3] int64 (wound outwards),
+    resolution: the marching-cubes grid it came from; level_scale: its level over the generator's
+    density threshold (1: the labeled mesh's surface)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    resolution: int
+    level_scale: float = 1.0
+
+
 @torch.no_grad()
-def extract_mesh(generator: Generator, subject: Subject, resolution: int = 128,
-                 config: MeshConfig | None = None) -> LabeledMesh:
-    """Marching cubes at the generator's density threshold; faces labeled by the generator's 3D
-    labels at their centroids, vertices colored by its colors where it has them."""
+def extract_surface(generator: Generator, subject: Subject, config: MeshConfig = MeshConfig(),
+                    level_scale: float = 1.0) -> SurfaceGeometry:
+    """Marching cubes on the generator's density at its density threshold times level_scale (no
+    labels): what the labeled mesh (level_scale 1) and the surface render path's bake are made of."""
     from skimage.measure import marching_cubes
 
     if len(subject) != 1:
         raise DnerfError(f"extract_mesh takes one subject, got {len(subject)}")
-    config = config or MeshConfig(resolution=resolution)
     vol = density_grid(generator, subject, config)
-    level = generator.density_threshold
+    level = generator.density_threshold * level_scale
     if not (vol.max() > level > vol.min()):
         raise DnerfError(f"no surface: the density never crosses {level:g} inside the box of half-size "
                          f"{generator.bounds:g}")
@@ -55,7 +66,22 @@ def extract_mesh(generator: Generator, subject: Subject, resolution: int = 128,
     verts, faces, _, _ = marching_cubes(vol, level=level, spacing=(step, step, step))
     verts = (verts - generator.bounds).astype(np.float32)
     # skimage winds faces towards increasing values; density grows inwards, so flip them to face out
-    faces = np.ascontiguousarray(faces[:, ::-1])
+    faces = np.ascontiguousarray(faces[:, ::-1]).astype(np.int64)
+    return SurfaceGeometry(verts, faces, config.resolution, level_scale)
+
+
+@torch.no_grad()
+def extract_mesh(generator: Generator, subject: Subject, resolution: int = 128,
+                 config: MeshConfig | None = None, surface: SurfaceGeometry | None = None) -> LabeledMesh:
+    """Marching cubes at the generator's density threshold; faces labeled by the generator's 3D
+    labels at their centroids, vertices colored by its colors where it has them.
+    surface: an already extracted surface of this subject (e.g. the surface path's bake)."""
+    if len(subject) != 1:
+        raise DnerfError(f"extract_mesh takes one subject, got {len(subject)}")
+    config = config or MeshConfig(resolution=resolution)
+    if surface is None or surface.resolution != config.resolution or surface.level_scale != 1.0:
+        surface = extract_surface(generator, subject, config)
+    verts, faces = surface.vertices, surface.faces
     centroids = verts[faces].mean(axis=1)
     labels = generator.labels_at(subject, torch.from_numpy(centroids)[None])
     if labels is None:
