@@ -19,7 +19,8 @@ from .cameras import Cameras
 from .device import resolve_device
 from .errors import DnerfError
 from .factory.labeled_subject import DEFAULT_MESH_RESOLUTION, LabeledSubject, compute_labeled_subject, orbit_views
-from .factory.export_options import DEFAULT_FORMATS, DEFAULT_RENDER_PATH, FORMATS, ExportOptions
+from .factory.export_options import (DEFAULT_FORMATS, DEFAULT_RENDER_PATH, DEFAULT_VIEW_RESOLUTION, FORMATS,
+                                     ExportOptions)
 from .factory.subject_export import ExportResult, NerfOptions, write_subject
 from .generators.base import Generator, Subject
 from .generators.registry import load_generator as _load_base, shipped_semantic
@@ -83,7 +84,8 @@ def sample_subject(generator: Generator, seed: int | None = None, subject=None, 
 
 
 def label_subject(generator: Generator, seed: int | None = None, *, subject=None, cameras: Cameras | None = None,
-                  views: int = 8, resolution: int | None = None, truncation: float = 1.0, cloud: bool = True,
+                  views: int = 8, resolution: int | None = DEFAULT_VIEW_RESOLUTION, truncation: float = 1.0,
+                  cloud: bool = True,
                   mesh: bool = True, voxel_size: float | None = None,
                   mesh_resolution: int = DEFAULT_MESH_RESOLUTION,
                   progress: Callable[[str, int], None] | None = None, video: int = 0,

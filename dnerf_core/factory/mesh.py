@@ -28,6 +28,8 @@ DEFAULT_CHUNK_POINTS = 1 << 18  # density queries per call: bounds memory on big
 FACE_LABELINGS = ("centroid", "part", "nearest", "composited", "views")
 DEFAULT_FACE_LABELING = "views"
 VOTE_VIEWS, VOTE_RESOLUTION = 16, 128
+# Without the surface path's extra the vote renders fewer, smaller volume views (about 16x cheaper).
+VOTE_VIEWS_VOLUME, VOTE_RESOLUTION_VOLUME = 8, 64
 # The composited segment: from this far outside the face to this far inside (in units of the
 # marching-cubes grid step), sampled at COMPOSITE_SAMPLES points.
 COMPOSITE_OUTSIDE, COMPOSITE_INSIDE, COMPOSITE_SAMPLES = 2.0, 4.0, 17
@@ -162,9 +164,11 @@ def _vote_over_views(generator, subject: Subject, centroids: np.ndarray) -> np.n
     from .pointcloud import backproject, default_voxel_size, voxel_downsample
     from .views import render_views
 
-    render = "surface" if importlib.util.find_spec("open3d") is not None else "volume"
-    views = render_views(generator, subject, spread_orbit_cameras(VOTE_VIEWS, generator.orbit), VOTE_RESOLUTION,
-                         render=render)
+    if importlib.util.find_spec("open3d") is not None:
+        render, n, res = "surface", VOTE_VIEWS, VOTE_RESOLUTION
+    else:
+        render, n, res = "volume", VOTE_VIEWS_VOLUME, VOTE_RESOLUTION_VOLUME
+    views = render_views(generator, subject, spread_orbit_cameras(n, generator.orbit), res, render=render)
     cloud = voxel_downsample(backproject(views), default_voxel_size(generator))
     if len(cloud) == 0:
         raise DnerfError("no labeled view of this subject shows any part: cannot label its mesh")

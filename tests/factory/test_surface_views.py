@@ -78,9 +78,11 @@ def test_same_bytes_twice_and_bake_cached(car):
     fresh = gen.sample([7])
     c = render_surface(gen, fresh, cams, 32)
     assert torch.equal(a.output.rgb, c.output.rgb) and torch.equal(a.output.labels, c.output.labels)
-    # one evaluation at the hit is a valid (cheaper) setting of the same path
+    # one evaluation at the hit is a valid (cheaper, cruder) setting of the same path: every hit of
+    # the conservative bake is then opaque, so silhouettes grow (measured 94% equal labels)
     one = render_surface(gen, subject, cams, 32, SurfaceConfig(samples_per_hit=1))
-    assert (one.output.labels == a.output.labels).float().mean() > 0.95
+    assert torch.equal(one.output.opacity > 0, one.face[:, None] >= 0)
+    assert (one.output.labels == a.output.labels).float().mean() > 0.9
 
 
 def test_fast_path_dispatch(car):
@@ -114,3 +116,44 @@ def test_errors(car, monkeypatch):
     labeled = dn.label_subject(dn.load_generator("procedural:car", device="cpu"), seed=1, views=1, resolution=16,
                                mesh=False)
     assert labeled.render == "volume"
+
+
+@pytest.mark.slow
+def test_default_car_mesh_has_no_background_face_and_keeps_small_parts(car):
+    """default:car seed 7: the centroid labels gave 628 background faces and no `light` face,
+    while the oracle (and the exported cloud) has lights."""
+    from dnerf_core.factory.mesh import extract_mesh
+
+    gen, subject = car
+    mesh = extract_mesh(gen, subject, resolution=128)
+    counts = torch.bincount(torch.from_numpy(mesh.face_labels).long(), minlength=len(gen.label_set))
+    assert counts[0] == 0
+    assert (counts[1:] > 0).all(), dict(zip(gen.label_set.names, counts.tolist()))
+    oracle = dn.load_generator("procedural:car", device="cpu")
+    truth = oracle.labels_at(oracle.sample([7]), torch.from_numpy(mesh.vertices[mesh.faces].mean(1))[None])[0]
+    assert (truth.numpy() == mesh.face_labels).mean() > 0.85  # measured 0.89 (area-weighted)
+
+
+@pytest.mark.e2e
+def test_cli_render_option(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "dnerf_core.cli", *args], capture_output=True, text=True,
+                              timeout=600)
+
+    for cmd in (["export", "--generator", "procedural:car", "--out", str(tmp_path / "a")],
+                ["annotate-kit", "--generator", "procedural:car", "--out", str(tmp_path / "b")],
+                ["dataset", "--generator", "procedural:car", "--subjects", "1", "--views", "1",
+                 "--out", str(tmp_path / "c")]):
+        res = run(*cmd, "--render", "raster")
+        assert res.returncode == 2, (cmd, res.stderr)
+        assert "Traceback" not in res.stderr and "raster" in res.stderr
+    assert not any(tmp_path.iterdir())  # nothing half-written
+    out = tmp_path / "surface"
+    res = run("export", "--generator", "procedural:car", "--seed", "7", "--views", "2", "--resolution", "32",
+              "--mesh-resolution", "32", "--masks", "--glb", "--render", "surface", "--quiet", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert json.loads((out / "export.json").read_text())["render"] == "surface"
