@@ -33,8 +33,8 @@ from ..labels import BACKGROUND_ID
 from ..render.surface_cast import DEFAULT_CASTER, MeshCaster, RayHits, check_caster
 from .mesh import MeshConfig, SurfaceGeometry, extract_surface
 
-# Marching-cubes grid of the bake: the same as the labeled mesh export's default, so an export
-# that renders surface views and writes a mesh extracts the surface once.
+# Marching-cubes grid of the bake (the labeled mesh export's default grid; the bake's level is
+# lower than the mesh's, see BAKE_LEVEL_SCALE, so the two are separate extractions).
 SURFACE_MESH_RESOLUTION = 128
 # The bake's iso level as a fraction of the generator's density threshold. Below 1 the mesh is a
 # little larger than the labeled mesh's surface: a ray that accumulates opacity 0.5 through the
