@@ -229,9 +229,9 @@ def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], res
     items, size = [], None
     (stage / MASKS_DIR).mkdir()
     for subject, seed in enumerate(seeds):
-        subject = generator.sample([seed])
-        out = (renderer(generator, subject, cams, resolution) if renderer is not None
-               else generator.render(subject, cams, resolution))
+        sampled = generator.sample([seed])
+        out = (renderer(generator, sampled, cams, resolution) if renderer is not None
+               else generator.render(sampled, cams, resolution))
         h, w = out.rgb.shape[-2:]
         if h != w:
             raise DnerfError(f"{spec} renders {w}x{h} images; annotation kits need square views")
