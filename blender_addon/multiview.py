@@ -40,6 +40,7 @@ class RenderRequest:
     resolution: int | None = None  # None: the generator's own resolution
     blender_render: bool = True
     engine: str = "CYCLES"  # one of ENGINES
+    render: str = "volume"  # dnerf's render path for its views (dnerf_core.ExportOptions.render)
 
 
 @dataclass
@@ -58,7 +59,7 @@ class RenderResult:
         return float(sum(a * n for a, n in zip(self.agreement, self.foreground)) / total)
 
 
-def _dnerf_views(source, cameras, resolution, report):
+def _dnerf_views(source, cameras, resolution, report, render: str = "volume"):
     """source: the subject's SubjectRequest (seed, or fitted-subject file after an edit) ->
     a dnerf_core.LabeledSubject with the rig's views (no cloud, no mesh)."""
     import dnerf_core as dn
@@ -73,7 +74,7 @@ def _dnerf_views(source, cameras, resolution, report):
         report(0.1 + 0.9 * done[0] / len(cameras), f"dnerf views {done[0]}/{len(cameras)}")
 
     return dn.label_subject(gen, subject=subject, cameras=cameras, resolution=resolution, cloud=False, mesh=False,
-                            progress=views_done)
+                            progress=views_done, render=render)
 
 
 def _write_dnerf_outputs(out: Path, labeled, extra: dict, report) -> None:
@@ -202,6 +203,7 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
         raise DnerfError(f"resolution must be between 8 and 4096, got {req.resolution}")
     if req.engine not in ENGINES:
         raise DnerfError(f"render engine must be one of {', '.join(ENGINES)}, got {req.engine!r}")
+    dn.ExportOptions(render=req.render).validate()  # an unknown path, or surface without its extra
     out = dn.ensure_dir(req.out)
     spec = subject_ob[subject_mod.PROP_GENERATOR]
     seed = int(subject_ob[subject_mod.PROP_SEED])
@@ -211,7 +213,7 @@ def render_multiview_job(subject_ob: bpy.types.Object, rig_ob: bpy.types.Object,
     n = len(cams)
     span = 0.6 if req.blender_render else 0.9
 
-    labeled = yield Offload(lambda report: _dnerf_views(source, cameras, req.resolution, report),
+    labeled = yield Offload(lambda report: _dnerf_views(source, cameras, req.resolution, report, req.render),
                             0.0, span * 0.7, "dnerf views")
     label_set, views = labeled.label_set, labeled.views
     extra = {"generator": spec, "seed": seed, "rig": rig_ob.name, "blender_subject": subject_ob.name}

@@ -214,7 +214,8 @@ class DNERF_OT_render_multiview(_JobOperator, bpy.types.Operator):
     def make_job(self, context):
         s = _settings(context)
         req = multiview.RenderRequest(out=_output_dir(s), resolution=s.render_resolution or None,
-                                      blender_render=s.blender_render, engine=s.compare_engine)
+                                      blender_render=s.blender_render, engine=s.compare_engine,
+                                      render=s.render_path)
         return multiview.render_multiview_job(s.subject, s.rig, req, context.scene)
 
     def finished(self, context, result) -> str:

@@ -113,6 +113,7 @@ class DNERF_PT_render(_DnerfPanel, bpy.types.Panel):
         layout, s = self.layout, context.scene.dnerf
         layout.prop(s, "output_dir")
         layout.prop(s, "render_resolution")
+        layout.prop(s, "render_path")
         row = layout.row()
         row.prop(s, "blender_render")
         row.prop(s, "compare_engine", text="")

@@ -31,6 +31,7 @@ DERIVED = {
     "mesh_resolution": ("ExportOptions", "mesh_resolution", {"name": "Mesh resolution"}),
     "cloud_views": ("ExportOptions", "views", {"name": "Cloud views", "soft_max": 256}),
     "cloud_resolution": ("ExportOptions", "resolution", {"name": "Cloud view size"}),
+    "render_path": ("ExportOptions", "render", {"name": "Render path"}),
     "edit_steps": ("EditOptions", "steps", {"name": "Edit steps", "soft_max": 5000}),
     "edit_keep_weight": ("EditOptions", "keep_weight", {"name": "Keep weight", "soft_max": 1000.0}),
     "edit_label_keep_weight": ("EditOptions", "label_keep_weight", {"name": "Keep labels", "soft_max": 1000.0}),
@@ -51,6 +52,11 @@ def derived_property(f, name: str, soft_min=None, soft_max=None):
     """The Blender property of one dnerf option field (f: dnerf_core.options.OptionField)."""
     o = f.option
     kw = {"name": name, "description": o.help}
+    if f.type is str and o.choices:  # a choice among names: an enum, one item per choice
+        if soft_min is not None or soft_max is not None:
+            raise TypeError(f"option {f.name} is a choice: no slider limits")
+        return EnumProperty(name=name, description=o.help, default=f.default,
+                            items=[(c, c.capitalize(), c) for c in o.choices])
     if f.type is int:
         make, cast = IntProperty, int
     elif f.type is float:
@@ -75,7 +81,10 @@ def _derived_annotations() -> dict:
     fields = _option_fields()
     out = {}
     for prop, (cls, field_name, blender) in DERIVED.items():
-        if fields is None:  # dnerf not found yet: a placeholder of the right kind
+        if fields is None and prop == "render_path":
+            out[prop] = EnumProperty(name=blender["name"], items=[("volume", "Volume", "")],
+                                     description="dnerf_core not found (see the add-on preferences)")
+        elif fields is None:  # dnerf not found yet: a placeholder of the right kind
             kind = FloatProperty if prop in ("truncation", "edit_keep_weight", "edit_label_keep_weight") else IntProperty
             out[prop] = kind(name=blender["name"], description="dnerf_core not found (see the add-on preferences)")
         else:

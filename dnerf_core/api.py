@@ -19,7 +19,8 @@ from .cameras import Cameras
 from .device import resolve_device
 from .errors import DnerfError
 from .factory.labeled_subject import DEFAULT_MESH_RESOLUTION, LabeledSubject, compute_labeled_subject, orbit_views
-from .factory.export_options import DEFAULT_FORMATS, FORMATS, ExportOptions
+from .factory.export_options import (DEFAULT_FORMATS, DEFAULT_RENDER_PATH, DEFAULT_VIEW_RESOLUTION, FORMATS,
+                                     ExportOptions)
 from .factory.subject_export import ExportResult, NerfOptions, write_subject
 from .generators.base import Generator, Subject
 from .generators.registry import load_generator as _load_base, shipped_semantic
@@ -83,10 +84,12 @@ def sample_subject(generator: Generator, seed: int | None = None, subject=None, 
 
 
 def label_subject(generator: Generator, seed: int | None = None, *, subject=None, cameras: Cameras | None = None,
-                  views: int = 8, resolution: int | None = None, truncation: float = 1.0, cloud: bool = True,
+                  views: int = 8, resolution: int | None = DEFAULT_VIEW_RESOLUTION, truncation: float = 1.0,
+                  cloud: bool = True,
                   mesh: bool = True, voxel_size: float | None = None,
                   mesh_resolution: int = DEFAULT_MESH_RESOLUTION,
-                  progress: Callable[[str, int], None] | None = None, video: int = 0) -> LabeledSubject:
+                  progress: Callable[[str, int], None] | None = None, video: int = 0,
+                  render: str = DEFAULT_RENDER_PATH) -> LabeledSubject:
     """One subject labeled in memory: views (RGB, part mask, depth, cameras), a part-labeled point
     cloud and a part-labeled mesh.
 
@@ -95,7 +98,10 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
     orbit (0: no views, for a mesh alone); resolution: view size in pixels (None: the generator's); cloud / mesh: False skips
     them; voxel_size: point-cloud voxel (None: bounds/128); mesh_resolution: marching-cubes grid;
     progress(stage, n): called as work is done (n views rendered, 0 when a stage starts);
-    video: frames of an orbit video to render too (LabeledSubject.video; 0: none).
+    video: frames of an orbit video to render too (LabeledSubject.video; 0: none);
+    render: how views are rendered, "volume" (the full ray march, the reference), "fast" (the march
+    skipping empty space) or "surface" (rays cast against the subject's baked mesh, fields
+    evaluated at the hit; needs the `fast` extra); recorded as LabeledSubject.render.
 
     >>> import dnerf_core as dn
     >>> gen = dn.load_generator("default:car", device="cpu")
@@ -107,14 +113,14 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
     """
     # the ranges of dnerf-export's options, checked in their one place
     ExportOptions(resolution=resolution, truncation=truncation, voxel_size=voxel_size,
-                  mesh_resolution=mesh_resolution).validate()
+                  mesh_resolution=mesh_resolution, render=render).validate()
     chosen = sample_subject(generator, seed, subject, truncation)
     if cameras is None:
         cameras = orbit_views(generator, views)
     return compute_labeled_subject(generator, chosen, cameras, resolution,
                                    seed=seed, subject_file=str(subject) if isinstance(subject, (str, Path)) else None,
                                    truncation=truncation, cloud=cloud, mesh=mesh, voxel_size=voxel_size,
-                                   mesh_resolution=mesh_resolution, progress=progress, video=video)
+                                   mesh_resolution=mesh_resolution, progress=progress, video=video, render=render)
 
 
 def export(labeled: LabeledSubject, out: str | Path, formats=DEFAULT_FORMATS, extra: dict | None = None,

@@ -37,9 +37,11 @@ def make_kit(generator, out: str | Path, options: KitOptions | None = None,
         from .pose_file import read_pose_file
 
         poses = read_pose_file(opts.poses)
+    from .factory.views import path_renderer
+
     return _make_kit(generator, out, subjects=opts.subjects, views=opts.views, resolution=opts.resolution,
                      seed_offset=opts.seed_offset, oracle=opts.oracle, oracle_masks=opts.oracle_masks,
-                     progress=progress, poses=poses)
+                     progress=progress, poses=poses, render=opts.render, renderer=path_renderer(opts.render))
 
 
 def train_semantic(generator, kit: AnnotationKit | str | Path, out: str | Path, *,

@@ -447,6 +447,113 @@ def bench_inversion(quick: bool) -> dict:
     return out
 
 
+def _agreement(gen, surface, volume) -> dict:
+    """Labels, depth and RGB of one path against the volume reference (views of one subject)."""
+    from dnerf_core.io.metrics import confusion_matrix, segmentation_scores
+
+    scores = segmentation_scores(confusion_matrix(surface.labels, volume.labels, len(gen.label_set)))
+    both = (surface.opacity > 0.5) & (volume.opacity > 0.5)
+    err = (surface.depth - volume.depth)[both].abs() / (2 * gen.bounds)
+    mse = ((surface.rgb - volume.rgb) ** 2).mean().clamp_min(1e-12)
+    return {"miou": scores.miou, "pixel_accuracy": scores.accuracy,
+            "depth_error_mean_of_size": err.mean().item(), "depth_error_median_of_size": err.median().item(),
+            "rgb_psnr_db": (10 * torch.log10(1 / mse)).item(), "confusion": scores.confusion.tolist()}
+
+
+def _mesh_label_scores(gen, subject, oracle, seed: int) -> dict:
+    """Each face labeling of factory/mesh.py against the oracle's exact part at the face centroids
+    (area-weighted accuracy, part mIoU, faces per part)."""
+    import numpy as np
+
+    from dnerf_core.factory.mesh import FACE_LABELINGS, MeshConfig, extract_surface, face_labels
+    from dnerf_core.io.metrics import segmentation_scores
+
+    geom = extract_surface(gen, subject, MeshConfig(128))
+    v, f = geom.vertices, geom.faces
+    cent = torch.from_numpy(v[f].mean(1))
+    truth = oracle.labels_at(oracle.sample([seed]), cent[None])[0].numpy()
+    tri = v[f]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    k = len(gen.label_set)
+    out = {"faces": len(f), "truth_faces_per_part": np.bincount(truth, minlength=k).tolist()}
+    for labeling in FACE_LABELINGS:
+        t0 = time.perf_counter()
+        lab = face_labels(gen, subject, v, f, 2 * gen.bounds / 127, labeling)
+        conf = np.zeros((k, k))
+        np.add.at(conf, (truth, lab), area)
+        sc = segmentation_scores(torch.from_numpy(conf), include_background=False)
+        out[labeling] = {"area_accuracy": sc.accuracy, "part_miou": sc.miou,
+                         "faces_per_part": np.bincount(lab, minlength=k).tolist(),
+                         "seconds": time.perf_counter() - t0}
+    return out
+
+
+def bench_surface(quick: bool) -> dict:
+    """The surface render path (factory/surface_views.py): labeled views (RGB + mask + depth) of a
+    cached subject at 128x128, the one-time bake, cost by resolution per path, agreement with the
+    volume path on held-out seeds and poses, and the labeled mesh's face labels vs the oracle."""
+    import dnerf_core as dn
+    from dnerf_core.cameras import random_orbit_cameras, spread_orbit_cameras
+    from dnerf_core.factory.surface_views import SurfaceConfig, bake_surface
+    from dnerf_core.factory.views import render_views, supports_render_path
+    from dnerf_core.io.splits import HELDOUT_SEED_START
+
+    repeats = 1 if quick else 3
+    gen = dn.load_generator("default:car", device="cpu")
+    paths = ["volume", "surface"] + (["fast"] if supports_render_path(gen) else [])
+    # wall time suffers when other jobs share the cores; this process's CPU time much less so
+    out = {"config": SurfaceConfig().__dict__, "paths": paths, "load_average_at_start": os.getloadavg()[0]}
+    subject = gen.sample([7])
+    t0, c0 = time.perf_counter(), time.process_time()
+    bake_surface(gen, subject)
+    out["bake_seconds"] = time.perf_counter() - t0
+    out["bake_cpu_seconds"] = time.process_time() - c0
+    n_views = 16
+    cams = spread_orbit_cameras(n_views, gen.orbit)
+    table = {}
+    for path in paths:
+        for res in (64, 128, 256):
+            if path != "surface" and res == 256 and quick:
+                continue
+            n = n_views if path == "surface" else ({64: 1, 128: 1} if quick else {64: 4, 128: 2, 256: 1})[res]
+            c0 = time.process_time()
+            sec = _median_seconds(lambda: render_views(gen, subject, cams[:n], res, render=path),
+                                  repeats if path == "surface" else 1, warmup=1 if path == "surface" else 0)
+            runs = (repeats + 1) if path == "surface" else 1
+            cpu = (time.process_time() - c0) / runs / n
+            table[f"{path}@{res}"] = {"views_per_second": n / sec, "seconds_per_view": sec / n,
+                                      "cpu_seconds_per_view": cpu}
+            print(f"[bench] surface: {path}@{res} {n / sec:.2f} views/s, {cpu:.3f} CPU s/view", file=sys.stderr,
+                  flush=True)
+    out["labeled_views_default_car"] = table
+    out["surface_views_per_second_128"] = table["surface@128"]["views_per_second"]
+    out["surface_speedup_vs_volume_128"] = (table["surface@128"]["views_per_second"]
+                                            / table["volume@128"]["views_per_second"])
+    out["surface_cpu_speedup_vs_volume_128"] = (table["volume@128"]["cpu_seconds_per_view"]
+                                                / table["surface@128"]["cpu_seconds_per_view"])
+    agreement = {}
+    for category in ("car", "face"):
+        g = gen if category == "car" else dn.load_generator("default:face", device="cpu")
+        rows = []
+        for i, seed in enumerate(range(HELDOUT_SEED_START, HELDOUT_SEED_START + (1 if quick else 2))):
+            subj = g.sample([seed])
+            c = random_orbit_cameras(2 if quick else 3, g.orbit, torch.Generator().manual_seed(seed))
+            volume = render_views(g, subj, c, 64)
+            row = {"seed": seed}
+            for path in paths[1:]:
+                row[path] = _agreement(g, render_views(g, subj, c, 64, render=path), volume)
+            rows.append(row)
+            print(f"[bench] surface: agreement {category} {seed} {row['surface']['miou']:.3f}", file=sys.stderr,
+                  flush=True)
+        agreement[category] = rows
+    out["agreement_vs_volume_64"] = agreement
+    if not quick:  # the views vote renders 16 more views and bakes again
+        oracle = dn.load_generator("procedural:car", device="cpu")
+        out["mesh_labels_default_car_seed7"] = _mesh_label_scores(gen, gen.sample([7]), oracle, 7)
+    out["load_average_at_end"] = os.getloadavg()[0]
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "matmul": bench_matmul,
     "oracle": bench_oracle,
@@ -457,6 +564,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "chunks": bench_chunks,
     "inversion": bench_inversion,
     "allocator": bench_allocator,
+    "surface": bench_surface,
 }
 
 

@@ -60,7 +60,7 @@ def export_cmd(generator_spec, semantic_ckpt, subject_file, bf16_superres, devic
             generator, None if subject_file else opts.seed, subject=subject_file, cameras=cameras, views=n_views,
             resolution=resolution, truncation=opts.truncation, cloud=any(f in formats for f in NEEDS_CLOUD),
             mesh=any(f in formats for f in NEEDS_MESH), voxel_size=opts.voxel_size,
-            mesh_resolution=opts.mesh_resolution, progress=progress, video=opts.video)
+            mesh_resolution=opts.mesh_resolution, progress=progress, video=opts.video, render=opts.render)
         bar.set_description("write")
         nerf = dn.NerfOptions(opts.eval_views, opts.nerf_mask, opts.video_format, opts.video_fps)
         result = dn.export(labeled, out, formats, {"poses": opts.poses} if opts.poses else None, nerf)

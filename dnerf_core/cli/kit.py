@@ -29,7 +29,7 @@ def annotate_kit_cmd(generator_spec, device, out, quiet, **options) -> None:
         n_views = len(read_pose_file(opts.poses))  # a bad file fails before the generator loads
     # Every argument is checked before the (possibly slow) generator load, so a typo fails fast.
     check_kit_request(generator_spec, out, opts.subjects, n_views, opts.resolution, opts.seed_offset, opts.oracle,
-                      opts.oracle_masks)
+                      opts.oracle_masks, opts.render)
     generator = dn.load_generator(generator_spec, semantic=False, device=device)
     with tqdm(total=opts.subjects * n_views, disable=quiet, unit="image", leave=False, desc="render kit") as bar:
         kit = dn.make_kit(generator, out, opts, progress=bar.update)

@@ -38,9 +38,11 @@ def sample_subject(generator: Generator, seed: int, truncation: float) -> Subjec
     return generator.sample([seed], truncation=truncation)
 
 
-def render_chunk(generator: Generator, subject: Subject, cameras: Cameras, resolution: int) -> ViewSet:
-    """A few views of one subject (the caller keeps the chunk small: memory is bounded by it)."""
-    return render_views(generator, subject, cameras, resolution=resolution, batch_size=len(cameras))
+def render_chunk(generator: Generator, subject: Subject, cameras: Cameras, resolution: int,
+                 render: str = "volume") -> ViewSet:
+    """A few views of one subject (the caller keeps the chunk small: memory is bounded by it);
+    render: the render path (the surface path bakes the subject once, on its first chunk)."""
+    return render_views(generator, subject, cameras, resolution=resolution, batch_size=len(cameras), render=render)
 
 
 def checkpoint_files(spec: str, semantic: str | None) -> tuple[Path | None, Path | None]:

@@ -17,6 +17,7 @@ import torch
 
 from ..cameras import Cameras, OrbitSpec, orbit_cameras
 from ..errors import DnerfError
+from .export_options import DEFAULT_RENDER_PATH, check_render_request
 
 FORMATS = ("folders", "webdataset", "ply", "pts")
 POSE_MODES = ("orbit", "random")
@@ -42,7 +43,9 @@ class DatasetConfig:
     function of seed and view index) or a pose FILE (a transforms.json or a JSON list of
     [yaw, pitch] degree pairs) used for every subject; split: NAME=FRACTION,... summing to 1,
     subjects assigned by a hash of their seed; formats: subset of FORMATS; shard_size: K subjects
-    per shard; truncation: latent truncation psi; out: the dataset folder.
+    per shard; truncation: latent truncation psi; render: how views are rendered (volume, fast or
+    surface: render/config.RENDER_PATHS; part of the identity, so a resume cannot switch it);
+    out: the dataset folder.
     Run-only fields (not part of the dataset's identity): executor, workers, ray_address, progress,
     device ('cpu', 'cuda[:N]' or 'auto': where every worker computes).
     """
@@ -59,6 +62,7 @@ class DatasetConfig:
     shard_size: int = 100
     seed_start: int = 0
     truncation: float = 1.0
+    render: str = DEFAULT_RENDER_PATH
     executor: str = "local"
     workers: int = 1
     ray_address: str | None = None
@@ -88,6 +92,7 @@ class DatasetConfig:
         if self.workers < 1:
             raise DnerfError(f"--workers must be at least 1, got {self.workers}")
         parse_split(self.split)
+        check_render_request(self.render)
         if self.views is None and self.poses in POSE_MODES:
             raise DnerfError("--views is required with --poses orbit|random")
 
@@ -283,4 +288,6 @@ def identity(config: DatasetConfig, n_views: int, generator_sha: str | None, sem
         "poses": config.poses, "poses_sha256": pose_sha, "split": config.split,
         "formats": list(config.formats), "shard_size": config.shard_size, "seed_start": config.seed_start,
         "truncation": config.truncation, "view_chunk": VIEW_CHUNK,
+        # only when not the default, so datasets written before --render existed still resume
+        **({"render": config.render} if config.render != DEFAULT_RENDER_PATH else {}),
     }

@@ -177,7 +177,7 @@ def _write_subject(generator, plan: DatasetPlan, seed: int, stage: Path, manifes
     for start in range(0, n_views, VIEW_CHUNK):
         stop = min(start + VIEW_CHUNK, n_views)
         cams = plan.cameras(seed, start, stop)
-        views = render_chunk(generator, subject, cams, cfg.resolution)
+        views = render_chunk(generator, subject, cams, cfg.resolution, cfg.render)
         if views.labels is None:
             raise DnerfError(f"{cfg.generator} gives no part labels: pass --semantic or a procedural world")
         if not (torch.isfinite(views.rgb).all() and torch.isfinite(views.opacity).all()

@@ -10,7 +10,7 @@ from ..errors import DnerfError
 from ..generators.base import Generator, Subject
 from ..generators.spec import describe
 from ..labels import LabelSet
-from .export_options import DEFAULT_MESH_RESOLUTION
+from .export_options import DEFAULT_MESH_RESOLUTION, DEFAULT_RENDER_PATH
 from .mesh import extract_mesh
 from .pointcloud import backproject, default_voxel_size, voxel_downsample
 from .types import LabeledMesh, LabeledPointCloud
@@ -28,7 +28,8 @@ class LabeledSubject:
     text; seed: the subject's seed (None for a fitted subject); subject_file: the fitted subject
     file it came from, if any; truncation: latent truncation; resolution: the view size asked for
     (None: the generator's); voxel_size: the voxel the cloud was voted at (None: no cloud);
-    video: ViewSet of an orbit video's frames, or None."""
+    video: ViewSet of an orbit video's frames, or None; render: the render path the views took
+    (render/config.RENDER_PATHS)."""
 
     views: ViewSet | None
     cloud: LabeledPointCloud | None
@@ -41,6 +42,7 @@ class LabeledSubject:
     resolution: int | None = None
     voxel_size: float | None = None
     video: ViewSet | None = None
+    render: str = DEFAULT_RENDER_PATH
 
     @property
     def provenance(self) -> dict:
@@ -54,11 +56,14 @@ def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cam
                             seed: int | None = None, subject_file: str | None = None, truncation: float = 1.0,
                             cloud: bool = True, mesh: bool = True, voxel_size: float | None = None,
                             mesh_resolution: int = DEFAULT_MESH_RESOLUTION,
-                            progress: Callable[[str, int], None] | None = None, video: int = 0) -> LabeledSubject:
+                            progress: Callable[[str, int], None] | None = None, video: int = 0,
+                            render: str = DEFAULT_RENDER_PATH) -> LabeledSubject:
     """Render `cameras` of the one-subject `subject`, back-project a labeled cloud (voxel-voted at
     `voxel_size`, default bounds/128) and extract a labeled mesh (marching cubes at
     `mesh_resolution`); `cloud` / `mesh` False skip those; video: frames of an orbit video
-    (video_orbit_cameras) rendered too. progress(stage, n) reports work done."""
+    (video_orbit_cameras) rendered too. progress(stage, n) reports work done. render: the path
+    views take ("volume", "fast", "surface"; the surface path's bake is reused for the mesh when
+    it was extracted at the same resolution)."""
     label_set = getattr(generator, "label_set", None)
     if label_set is None:
         raise DnerfError(f"{describe(generator)} has no part labels: pass a semantic checkpoint (--semantic) "
@@ -67,7 +72,7 @@ def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cam
     views = None
     if len(cameras):
         views = render_views(generator, subject, cameras, resolution=resolution,
-                             progress=lambda n: report("render views", n))
+                             progress=lambda n: report("render views", n), render=render)
     elif cloud:
         raise DnerfError("a labeled point cloud is back-projected from views: ask for at least one")
     labeled_cloud = labeled_mesh = voxel = None
@@ -77,15 +82,17 @@ def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cam
         labeled_cloud = voxel_downsample(backproject(views), voxel)
     if mesh:
         report("mesh", 0)
-        labeled_mesh = extract_mesh(generator, subject, resolution=mesh_resolution)
+        bake = getattr(subject, "surface", None)
+        labeled_mesh = extract_mesh(generator, subject, resolution=mesh_resolution,
+                                    surface=getattr(bake, "geometry", None))
     frames = None
     if video:
         from ..cameras import video_orbit_cameras
 
         frames = render_views(generator, subject, video_orbit_cameras(video, generator.orbit), resolution=resolution,
-                              progress=lambda n: report("video", n))
+                              progress=lambda n: report("video", n), render=render)
     return LabeledSubject(views, labeled_cloud, labeled_mesh, label_set, describe(generator), seed, subject_file,
-                          truncation, resolution, voxel, frames)
+                          truncation, resolution, voxel, frames, render)
 
 
 def orbit_views(generator: Generator, views: int) -> Cameras:

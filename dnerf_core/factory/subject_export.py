@@ -106,7 +106,7 @@ def write_subject(labeled: LabeledSubject, out: str | Path, formats=DEFAULT_FORM
         manifest = {
             "generator": labeled.generator, "seed": labeled.seed, "subject_file": labeled.subject_file,
             "views": len(labeled.views) if labeled.views is not None else 0, "resolution": labeled.resolution, "truncation": labeled.truncation,
-            "n_points": result.n_points, "n_faces": result.n_faces,
+            "n_points": result.n_points, "n_faces": result.n_faces, "render": labeled.render,
             "video": len(labeled.video) if labeled.video is not None else 0, "poses": (extra or {}).get("poses"),
             "files": {str(p.relative_to(stage)): _sha256(p) for p in sorted(stage.rglob("*")) if p.is_file()},
         }

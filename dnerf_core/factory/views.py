@@ -10,7 +10,9 @@ from torch import Tensor
 
 from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
-from ..generators.base import Generator, Subject
+from ..generators.base import Generator, RenderOutput, Subject
+from ..render.config import RENDER_PATHS
+from .export_options import DEFAULT_RENDER_PATH
 
 
 @dataclass
@@ -18,7 +20,8 @@ class ViewSet:
     """V views of one subject at one resolution (H, W).
 
     rgb [V,H,W,3] in [0,1]; labels [V,H,W] int64 or None; depth [V,H,W] distance along the unit
-    ray (world units); opacity [V,H,W] in [0,1]; cameras: the V cameras; mask: labels' other name.
+    ray (world units); opacity [V,H,W] in [0,1]; cameras: the V cameras; mask: labels' other name;
+    normals [V,H,W,3] world-space unit surface normals (the surface path's; None otherwise).
     """
 
     cameras: Cameras
@@ -26,6 +29,7 @@ class ViewSet:
     labels: Tensor | None
     depth: Tensor
     opacity: Tensor
+    normals: Tensor | None = None
 
     @property
     def mask(self) -> Tensor | None:
@@ -55,10 +59,56 @@ def to_resolution(depth: Tensor, opacity: Tensor, size: tuple[int, int]) -> tupl
     return torch.where(opacity_up > 1e-6, depth_up, far), opacity_up
 
 
+def check_render_path(render: str) -> str:
+    if render not in RENDER_PATHS:
+        raise DnerfError(f"unknown render path {render!r}; choose one of {', '.join(RENDER_PATHS)}")
+    return render
+
+
+def supports_render_path(generator: Generator) -> bool:
+    """Whether generator.render takes the `path=` keyword (the volume / fast paths)."""
+    import inspect
+
+    try:
+        return "path" in inspect.signature(generator.render).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def render_batch(generator: Generator, subject: Subject, cameras: Cameras, resolution: int | None,
+                 render: str = DEFAULT_RENDER_PATH) -> tuple[RenderOutput, Tensor | None]:
+    """One batch of views through the chosen path -> (RenderOutput, normals [V,3,h,w] or None)."""
+    if render == "surface":
+        from .surface_views import render_surface
+
+        out = render_surface(generator, subject, cameras, resolution)
+        return out.output, out.normals
+    if render == "fast":
+        if not supports_render_path(generator):
+            raise DnerfError(f"{getattr(generator, 'name', 'this generator')} has no fast volume path; "
+                             "use --render volume or surface")
+        return generator.render(subject, cameras, resolution, path="fast"), None
+    return generator.render(subject, cameras, resolution), None
+
+
+def path_renderer(render: str) -> Callable[[Generator, Subject, Cameras, int | None], RenderOutput]:
+    """generator.render through the chosen path, as a function (what lower layers, e.g. the
+    annotation kit writer, are handed so they need not know the paths)."""
+    check_render_path(render)
+    return lambda generator, subject, cameras, resolution=None: render_batch(
+        generator, subject, cameras, resolution, render)[0]
+
+
 @torch.no_grad()
 def render_views(generator: Generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
-                 batch_size: int = 8, progress: Callable[[int], None] | None = None) -> ViewSet:
-    """Render every camera (in batches) for a one-subject Subject."""
+                 batch_size: int = 8, progress: Callable[[int], None] | None = None,
+                 render: str = DEFAULT_RENDER_PATH) -> ViewSet:
+    """Render every camera (in batches) for a one-subject Subject.
+
+    render: "volume" (the full march), "fast" (the march with empty-space skipping and early
+    termination) or "surface" (rays cast against the subject's baked mesh, cached on the subject;
+    needs the optional `fast` extra)."""
+    check_render_path(render)
     if len(subject) != 1:
         raise DnerfError(f"render_views takes one subject, got {len(subject)}")
     if batch_size < 1:
@@ -66,16 +116,20 @@ def render_views(generator: Generator, subject: Subject, cameras: Cameras, resol
     parts = []
     for start in range(0, len(cameras), batch_size):
         cams = cameras[start:start + batch_size]
-        out = generator.render(subject, cams, resolution)
+        out, normals = render_batch(generator, subject, cams, resolution, render)
         size = tuple(out.rgb.shape[-2:])
         depth, opacity = to_resolution(out.depth, out.opacity, size)
-        parts.append((out.rgb.permute(0, 2, 3, 1), out.labels, depth[:, 0], opacity[:, 0]))
+        if normals is not None and tuple(normals.shape[-2:]) != size:
+            normals = F.interpolate(normals, size=size, mode="nearest")
+        parts.append((out.rgb.permute(0, 2, 3, 1), out.labels, depth[:, 0], opacity[:, 0],
+                      None if normals is None else normals.permute(0, 2, 3, 1)))
         if progress is not None:
             progress(len(cams))
     rgb = torch.cat([p[0] for p in parts]).float().clamp(0, 1)
     labels = None if parts[0][1] is None else torch.cat([p[1] for p in parts])
+    normals = None if parts[0][4] is None else torch.cat([p[4] for p in parts]).float()
     return ViewSet(cameras, rgb, labels, torch.cat([p[2] for p in parts]).float(),
-                   torch.cat([p[3] for p in parts]).float())
+                   torch.cat([p[3] for p in parts]).float(), normals)
 
 
 def z_depth(views: ViewSet) -> Tensor:

@@ -44,7 +44,7 @@ from ..generators.spec import GeneratorSpec, describe, spec_of
 from ..generators.surface_labels import oracle_labels_on_surface
 from ..io.splits import HELDOUT_SEED_START
 from ..labels import IGNORE_ID, LabelSet
-from .kit_options import DEFAULT_ORACLE_MASKS, ORACLE_MASKS, KitOptions
+from .kit_options import DEFAULT_KIT_RENDER, DEFAULT_ORACLE_MASKS, ORACLE_MASKS, KitOptions
 
 KIT_FORMAT = "dnerf-annotation-kit"
 KIT_VERSION = 1
@@ -141,10 +141,10 @@ def _kit_label_set(generator, spec: GeneratorSpec, category: str | None) -> Labe
 # --- making a kit ---------------------------------------------------------------------------------
 def check_kit_request(generator_spec: str | GeneratorSpec, out: str | Path, subjects: int, views: int,
                       resolution: int | None, seed_offset: int, oracle: bool,
-                      oracle_masks: str = DEFAULT_ORACLE_MASKS) -> None:
+                      oracle_masks: str = DEFAULT_ORACLE_MASKS, render: str = DEFAULT_KIT_RENDER) -> None:
     """Refuse bad kit arguments before anything is loaded, rendered or written."""
     generator_spec = GeneratorSpec.parse(generator_spec)
-    KitOptions(subjects, views, resolution, seed_offset, oracle, oracle_masks).validate()
+    KitOptions(subjects, views, resolution, seed_offset, oracle, oracle_masks, render=render).validate()
     if oracle and spec_category(generator_spec) is None:
         raise DnerfError(f"--oracle needs a procedural:CATEGORY or default:CATEGORY generator, got {str(generator_spec)!r}")
     check_kit_destination(Path(out))
@@ -207,9 +207,11 @@ def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: 
 @torch.no_grad()
 def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], resolution: int | None,
                label_set: LabelSet, category: str | None, oracle_masks: str | None,
-               progress: Callable[[int], None] | None, cams: Cameras | None = None) -> tuple[list[dict], int]:
+               progress: Callable[[int], None] | None, cams: Cameras | None = None,
+               renderer=None) -> tuple[list[dict], int]:
     """Render every subject's views into `stage`; oracle_masks: None (masks/ left empty), "image"
-    or "world" (see the module docstring). cams: the rig's cameras (None: from its yaw/pitch)."""
+    or "world" (see the module docstring). cams: the rig's cameras (None: from its yaw/pitch);
+    renderer(generator, subject, cameras, resolution) -> RenderOutput (None: generator.render)."""
     from ..io.images import write_rgb_png
     from ..io.masks import write_mask_png
 
@@ -227,7 +229,9 @@ def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], res
     items, size = [], None
     (stage / MASKS_DIR).mkdir()
     for subject, seed in enumerate(seeds):
-        out = generator.render(generator.sample([seed]), cams, resolution).cpu()
+        sampled = generator.sample([seed])
+        out = (renderer(generator, sampled, cams, resolution) if renderer is not None
+               else generator.render(sampled, cams, resolution)).cpu()
         h, w = out.rgb.shape[-2:]
         if h != w:
             raise DnerfError(f"{spec} renders {w}x{h} images; annotation kits need square views")
@@ -258,7 +262,7 @@ def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], res
 def make_kit(generator, out: str | Path, subjects: int = 30, views: int = 3,
              resolution: int | None = None, seed_offset: int = 0, oracle: bool = False,
              oracle_masks: str = DEFAULT_ORACLE_MASKS, progress: Callable[[int], None] | None = None,
-             poses=None) -> Path:
+             poses=None, render: str = DEFAULT_KIT_RENDER, renderer=None) -> Path:
     """Render an annotation kit into the new folder `out`; returns its path.
 
     poses: a dnerf_core.pose_file.PoseFile whose cameras replace the frontal/side rig for every
@@ -270,7 +274,10 @@ def make_kit(generator, out: str | Path, subjects: int = 30, views: int = 3,
     kit.json, its category names the label set and the oracle). resolution: image size (None: the
     generator's). oracle: fill masks/ with the procedural ground truth, as `oracle_masks` says
     ("image" or "world", see the module docstring). progress(n) is called
-    after every subject with the number of images just written.
+    after every subject with the number of images just written. render: the render path the
+    images take (recorded in kit.json); renderer: that path as a function (generator, subject,
+    cameras, resolution) -> RenderOutput, which the factory layer provides
+    (dnerf_core.factory.views.path_renderer); None renders with generator.render (the volume path).
 
     All-or-nothing: everything is written into a hidden staging folder next to `out`, which is
     renamed to `out` only when complete; on any error nothing is left behind.
@@ -284,7 +291,10 @@ def make_kit(generator, out: str | Path, subjects: int = 30, views: int = 3,
     if poses is not None:
         views = len(poses)
         resolution = resolution if resolution is not None else poses.resolution
-    check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle, oracle_masks)
+    check_kit_request(generator_spec, out, subjects, views, resolution, seed_offset, oracle, oracle_masks, render)
+    if renderer is None and render != DEFAULT_KIT_RENDER:
+        raise DnerfError(f"make_kit(render={render!r}) needs that path's renderer: "
+                         "renderer=dnerf_core.factory.views.path_renderer(render)")
     masks_kind = oracle_masks if oracle else None
     category = spec_category(generator_spec)
     label_set = _kit_label_set(generator, generator_spec, category)
@@ -306,11 +316,11 @@ def make_kit(generator, out: str | Path, subjects: int = 30, views: int = 3,
         else:
             rig = kit_views(generator.orbit, views)
         items, size = _write_kit(generator, stage, seeds, rig, resolution, label_set, category,
-                                 masks_kind, progress, cams)
+                                 masks_kind, progress, cams, renderer)
         kit = {
             "format": KIT_FORMAT, "version": KIT_VERSION, "generator": str(generator_spec), "category": category,
             "resolution": size, "subjects": subjects, "views": views, "seed_offset": seed_offset,
-            "oracle": oracle, "oracle_masks": masks_kind, "angle_unit": "radians",
+            "oracle": oracle, "oracle_masks": masks_kind, "render": render, "angle_unit": "radians",
             "camera_convention": "opencv cam2world, intrinsics / image size",
             "labels": label_set.to_dict(), "items": items,
             **({"poses": str(poses.path)} if poses is not None else {}),

@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 from ..errors import DnerfError
 from ..io.splits import HELDOUT_SEED_START
 from ..options import opt, validate_fields
+from ..render.config import RENDER_PATHS
 
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 4096
 ORACLE_MASKS = ("image", "world")  # image / world masks: see semantic/annotations.py
 DEFAULT_ORACLE_MASKS = "image"
+# A kit's images take the full volume march unless asked otherwise (the export's default too).
+DEFAULT_KIT_RENDER = "volume"
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,16 @@ class KitOptions:
     poses: str | None = field(default=None, metadata=opt(
         "pose file replacing the frontal/side rig for every subject: a transforms.json or a JSON list of "
         "[yaw, pitch] / [yaw, pitch, radius] in radians", path="file"))
+    render: str = field(default=DEFAULT_KIT_RENDER, metadata=opt(
+        "how images are rendered: volume = the full ray march; fast = the march skipping empty space; "
+        "surface = rays cast against each subject's baked mesh [surface needs dnerf[fast]]", choices=RENDER_PATHS))
 
     def validate(self) -> "KitOptions":
         validate_fields(self)
+        if self.render == "surface":  # the missing extra fails before any work, in one line
+            from ..render.surface_cast import DEFAULT_CASTER, check_caster
+
+            check_caster(DEFAULT_CASTER)
         if self.seed_offset + self.subjects > HELDOUT_SEED_START:
             raise DnerfError(f"annotation seeds must stay below the held-out range ({HELDOUT_SEED_START}); "
                              f"seeds {self.seed_offset}..{self.seed_offset + self.subjects - 1} do not")

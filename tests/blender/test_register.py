@@ -45,6 +45,10 @@ def test_dnerf_settings_come_from_dnerf_core_options(scene):
     rna = s.bl_rna.properties["mesh_resolution"]
     assert (rna.hard_min, rna.hard_max) == (export["mesh_resolution"].option.min, export["mesh_resolution"].option.max)
     assert rna.description == export["mesh_resolution"].option.help
+    # a choice option becomes an enum of its choices, with its default
+    assert s.render_path == export["render"].default
+    items = s.bl_rna.properties["render_path"].enum_items
+    assert tuple(i.identifier for i in items) == export["render"].option.choices
 
 
 @pytest.mark.slow
