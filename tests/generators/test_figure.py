@@ -178,6 +178,10 @@ def test_pose_json_and_specs(tmp_path):
                 '{"knee_l": ', str(tmp_path / "missing.json"), {"knee_l": float("nan")}):
         with pytest.raises(PoseError):
             resolve_pose(bad, sampler)
+    with pytest.raises(PoseError, match="2 poses for 3 subjects"):
+        FigureGenerator().sample([1, 2, 3], pose=["t", "sit"])
+    per_seed = FigureGenerator().sample([1, 2], pose=["t", "sit"])
+    assert [p.name for p in FigureGenerator().poses(per_seed)] == ["t", "sit"]
 
 
 def test_same_seed_and_pose_give_the_same_bytes():
