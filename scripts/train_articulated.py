@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--batch-subjects", type=int, default=None, help="override DistillConfig.batch_subjects")
     parser.add_argument("--rays", type=int, default=None, help="override DistillConfig.rays_per_subject")
+    parser.add_argument("--decoder-lr-multiplier", type=float, default=None,
+                        help="override the default config's decoder learning-rate multiplier")
     args = parser.parse_args()
     if args.export_now and not args.export:
         parser.error("--export-now needs --export")
@@ -79,7 +81,10 @@ def main() -> None:
     if args.rays:
         cfg = dataclasses.replace(cfg, rays_per_subject=args.rays)
     oracle = FigureGenerator()
-    model = ArticulatedTriPlane(default_figure_config(), name="default_figure").train()
+    config = default_figure_config()
+    if args.decoder_lr_multiplier:
+        config = dataclasses.replace(config, decoder_lr_multiplier=args.decoder_lr_multiplier)
+    model = ArticulatedTriPlane(config, name="default_figure").train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed)

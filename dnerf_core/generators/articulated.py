@@ -50,6 +50,11 @@ VERSION = 1
 MASKED_SIGMA = -1.0e4
 # GNARF pushes its body mesh out by 0.05 to bound the rays; our figure is ~1.8 units tall.
 DEFAULT_MARGIN = 0.05
+# The rest pose plus the margin spans about x in [-0.45, 0.45], y in [-1.01, 0.83], z in [-0.19, 0.29]
+# for every seed (procedural/figure.py); this maps it into the planes' [-1, 1] cube, 2x finer in x and
+# 3x finer in z than the world box.
+CANONICAL_PLANE_OFFSET = (0.0, 0.08, -0.03)
+CANONICAL_PLANE_SCALE = (2.0, 1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,16 @@ class ArticulatedConfig:
 
     margin: samples farther than this (world units) from every posed proxy get no density;
     consistent_ownership: also mask samples whose canonical point another part owns in the rest
-    pose (no ghosts of a neighbour's volume near bent joints; see the module docstring).
+    pose (no ghosts of a neighbour's volume near bent joints; see the module docstring);
+    plane_offset / plane_scale: where a rest-frame point reads the tri-plane, (p + offset) * scale
+    per axis: the rest-pose figure is tall and thin, so stretching x and z spends the planes'
+    texels on it instead of on empty space (a fixed affine map, the same for every subject).
     """
 
     margin: float = DEFAULT_MARGIN
     consistent_ownership: bool = True
+    plane_offset: tuple[float, float, float] = CANONICAL_PLANE_OFFSET
+    plane_scale: tuple[float, float, float] = CANONICAL_PLANE_SCALE
 
 
 @dataclass(frozen=True)
@@ -135,9 +145,19 @@ class ArticulatedTriPlane(TriPlaneGAN):
         return [p.pose for p in subject.params]
 
     # --- the warped field ----------------------------------------------------------------------
+    def plane_coordinates(self, canonical: Tensor) -> Tensor:
+        """Rest-frame points -> where they read the tri-plane (ArticulatedConfig.plane_offset/scale)."""
+        cfg = self.articulated
+        return (canonical + canonical.new_tensor(cfg.plane_offset)) * canonical.new_tensor(cfg.plane_scale)
+
     def canonical_field(self, subject: Subject) -> FieldFn:
         """The unwarped field over the canonical planes (rest-frame points)."""
-        return super().field(subject)
+        planes, box_warp = subject.planes, self.rendering.box_warp
+
+        def fn(points: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
+            return self.decoder(sample_planes(planes, self.plane_coordinates(points), box_warp))
+
+        return fn
 
     def warp(self, subject: Subject, points: Tensor) -> list[Warp]:
         """[N,P,3] posed points (row i: subject i, or the only subject) -> one Warp per row."""
@@ -155,7 +175,7 @@ class ArticulatedTriPlane(TriPlaneGAN):
             warps = self.warp(subject, points)
             canonical = torch.stack([w.canonical for w in warps])
             keep = torch.stack([w.keep for w in warps])[..., None]
-            sigma, feats = self.decoder(sample_planes(planes, canonical, box_warp))
+            sigma, feats = self.decoder(sample_planes(planes, self.plane_coordinates(canonical), box_warp))
             return torch.where(keep, sigma, torch.full_like(sigma, MASKED_SIGMA)), feats
 
         return fn
@@ -198,7 +218,11 @@ def load_articulated(path: str | Path, name: str | None = None) -> ArticulatedTr
     path = Path(path)
     payload = load_tagged(path, FORMAT, VERSION, "dnerf articulated weight file")
     try:
-        articulated = ArticulatedConfig(**payload["articulated"])
+        settings = dict(payload["articulated"])
+        for key in ("plane_offset", "plane_scale"):
+            if key in settings:
+                settings[key] = tuple(float(v) for v in settings[key])
+        articulated = ArticulatedConfig(**settings)
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: the articulated settings are not valid: {exc}") from exc
     model = ArticulatedTriPlane(config_from_dict(payload["config"]), articulated,
