@@ -50,19 +50,29 @@ def _load_checkpoint(path: Path) -> Generator:
 
 def _build(spec: GeneratorSpec) -> Generator:
     if spec.kind == "procedural":
-        from .procedural import ProceduralGenerator
+        from .procedural import POSABLE_CATEGORIES, ProceduralGenerator
 
+        if spec.arg in POSABLE_CATEGORIES:  # the posable world (procedural/figure.py)
+            from .procedural.figure import FigureGenerator
+
+            return FigureGenerator()
         return ProceduralGenerator(spec.arg)
     if spec.kind == "default":
-        from .procedural import CATEGORIES
+        from .procedural import CATEGORIES, POSABLE_CATEGORIES
 
-        if spec.arg not in CATEGORIES:
-            raise GeneratorSpecError(f"unknown category {spec.arg!r}; known categories: {', '.join(CATEGORIES)}")
+        if spec.arg not in CATEGORIES + POSABLE_CATEGORIES:
+            raise GeneratorSpecError(f"unknown category {spec.arg!r}; known categories: "
+                                     f"{', '.join(CATEGORIES + POSABLE_CATEGORIES)}")
         path = default_weights_path(spec.arg)
         if not path.is_file():
+            script = "train_articulated.py" if spec.arg in POSABLE_CATEGORIES else "train_generator.py"
             raise GeneratorSpecError(
                 f"the default generator for {spec.arg!r} is not in this installation ({path}); "
-                f"train it with scripts/train_generator.py or use procedural:{spec.arg}")
+                f"train it with scripts/{script} or use procedural:{spec.arg}")
+        if spec.arg in POSABLE_CATEGORIES:  # an articulated tri-plane generator (generators/articulated.py)
+            from .articulated import load_articulated
+
+            return load_articulated(path)
         return _load_checkpoint(path)
     if spec.kind == "preset":
         from .triplane_gan import PRESETS, TriPlaneGAN

@@ -1,8 +1,9 @@
 """GeneratorSpec: the name of a generator, parsed once and carried by the generator it loads.
 
 Spellings (what `--generator` and `dnerf_core.load_generator` accept):
-  procedural:<category>        analytic oracle world (exact labels): car, face
-  default:<category>           the small tri-plane generator shipped with the package
+  procedural:<category>        analytic oracle world (exact labels): car, face, figure (posable)
+  default:<category>           the small tri-plane generator shipped with the package (figure:
+                               the articulated one, generators/articulated.py)
   preset:<name>                an EG3D-sized tri-plane generator with random weights (benchmarks)
   eg3d:<path> | <path.pkl>     an official EG3D checkpoint, loaded without running its code
   <path.pt>                    a tri-plane generator saved by dnerf, or a plain EG3D-keyed state dict
