@@ -554,6 +554,18 @@ def bench_surface(quick: bool) -> dict:
     return out
 
 
+def bench_dataset(quick: bool) -> dict:
+    """`dnerf dataset` (issue #24): 200 subjects at 128x128 (quick: 20), one view each, masks +
+    WebDataset + PLY, with the local executor (1 and 2 workers) and Ray, side by side; subjects/s,
+    views/s, peak memory of the whole process tree (scripts/bench_dataset.py does the runs)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_dataset
+
+    args = bench_dataset.parser().parse_args(["--subjects", "20" if quick else "200", "--views", "1",
+                                              "--resolution", "128", "--formats", "folders,webdataset,ply"])
+    return bench_dataset.run(args)
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "matmul": bench_matmul,
     "oracle": bench_oracle,
@@ -565,6 +577,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "inversion": bench_inversion,
     "allocator": bench_allocator,
     "surface": bench_surface,
+    "dataset": bench_dataset,
 }
 
 

@@ -53,7 +53,8 @@ def run_one(name: str, args: argparse.Namespace, work: Path) -> dict:
     cmd = [sys.executable, "-c", "import sys; from dnerf_core.cli import main; main(sys.argv[1:])", "dataset",
            "--generator", args.generator,
            "--subjects", str(args.subjects), "--views", str(args.views), "--resolution", str(args.resolution),
-           "--shard-size", str(args.shard_size), "--formats", args.formats, "--quiet", "--out", str(out),
+           "--shard-size", str(args.shard_size), "--formats", args.formats, "--render", args.render,
+           "--quiet", "--out", str(out),
            *CONFIGS[name]]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -72,7 +73,7 @@ def run_one(name: str, args: argparse.Namespace, work: Path) -> dict:
             "peak_rss_mb": round(peak / 2 ** 20, 1)}
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--generator", default="default:car")
     ap.add_argument("--subjects", type=int, default=200)
@@ -80,14 +81,19 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--shard-size", type=int, default=10)
     ap.add_argument("--formats", default="folders,webdataset,ply,pts")
+    ap.add_argument("--render", default="fast", help="render path: volume, fast or surface")
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of " + ", ".join(CONFIGS))
     ap.add_argument("--json", default=None, help="also write the report here")
     ap.add_argument("--keep", action="store_true", help="keep the datasets (default: deleted)")
-    args = ap.parse_args()
+    return ap
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Every configuration of args.configs, side by side -> the report."""
     names = [n for n in args.configs.split(",") if n]
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
-        ap.error(f"unknown config {unknown[0]!r}; known: {', '.join(CONFIGS)}")
+        raise SystemExit(f"unknown config {unknown[0]!r}; known: {', '.join(CONFIGS)}")
     work = Path(tempfile.mkdtemp(prefix="dnerf-bench-dataset-"))
     try:
         results = [run_one(n, args, work) for n in names]
@@ -96,8 +102,14 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     report = {"benchmark": "dnerf dataset", "generator": args.generator, "subjects": args.subjects,
               "views": args.views, "resolution": args.resolution, "shard_size": args.shard_size,
-              "formats": args.formats, "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg(),
+              "formats": args.formats, "render": args.render, "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg(),
               "python": platform.python_version(), "results": results}
+    return report
+
+
+def main() -> None:
+    args = parser().parse_args()
+    report = run(args)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
