@@ -241,6 +241,12 @@ class TriPlaneGAN(nn.Module):
         sig = [self.field(subject)(p, p)[0][..., 0] for p in points.split(self.chunk_rays * 16, dim=1)]
         return eg3d_density(torch.cat(sig, dim=1))
 
+    def density_summed(self, subject: Subject, points: Tensor) -> Tensor:
+        """density() through field_summed (what the occupancy grid is built from: faster, the same
+        numbers up to float rounding)."""
+        sig = [self.field_summed(subject)(p, p)[0][..., 0] for p in points.split(self.chunk_rays * 16, dim=1)]
+        return eg3d_density(torch.cat(sig, dim=1))
+
     def labels_at(self, subject: Subject, points: Tensor) -> None:
         return None
 
@@ -253,9 +259,11 @@ class TriPlaneGAN(nn.Module):
         half = grid_half_extent(reach, cfg.occupancy_resolution)
         grid = subject.occupancy
         if not (isinstance(grid, OccupancyGrid)
-                and grid.matches(cfg.occupancy_resolution, cfg.occupancy_threshold, half, len(subject))):
-            grid = build_occupancy(lambda p: self.density(subject, p), len(subject), reach,
-                                   cfg.occupancy_resolution, cfg.occupancy_threshold, device=subject.planes.device)
+                and grid.matches(cfg.occupancy_resolution, cfg.occupancy_threshold, half, len(subject),
+                                 cfg.occupancy_subsamples)):
+            grid = build_occupancy(lambda p: self.density_summed(subject, p), len(subject), reach,
+                                   cfg.occupancy_resolution, cfg.occupancy_threshold, cfg.occupancy_subsamples,
+                                   device=subject.planes.device)
             subject.occupancy = grid
         return grid
 

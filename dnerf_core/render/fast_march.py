@@ -233,19 +233,8 @@ def _coarse_pass(field: FieldFn, origins: Tensor, directions: Tensor, config: Re
     s = config.depth_resolution
     depths = stratified_depths(n, r, config.ray_start, config.ray_end, s, None, origins.dtype, origins.device)[..., 0]
     occ = _occupied(grid, origins, directions, depths)
-    keep = dilate_along_rays(occ)
     ev = _Evaluated(field, origins, directions, depths)
-    alive = torch.ones(n, r, 1, dtype=torch.bool, device=origins.device)
-    trans = torch.ones(n, r, 1, dtype=depths.dtype, device=depths.device)
-    for start in range(0, s, coarse_segment):
-        stop = min(s, start + coarse_segment)
-        ev.evaluate(keep[:, :, start:stop] & alive, start)
-        if stop < s:  # transmittance on arrival at sample stop-1: the intervals decided so far
-            lo = max(start - 1, 0)
-            alpha = masked_alphas(ev.sigma[..., lo:stop], depths[..., lo:stop], ev.evaluated[..., lo:stop],
-                                  density_activation)
-            trans = trans * torch.prod(1 - alpha + TRANSMITTANCE_EPS, dim=-1, keepdim=True)
-            alive = trans >= config.termination_transmittance
+    _evaluate_front_to_back(ev, dilate_along_rays(occ), config, density_activation, coarse_segment)
     return ev, occ
 
 
@@ -267,7 +256,27 @@ def _importance_pass(ev: "_Evaluated", occ: Tensor, config: RenderingConfig, gri
     occ_fine = _occupied(grid, ev.origins, ev.directions, fine)
     order = ev.merge(fine)
     occ = torch.cat([occ, occ_fine], dim=-1).gather(-1, order)
-    ev.evaluate(dilate_along_rays(occ) & (ev.depths <= t_stop) & ~ev.evaluated)
+    want = dilate_along_rays(occ) & (ev.depths <= t_stop) & ~ev.evaluated
+    _evaluate_front_to_back(ev, want, config, density_activation, 2 * COARSE_SEGMENT)
+
+
+def _evaluate_front_to_back(ev: "_Evaluated", want: Tensor, config: RenderingConfig,
+                            density_activation: DensityActivation, segment: int) -> None:
+    """Evaluate the wanted samples [N,R,S] a segment at a time along the rays; after each segment,
+    rays whose transmittance (over the samples decided so far, exactly as the composite will
+    see them) fell below config.termination_transmittance evaluate nothing more."""
+    n, r, s = want.shape
+    alive = torch.ones(n, r, 1, dtype=torch.bool, device=want.device)
+    trans = torch.ones(n, r, 1, dtype=ev.depths.dtype, device=want.device)
+    for start in range(0, s, segment):
+        stop = min(s, start + segment)
+        ev.evaluate(want[:, :, start:stop] & alive, start)
+        if stop < s:  # transmittance on arrival at sample stop-1
+            lo = max(start - 1, 0)
+            alpha = masked_alphas(ev.sigma[..., lo:stop], ev.depths[..., lo:stop], ev.evaluated[..., lo:stop],
+                                  density_activation)
+            trans = trans * torch.prod(1 - alpha + TRANSMITTANCE_EPS, dim=-1, keepdim=True)
+            alive = trans >= config.termination_transmittance
 
 
 def _occupied(grid: OccupancyGrid, origins: Tensor, directions: Tensor, depths: Tensor) -> Tensor:

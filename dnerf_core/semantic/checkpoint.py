@@ -27,7 +27,8 @@ PRE_PARITY_FIELDS = (", importance_bins='samples'", ", upconv_order='fir_first'"
 
 # Rendering fields that only steer the fast render path (empty-space skipping, early
 # termination): they change no weight and no volume render, so they are not part of the identity.
-FAST_PATH_FIELDS = ("occupancy_resolution", "occupancy_threshold", "termination_transmittance")
+FAST_PATH_FIELDS = ("occupancy_resolution", "occupancy_threshold", "occupancy_subsamples",
+                    "termination_transmittance")
 _FAST_PATH_FIELD_TEXT = re.compile(r", (?:%s)=[^,)]*" % "|".join(FAST_PATH_FIELDS))
 
 
