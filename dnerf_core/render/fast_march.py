@@ -7,13 +7,15 @@ can matter (stateless).
   sample's interval needs its neighbour's true value. An interval with an unevaluated end gets
   zero density; both its ends then lie in empty cells, where the density is below the grid's
   threshold.
-- Compaction: the samples to evaluate are gathered into one flat batch per row, evaluated in one
-  call, and scattered back; rays with nothing to evaluate (they miss every occupied cell) cost
-  no evaluation at all.
-- Early termination: the coarse pass runs in segments along the ray; a ray whose transmittance
-  has fallen below config.termination_transmittance evaluates no later coarse sample, and no
-  importance sample beyond the coarse sample where that happened. What it skips weighs less
-  than that transmittance in every output.
+- Compaction: the samples to evaluate are gathered into one flat batch (per batch row), evaluated
+  in ONE field call, and their raw sigma scattered back into a dense [N,R,S] array; their features
+  stay compact and are composited straight from there (a segmented sum per ray), so no dense
+  [N,R,S,C] buffer is ever filled with zeros. Rays that meet no occupied cell (a slab test against
+  the box around the occupied cells) are background at once: no lookups, no evaluations.
+- Early termination: samples are evaluated front to back in segments along the ray, in both
+  passes; once a ray's transmittance has fallen below config.termination_transmittance it
+  evaluates nothing more, and no importance sample lies past the coarse sample where that
+  happened. What it skips weighs less than that transmittance in every output.
 The importance depths come from the same importance_depths as the reference (the coarse weights
 differ only by what skipping drops), the merged samples are sorted the same way and composited
 with the same formulas, so raymarch.march stays the reference and slow twin.
@@ -208,8 +210,8 @@ def march_fast(field: FieldFn, origins: Tensor, directions: Tensor, config: Rend
     ev, occ = _coarse_pass(field, o, d, config, grid, density_activation, coarse_segment)
     if config.depth_resolution_importance > 0:
         _importance_pass(ev, occ, config, grid, density_activation)
-    weights = masked_alphas(ev.sigma, ev.depths, ev.evaluated, density_activation)
-    weights = weights * transmittance_at_samples(weights)[..., :-1]
+    alpha = masked_alphas(ev.sigma, ev.depths, ev.evaluated, density_activation)
+    weights = alpha * transmittance_at_samples(alpha)[..., :-1]
     feats = ev.composite(weights)
     opacity = weights.sum(dim=-1, keepdim=True)
     depths = ev.depths[..., None]
