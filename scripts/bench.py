@@ -621,37 +621,38 @@ def bench_fast(quick: bool) -> dict:
     """Issue #23 side by side: volume vs fast path (labeled views of the default car and face at
     128^2, EG3D size before the super-resolution vs the official code, the lazy semantic tri-plane
     with the fast path vs the materialized one), decoder evaluations, FLOP/s share, agreement.
-    Also written to research/results/bench_fast.json."""
-    repeats = 1
+    Written to research/results/bench_fast.json after every section (a long run keeps what it has)."""
+    from dnerf_core.io.atomic import atomic_write_text
+
     gflops = bench_matmul(quick)["gflops"]
     out = {"matmul_gflops": gflops}
-    for spec in ("default:car", "default:face"):
-        row = _run_child({"spec": spec, "kind": "fast_default", "views": 1 if quick else 3, "repeats": repeats})
+
+    def save(key, value):
+        out[key] = value
+        FAST_OUT.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(FAST_OUT, json.dumps(out, indent=2) + "\n")
+        print(f"[bench] fast: {key} done", file=sys.stderr, flush=True)
+
+    def share(row):
         for path in ("volume", "fast"):
             row[path]["share_of_matmul_peak"] = row[path]["mlp_gflops_reached"] / gflops
-        out[spec] = row
-    eg3d = _run_child({"kind": "fast_eg3d", "views": 1 if quick else 2, "repeats": 1})
-    for path in ("volume", "fast"):
-        eg3d[path]["share_of_matmul_peak"] = eg3d[path]["mlp_gflops_reached"] / gflops
-    out["eg3d_before_superres"] = eg3d
+        return row
+
+    save("eg3d_before_superres", share(_run_child({"kind": "fast_eg3d", "views": 1 if quick else 2, "repeats": 1})))
     sem = {kind: _run_child({"spec": EG3D_SPEC, "kind": kind, "resolution": 32, "repeats": 1})
            for kind in ("semantic_lazy_fast", "semantic_lazy", "semantic_materialized")}
     mat = sem["semantic_materialized"]
     for kind in ("semantic_lazy_fast", "semantic_lazy"):
         sem[f"{kind}_vs_materialized"] = {"time_ratio": mat["seconds"] / sem[kind]["seconds"],
                                           "memory_ratio": mat["peak_increase_mb"] / max(sem[kind]["peak_increase_mb"], 1.0)}
-    out["eg3d_semantic_lazy_vs_materialized"] = sem
-    out["agreement"] = {
-        "default:car": _run_child({"spec": "default:car", "kind": "fast_agreement", "resolution": 128,
-                                   "seeds": 2 if quick else 3}),
-        "default:face": _run_child({"spec": "default:face", "kind": "fast_agreement", "resolution": 128,
-                                    "seeds": 2 if quick else 3}),
-        EG3D_SPEC: _run_child({"spec": EG3D_SPEC, "kind": "fast_agreement", "resolution": 64, "seeds": 2}),
-    }
-    from dnerf_core.io.atomic import atomic_write_text
-
-    FAST_OUT.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(FAST_OUT, json.dumps(out, indent=2) + "\n")
+    save("eg3d_semantic_lazy_vs_materialized", sem)
+    agreement = {}
+    for spec, res, seeds in (("default:car", 128, 2 if quick else 3), ("default:face", 128, 2 if quick else 3),
+                             (EG3D_SPEC, 64, 2)):
+        agreement[spec] = _run_child({"spec": spec, "kind": "fast_agreement", "resolution": res, "seeds": seeds})
+        save("agreement", agreement)
+    for spec in ("default:car", "default:face"):
+        save(spec, share(_run_child({"spec": spec, "kind": "fast_default", "views": 1 if quick else 3, "repeats": 1})))
     return out
 
 
