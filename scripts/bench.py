@@ -108,6 +108,9 @@ def child_generator(task: dict) -> dict:
         return _labeled_views(task)
     if task["kind"] == "eg3d_views":
         return child_eg3d_views(task)
+    if task["kind"] in FAST_CHILDREN:
+        torch.set_grad_enabled(False)
+        return FAST_CHILDREN[task["kind"]](task)
     torch.manual_seed(0)
     gen, label = _load(task["spec"])
     if "chunk_rays" in task:
@@ -137,7 +140,7 @@ def child_generator(task: dict) -> dict:
         with torch.no_grad():
             sec = _median_seconds(lambda: branch.render(gen, subject, cams, res, chunk_rays=gen.chunk_rays), repeats)
         out = {"views_per_second": len(cams) / sec}
-    elif task["kind"] in ("semantic_lazy", "semantic_materialized"):
+    elif task["kind"] in ("semantic_lazy", "semantic_materialized", "semantic_lazy_fast"):
         out = _semantic_view(gen, task, repeats)
     elif task["kind"] == "first_view":  # synthesis + one full view (super-resolution included)
         sec = _median_seconds(lambda: gen.render(gen.sample([1]), cams[0], res), repeats)
@@ -236,10 +239,15 @@ def _semantic_view(gen, task: dict, repeats: int) -> dict:
     cams = orbit_cameras(0.0, 0.0, gen.orbit)
     res = task["resolution"]
 
+    if task["kind"] == "semantic_lazy_fast":  # the grid is the subject's, built once: not this view's cost
+        gen.occupancy(subject)
+
     def run():
         with torch.no_grad():
             if task["kind"] == "semantic_lazy":
                 return branch.render(gen, subject, cams, res, chunk_rays=SEMANTIC_CHUNK_RAYS)
+            if task["kind"] == "semantic_lazy_fast":
+                return branch.render(gen, subject, cams, res, chunk_rays=SEMANTIC_CHUNK_RAYS, path="fast")
             field = branch.field_materialized(branch.planes_materialized(subject))
             return branch.render(gen, subject, cams, res, field=field, chunk_rays=SEMANTIC_CHUNK_RAYS)
 
@@ -566,6 +574,207 @@ def bench_dataset(quick: bool) -> dict:
     return bench_dataset.run(args)
 
 
+# --- issue #23: the fast volume path (occupancy grid + early termination) vs the volume path ----
+FAST_RESOLUTION = 128
+# the default generator's decoder: 32 -> 64 -> 33 multiply-adds per evaluation
+GEN_DECODER_MACS = 32 * 64 + 64 * 33
+
+
+class DecoderCounter:
+    """Counts the points every decoder MLP of a render evaluates (forward hooks on the generator's
+    decoder and the semantic decoder's last layer): real counts, whatever path ran."""
+
+    def __init__(self, gen, branch=None):
+        self.counts = {"generator": 0, "semantic": 0}
+        self._hooks = [gen.decoder.net.register_forward_hook(self._hook("generator"))]
+        if branch is not None:
+            self._hooks.append(branch.decoder.fc1.register_forward_hook(self._hook("semantic")))
+
+    def _hook(self, name):
+        def fn(module, inputs, output):
+            self.counts[name] += inputs[0].shape[:-1].numel()
+        return fn
+
+    def reset(self):
+        self.counts = {k: 0 for k in self.counts}
+
+
+def _semantic_macs(branch) -> int:
+    """Multiply-adds of one lazy semantic evaluation after the projected planes (mid layers + fc1)."""
+    dec = branch.decoder
+    return sum(m.in_features * m.out_features for m in dec.mid) + dec.fc1.in_features * dec.fc1.out_features
+
+
+def _time_views(fn, cams, repeats: int) -> float:
+    """Median seconds per view of fn(camera) over the cameras (after one warm-up view)."""
+    fn(cams[0])
+    return _median_seconds(lambda: [fn(cams[i]) for i in range(len(cams))], repeats, warmup=0) / len(cams)
+
+
+def child_fast_default(task: dict) -> dict:
+    """default:<category> labeled views (RGB + mask + depth) of a cached subject at 128x128, volume
+    vs fast, side by side: seconds per view, decoder evaluations per view, the one-time grid build,
+    and the share of the measured matmul FLOP/s the decoder MLPs reach."""
+    from dnerf_core import load_generator as load_labeled
+    from dnerf_core.cameras import random_orbit_cameras
+
+    labeled = load_labeled(task["spec"], device="cpu")
+    gen, branch = labeled.generator, labeled.branch
+    subject = labeled.sample([1_000_001])
+    cams = random_orbit_cameras(task["views"], labeled.orbit, torch.Generator().manual_seed(3))
+    counter = DecoderCounter(gen, branch)
+    t0 = time.perf_counter()
+    grid = gen.occupancy(subject)
+    build = time.perf_counter() - t0
+    out = {"generator": task["spec"], "resolution": FAST_RESOLUTION, "views": len(cams),
+           "grid_build_seconds": build, "grid_build_evaluations": counter.counts["generator"],
+           "grid_occupied_fraction": grid.occupied_fraction().item()}
+    for path in ("volume", "fast"):
+        sec = _time_views(lambda c: labeled.render(subject, c, FAST_RESOLUTION, path=path), cams, task["repeats"])
+        counter.reset()
+        labeled.render(subject, cams[0], FAST_RESOLUTION, path=path)
+        ev = dict(counter.counts)
+        macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(branch)
+        out[path] = {"seconds_per_view": sec, "views_per_second": 1 / sec,
+                     "decoder_evaluations_per_view": ev, "mlp_gflop_per_view": 2 * macs / 1e9,
+                     "mlp_gflops_reached": 2 * macs / 1e9 / sec}
+    out["speedup"] = out["volume"]["seconds_per_view"] / out["fast"]["seconds_per_view"]
+    out["views_to_repay_grid_build"] = build / (out["volume"]["seconds_per_view"] - out["fast"]["seconds_per_view"])
+    return {**out, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _eg3d_with_branch():
+    """The ffhq512-128-size generator (random weights) and a random-init semantic branch on it."""
+    from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig
+
+    gen, label = _load(EG3D_SPEC)
+    branch = SemanticBranch.for_generator(gen, SemanticConfig(num_classes=9)).eval()
+    return gen, branch, label
+
+
+def child_fast_eg3d(task: dict) -> dict:
+    """EG3D size, further views of a cached subject: everything before the super-resolution at
+    128^2 (raw RGB, features, depth, semantic labels from the lazy branch) volume vs fast."""
+    from dnerf_core.cameras import random_orbit_cameras, ray_bundle
+    from dnerf_core.semantic.render import render_semantic_rays
+
+    torch.manual_seed(0)
+    gen, branch, label = _eg3d_with_branch()
+    subject = gen.sample([1])
+    cams = random_orbit_cameras(task["views"], gen.orbit, torch.Generator().manual_seed(3))
+    t0 = time.perf_counter()
+    planes = branch.planes(subject)
+    planes_sec = time.perf_counter() - t0
+    field = branch.field(planes)
+    counter = DecoderCounter(gen, branch)
+    t0 = time.perf_counter()
+    grid = gen.occupancy(subject)
+    build = time.perf_counter() - t0
+    out = {"generator": label, "resolution": FAST_RESOLUTION, "views": len(cams),
+           "semantic_planes_seconds_once_per_subject": planes_sec, "grid_build_seconds": build,
+           "grid_occupied_fraction": grid.occupied_fraction().item(), "official_before_superres_seconds":
+           OFFICIAL_EG3D["further_view_before_superres_seconds"]}
+
+    def view(cam, path):
+        r = ray_bundle(cam, FAST_RESOLUTION)
+        return render_semantic_rays(gen, subject, field, r.origins.reshape(1, -1, 3), r.directions.reshape(1, -1, 3),
+                                    branch.config.num_classes, gen.chunk_rays, path)
+
+    for path in ("volume", "fast"):
+        sec = _time_views(lambda c: view(c, path), cams, task["repeats"])
+        counter.reset()
+        view(cams[0], path)
+        ev = dict(counter.counts)
+        macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(branch)
+        out[path] = {"seconds_per_view": sec, "decoder_evaluations_per_view": ev,
+                     "mlp_gflops_reached": 2 * macs / 1e9 / sec,
+                     "speedup_vs_official": OFFICIAL_EG3D["further_view_before_superres_seconds"] / sec}
+    out["speedup"] = out["volume"]["seconds_per_view"] / out["fast"]["seconds_per_view"]
+    return {**out, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_fast_agreement(task: dict) -> dict:
+    """Agreement of the fast path with the volume render on held-out seeds and poses (issue #23,
+    item 3): default generators' labeled views; at EG3D size the raw views with the random-init
+    branch's raw labels (no trained branch exists there)."""
+    from dnerf_core.cameras import random_orbit_cameras
+    from dnerf_core.generators.base import RenderOutput
+    from dnerf_core.io.splits import heldout_seeds
+    from dnerf_core.render.agreement import pooled_agreement, render_agreement
+
+    res, seeds = task["resolution"], heldout_seeds(task["seeds"], offset=700)
+    rows = []
+    if task["spec"] == EG3D_SPEC:
+        torch.manual_seed(0)
+        gen, branch, _ = _eg3d_with_branch()
+        n_classes, size = branch.config.num_classes, 2 * gen.bounds
+        for i, seed in enumerate(seeds):
+            subject = gen.sample([seed])
+            cam = random_orbit_cameras(1, gen.orbit, torch.Generator().manual_seed(100 + i))
+            outs = []
+            for path in ("volume", "fast"):
+                sem = branch.render(gen, subject, cam, res, chunk_rays=gen.chunk_rays, path=path)
+                outs.append(RenderOutput(rgb=sem.rgb_raw, rgb_raw=sem.rgb_raw, depth=sem.depth, opacity=sem.opacity,
+                                         labels=sem.probs_raw.argmax(1)))
+            rows.append(render_agreement(outs[0], outs[1], size, n_classes))
+    else:
+        from dnerf_core import load_generator as load_labeled
+
+        labeled = load_labeled(task["spec"], device="cpu")
+        n_classes, size = len(labeled.label_set), 2 * labeled.bounds
+        for i, seed in enumerate(seeds):
+            subject = labeled.sample([seed])
+            cam = random_orbit_cameras(1, labeled.orbit, torch.Generator().manual_seed(100 + i))
+            ref = labeled.render(subject, cam, res)
+            rows.append(render_agreement(ref, labeled.render(subject, cam, res, path="fast"), size, n_classes))
+    return {"generator": task["spec"], "resolution": res, "seeds": seeds,
+            "per_view": [r.to_dict() for r in rows], "worst": pooled_agreement(rows).to_dict()}
+
+
+FAST_CHILDREN = {"fast_default": child_fast_default, "fast_eg3d": child_fast_eg3d,
+                 "fast_agreement": child_fast_agreement}
+FAST_OUT = Path(__file__).resolve().parents[1] / "research" / "results" / "bench_fast.json"
+
+
+def bench_fast(quick: bool) -> dict:
+    """Issue #23 side by side: volume vs fast path (labeled views of the default car and face at
+    128^2, EG3D size before the super-resolution vs the official code, the lazy semantic tri-plane
+    with the fast path vs the materialized one), decoder evaluations, FLOP/s share, agreement.
+    Written to research/results/bench_fast.json after every section (a long run keeps what it has)."""
+    from dnerf_core.io.atomic import atomic_write_text
+
+    gflops = bench_matmul(quick)["gflops"]
+    out = {"matmul_gflops": gflops}
+
+    def save(key, value):
+        out[key] = value
+        FAST_OUT.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(FAST_OUT, json.dumps(out, indent=2) + "\n")
+        print(f"[bench] fast: {key} done", file=sys.stderr, flush=True)
+
+    def share(row):
+        for path in ("volume", "fast"):
+            row[path]["share_of_matmul_peak"] = row[path]["mlp_gflops_reached"] / gflops
+        return row
+
+    save("eg3d_before_superres", share(_run_child({"kind": "fast_eg3d", "views": 1 if quick else 2, "repeats": 1})))
+    sem = {kind: _run_child({"spec": EG3D_SPEC, "kind": kind, "resolution": 32, "repeats": 1})
+           for kind in ("semantic_lazy_fast", "semantic_lazy", "semantic_materialized")}
+    mat = sem["semantic_materialized"]
+    for kind in ("semantic_lazy_fast", "semantic_lazy"):
+        sem[f"{kind}_vs_materialized"] = {"time_ratio": mat["seconds"] / sem[kind]["seconds"],
+                                          "memory_ratio": mat["peak_increase_mb"] / max(sem[kind]["peak_increase_mb"], 1.0)}
+    save("eg3d_semantic_lazy_vs_materialized", sem)
+    agreement = {}
+    for spec, res, seeds in (("default:car", 128, 2 if quick else 3), ("default:face", 128, 2 if quick else 3),
+                             (EG3D_SPEC, 64, 2)):
+        agreement[spec] = _run_child({"spec": spec, "kind": "fast_agreement", "resolution": res, "seeds": seeds})
+        save("agreement", agreement)
+    for spec in ("default:car", "default:face"):
+        save(spec, share(_run_child({"spec": spec, "kind": "fast_default", "views": 1 if quick else 3, "repeats": 1})))
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "matmul": bench_matmul,
     "oracle": bench_oracle,
@@ -578,6 +787,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "allocator": bench_allocator,
     "surface": bench_surface,
     "dataset": bench_dataset,
+    "fast": bench_fast,
 }
 
 

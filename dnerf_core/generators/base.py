@@ -91,9 +91,16 @@ class Generator(Protocol):
 
     def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject: ...
 
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
+               path: str = "volume") -> RenderOutput:
         """Render len(cameras) views. A one-subject batch is broadcast over all cameras;
-        otherwise len(subject) must equal len(cameras)."""
+        otherwise len(subject) must equal len(cameras).
+
+        path: "volume", the full two-pass march (the reference), or "fast", the same march
+        skipping empty space (the subject's occupancy grid, built on the first fast render and
+        cached in subject.occupancy) and stopping rays at opaque surfaces; it agrees with the
+        volume render within the figures tests/render/test_fast_march.py pins. Anything else
+        (render.config.MARCH_PATHS) raises DnerfError."""
         ...
 
     def density(self, subject: Subject, points: Tensor) -> Tensor:

@@ -59,7 +59,8 @@ class SurfaceOracleLabels:
         return self.generator.sample(seeds)
 
     @torch.no_grad()
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
-        out = self.generator.render(subject, cameras, resolution)
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
+               path: str = "volume") -> RenderOutput:
+        out = self.generator.render(subject, cameras, resolution, path=path)
         labels = oracle_labels_on_surface(self.oracle, subject.seeds, cameras, out.depth, out.opacity)
         return replace(out, labels=labels)

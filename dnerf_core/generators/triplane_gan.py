@@ -17,9 +17,11 @@ from torch import Tensor, nn
 from ..cameras import Cameras, OrbitSpec, focal_from_fov, orbit_cameras, ray_bundle
 from ..device import low_precision_dtype
 from ..errors import DnerfError
-from ..render.config import DEFAULT_CHUNK_RAYS, RenderingConfig
+from ..render.config import DEFAULT_CHUNK_RAYS, FAST_CHUNK_RAYS, RenderingConfig, check_march_path
+from ..render.fast_march import march_fast_chunked
+from ..render.occupancy import OccupancyGrid, build_occupancy, grid_half_extent, triplane_reach
 from ..render.raymarch import eg3d_density, march_chunked
-from ..render.triplane import channels_innermost, sample_planes
+from ..render.triplane import channels_innermost, sample_planes, sample_planes_summed
 from .base import RenderOutput, Subject
 from .networks.decoder import TriPlaneDecoder
 from .networks.layers import NoiseMode
@@ -224,18 +226,64 @@ class TriPlaneGAN(nn.Module):
 
         return fn
 
+    def field_summed(self, subject: Subject):
+        """field(), the planes sampled summed (render/triplane.sample_planes_summed): the same
+        numbers up to float rounding, faster; what the fast path marches."""
+        planes, box_warp = subject.planes, self.rendering.box_warp
+
+        def fn(points: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
+            return self.decoder.decode_summed(sample_planes_summed(planes, points, box_warp), N_PLANES)
+
+        return fn
+
     def density(self, subject: Subject, points: Tensor) -> Tensor:
         """[B,P] activated density at world points [B,P,3] (chunked)."""
         sig = [self.field(subject)(p, p)[0][..., 0] for p in points.split(self.chunk_rays * 16, dim=1)]
+        return eg3d_density(torch.cat(sig, dim=1))
+
+    def density_summed(self, subject: Subject, points: Tensor) -> Tensor:
+        """density() through field_summed (what the occupancy grid is built from: faster, the same
+        numbers up to float rounding)."""
+        sig = [self.field_summed(subject)(p, p)[0][..., 0] for p in points.split(self.chunk_rays * 16, dim=1)]
         return eg3d_density(torch.cat(sig, dim=1))
 
     def labels_at(self, subject: Subject, points: Tensor) -> None:
         return None
 
     @torch.no_grad()
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
+    def occupancy(self, subject: Subject) -> OccupancyGrid:
+        """The subject's occupancy grid (render/occupancy.py): built from the frozen density on the
+        first call, cached on the Subject, rebuilt only when the rendering config asks for another."""
+        cfg = self.rendering
+        reach = triplane_reach(cfg.box_warp, subject.planes.shape[-1])
+        half = grid_half_extent(reach, cfg.occupancy_resolution)
+        grid = subject.occupancy
+        if not (isinstance(grid, OccupancyGrid)
+                and grid.matches(cfg.occupancy_resolution, cfg.occupancy_threshold, half, len(subject),
+                                 cfg.occupancy_subsamples)):
+            grid = build_occupancy(lambda p: self.density_summed(subject, p), len(subject), reach,
+                                   cfg.occupancy_resolution, cfg.occupancy_threshold, cfg.occupancy_subsamples,
+                                   device=subject.planes.device)
+            subject.occupancy = grid
+        return grid
+
+    def march_rays(self, subject: Subject, origins: Tensor, directions: Tensor, path: str = "volume"):
+        """MarchedRays of rays [N,R,3] through the subject: the reference march ("volume") or its
+        fast twin ("fast": occupancy grid + early termination, render/fast_march.py)."""
+        check_march_path(path)
+        if path == "fast":
+            grid = self.occupancy(subject)
+            return march_fast_chunked(self.field_summed(subject), origins, directions, self.rendering, grid,
+                                      max(self.chunk_rays, FAST_CHUNK_RAYS))
+        return march_chunked(self.field(subject), origins, directions, self.rendering, self.chunk_rays)
+
+    @torch.no_grad()
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
+               path: str = "volume") -> RenderOutput:
         """Render len(cameras) views; `resolution` overrides the neural rendering resolution (the
-        super-resolved output keeps the config's img_resolution)."""
+        super-resolved output keeps the config's img_resolution); path: "volume" (the reference
+        march) or "fast" (the same march skipping empty space and stopping at opaque surfaces)."""
+        check_march_path(path)
         n_views, n_subj = len(cameras), len(subject)
         if n_subj not in (1, n_views):
             raise DnerfError(f"{n_subj} subjects for {n_views} cameras: pass one subject or one per camera")
@@ -244,7 +292,7 @@ class TriPlaneGAN(nn.Module):
         origins, dirs = rays.origins, rays.directions
         if n_subj == 1:  # all views through one set of planes: one long batch of rays
             origins, dirs = origins.reshape(1, -1, 3), dirs.reshape(1, -1, 3)
-        marched = march_chunked(self.field(subject), origins, dirs, self.rendering, self.chunk_rays)
+        marched = self.march_rays(subject, origins, dirs, path)
         feats, depth, opacity = marched.features, marched.depth, marched.opacity
         img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         feature_image, depth, opacity = img(feats), img(depth), img(opacity)

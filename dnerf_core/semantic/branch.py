@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
 from ..generators.base import Subject
-from ..render.config import DEFAULT_CHUNK_RAYS
+from ..render.config import DEFAULT_CHUNK_RAYS, check_march_path
 from ..render.triplane import sample_planes, sample_planes_summed
 from . import augmented
 from .augmented import AugmentedLayout
@@ -122,11 +122,14 @@ class SemanticBranch(nn.Module):
     # --- images --------------------------------------------------------------------------------
     def render(self, generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
                planes: Tensor | None = None, field: SemanticFieldFn | None = None,
-               chunk_rays: int = DEFAULT_CHUNK_RAYS) -> SemanticRender:
+               chunk_rays: int = DEFAULT_CHUNK_RAYS, *, path: str = "volume") -> SemanticRender:
         """Semantic views (one subject broadcast over the cameras, or one subject per camera).
 
         planes: precomputed self.planes(subject); field: another semantic field (the reference);
-        chunk_rays: rays marched at once (the materialized reference needs small chunks)."""
+        chunk_rays: rays marched at once (the materialized reference needs small chunks);
+        path: the generator's "volume" march or its "fast" twin (semantic/render.py). A branch
+        with its own density (no density prior) cannot ride on the generator's weights: it is
+        always rendered on the volume path."""
         n_views, n_subj = len(cameras), len(subject)
         if n_subj not in (1, n_views):
             raise DnerfError(f"{n_subj} subjects for {n_views} cameras: pass one subject or one per camera")
@@ -137,7 +140,10 @@ class SemanticBranch(nn.Module):
         o, d = rays.origins, rays.directions
         if n_subj == 1:
             o, d = o.reshape(1, -1, 3), d.reshape(1, -1, 3)
-        out = render_semantic_rays(generator, subject, field, o, d, self.config.num_classes, chunk_rays)
+        check_march_path(path)
+        if not self.config.density_prior:
+            path = "volume"
+        out = render_semantic_rays(generator, subject, field, o, d, self.config.num_classes, chunk_rays, path)
         img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         probs, feats = img(out.probs), img(out.features)
         logits = self.superres(log_probs(probs), feats)

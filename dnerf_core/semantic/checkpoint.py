@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,8 +25,15 @@ VERSION = 1
 PRE_PARITY_FIELDS = (", importance_bins='samples'", ", upconv_order='fir_first'")
 
 
+# Rendering fields that only steer the fast render path (empty-space skipping, early
+# termination): they change no weight and no volume render, so they are not part of the identity.
+FAST_PATH_FIELDS = ("occupancy_resolution", "occupancy_threshold", "occupancy_subsamples",
+                    "termination_transmittance")
+_FAST_PATH_FIELD_TEXT = re.compile(r", (?:%s)=[^,)]*" % "|".join(FAST_PATH_FIELDS))
+
+
 def _config_text(config) -> str:
-    text = repr(config)
+    text = _FAST_PATH_FIELD_TEXT.sub("", repr(config))
     for old in PRE_PARITY_FIELDS:
         text = text.replace(old, "")
     return text

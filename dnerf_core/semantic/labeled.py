@@ -30,8 +30,10 @@ class LabeledGenerator(LabelingWrapper):
                           for p in points.split(LABEL_QUERY_CHUNK, dim=1)], dim=1)
 
     @torch.no_grad()
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
-        sem = self.branch.render(self.generator, subject, cameras, resolution)
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
+               path: str = "volume") -> RenderOutput:
+        """Labeled views; path "volume" (reference march) or "fast" (render/fast_march.py)."""
+        sem = self.branch.render(self.generator, subject, cameras, resolution, path=path)
         probs = torch.softmax(sem.logits, dim=1)
         return RenderOutput(rgb=self.generator.super_resolve(subject, sem.generator_features), rgb_raw=sem.rgb_raw, depth=sem.depth, opacity=sem.opacity,
                             features=sem.features, labels=sem.logits.argmax(1), semantic=probs)

@@ -13,7 +13,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..render.config import DEFAULT_CHUNK_RAYS
+from ..render.config import DEFAULT_CHUNK_RAYS, FAST_CHUNK_RAYS, check_march_path
+from ..render.fast_march import (FastMarchResult, Selection, composite_selected, evaluate_compact, march_fast,
+                                 sample_coefficients)
 from ..render.raymarch import MarchResult, accumulate, composite_probabilities, compute_weights, march, sample_points
 
 # points [N,P,3] -> (semantic features [N,P,F], raw density [N,P,1] or None)
@@ -59,12 +61,53 @@ def semantic_composite(field: SemanticFieldFn, marched: MarchResult, origins: Te
     return composite_semantics(feats.reshape(n, r, s, -1), sigma, marched.weights, marched.depths, num_classes)
 
 
+def semantic_composite_fast(field: SemanticFieldFn, marched: FastMarchResult, origins: Tensor, directions: Tensor,
+                            num_classes: int, background_class: int = 0) -> tuple[Tensor, Tensor]:
+    """semantic_composite for the fast march (render/fast_march.py): the semantic field is
+    evaluated only at the generator's evaluated samples that carry weight, in one compact batch,
+    and composited with the same weights -> (probs [N,R,K], features [N,R,F]). Rays the march
+    did not enter are background. Needs the density prior (the generator's weights)."""
+    n, r, _ = origins.shape
+    o, d = origins[:, marched.rays], directions[:, marched.rays]
+    coef = sample_coefficients(marched.weights)
+    sel = Selection.of(marched.evaluated & (coef > 0))
+    probs = origins.new_zeros(n, r, num_classes)
+    probs[..., background_class] = 1
+    if len(sel) == 0:  # nothing visible: learn the feature count from one point per row
+        feats = field(origins[:, :1])[0]
+        return probs, origins.new_zeros(n, r, feats.shape[-1])
+    pts, _ = sel.points(o, d, marched.depths)
+    (feats, sigma), _ = evaluate_compact(field, sel.rows, n, pts)
+    if sigma is not None:
+        raise ValueError("the fast path composites with the generator's weights: it needs the density prior")
+    r_in = len(marched.rays)
+    inner = composite_selected(torch.softmax(feats[:, :num_classes], dim=-1), sel, coef, n, r_in)
+    inner[..., background_class] += 1 - marched.weights.sum(dim=-1)
+    probs[:, marched.rays] = inner
+    out = origins.new_zeros(n, r, feats.shape[-1])
+    out[:, marched.rays] = composite_selected(feats, sel, coef, n, r_in)
+    return probs, out
+
+
 def render_semantic_rays(generator, subject, field: SemanticFieldFn, origins: Tensor, directions: Tensor,
-                         num_classes: int, chunk_rays: int = DEFAULT_CHUNK_RAYS) -> SemanticRays:
+                         num_classes: int, chunk_rays: int = DEFAULT_CHUNK_RAYS, path: str = "volume") -> SemanticRays:
+    """The generator's march and the semantic field composited on it, chunk by chunk; path
+    "volume" (the reference march) or "fast" (the generator's fast march, its occupancy grid
+    built once and cached on the subject; the semantic field evaluated only where it shows)."""
+    check_march_path(path)
     outs = []
+    if path == "fast":
+        grid = generator.occupancy(subject)
+        gen_field = generator.field_summed(subject)
+        chunk_rays = max(chunk_rays, FAST_CHUNK_RAYS)
     for o, d in zip(origins.split(chunk_rays, dim=1), directions.split(chunk_rays, dim=1)):
-        m = march_generator(generator, subject, o, d)
-        probs, feats = semantic_composite(field, m, o, d, num_classes)
+        if path == "fast":
+            with torch.no_grad():
+                m = march_fast(gen_field, o, d, generator.rendering, grid)
+            probs, feats = semantic_composite_fast(field, m, o, d, num_classes)
+        else:
+            m = march_generator(generator, subject, o, d)
+            probs, feats = semantic_composite(field, m, o, d, num_classes)
         outs.append((probs, feats, m.features, m.depth, m.opacity))
     return SemanticRays(*(torch.cat([o[i] for o in outs], dim=1) for i in range(5)))
 

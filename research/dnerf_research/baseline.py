@@ -182,8 +182,9 @@ class DatasetGANBaseline(LabelingWrapper):
         return None  # a per-pixel classifier has no 3D field to query
 
     @torch.no_grad()
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
-        out = self.generator.render(subject, cameras, resolution)
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
+               path: str = "volume") -> RenderOutput:
+        out = self.generator.render(subject, cameras, resolution, path=path)
         probs = self.classifier.classify_image(pixel_features(out))
         return RenderOutput(rgb=out.rgb, rgb_raw=out.rgb_raw, depth=out.depth, opacity=out.opacity,
                             features=out.features, labels=probs.argmax(1), semantic=probs)

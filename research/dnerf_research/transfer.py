@@ -236,8 +236,9 @@ class TransferBaseline(LabelingWrapper):
         return None  # a 2D segmenter has no 3D field to query
 
     @torch.no_grad()
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
-        out = self.generator.render(subject, cameras, resolution)
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
+               path: str = "volume") -> RenderOutput:
+        out = self.generator.render(subject, cameras, resolution, path=path)
         probs = torch.softmax(self.net(out.rgb.float()), dim=1)
         return RenderOutput(rgb=out.rgb, rgb_raw=out.rgb_raw, depth=out.depth, opacity=out.opacity,
                             features=out.features, labels=probs.argmax(1), semantic=probs)

@@ -23,7 +23,15 @@ class TriPlaneDecoder(nn.Module):
                                  FullyConnected(hidden, 1 + out_features, lr_multiplier=lr_multiplier))
 
     def forward(self, plane_features: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.net(plane_features.mean(dim=1))
+        return self.decode_mean(plane_features.mean(dim=1))
+
+    def decode_summed(self, summed: Tensor, n_planes: int = 3) -> tuple[Tensor, Tensor]:
+        """The same outputs from the planes' features already summed [N,P,C] (the fast render
+        path samples them summed: no [N,3,P,C] intermediate and no strided mean over it)."""
+        return self.decode_mean(summed / n_planes)
+
+    def decode_mean(self, mean_features: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.net(mean_features)
         sigma = x[..., :1]
         feats = x[..., 1:].sigmoid() * (1 + 2 * FEATURE_MARGIN) - FEATURE_MARGIN
         return sigma, feats

@@ -14,7 +14,7 @@ from torch import Tensor
 from ...cameras import Cameras, OrbitSpec, ray_bundle
 from ...errors import DnerfError, GeneratorSpecError
 from ...labels import LabelSet
-from ...render.config import RenderingConfig
+from ...render.config import RenderingConfig, check_march_path
 from ..base import RenderOutput, Subject
 from ..spec import GeneratorSpec
 from . import car, face
@@ -173,7 +173,11 @@ class ProceduralGenerator:
             rgb[rows], labels[rows], depth[rows], opacity[rows] = back(shade), back(lab), back(dep), back(hit.float())
         return RayTrace(rgb, depth[..., None], opacity[..., None], labels)
 
-    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None) -> RenderOutput:
+    def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
+               path: str = "volume") -> RenderOutput:
+        """Exact views. path: "volume" or "fast" give the same exact render: sphere tracing
+        already skips empty space and stops at the surface, so there is nothing to skip."""
+        check_march_path(path)
         res = resolution or self.rendering.neural_resolution
         n_views = len(cameras)
         if len(subject.params) not in (1, n_views):
