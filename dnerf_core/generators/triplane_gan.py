@@ -273,6 +273,8 @@ class TriPlaneGAN(nn.Module):
         check_march_path(path)
         if path == "fast":
             grid = self.occupancy(subject)
+            if not grid.skips_anything():  # a full grid: the compaction would only cost time
+                return march_chunked(self.field(subject), origins, directions, self.rendering, self.chunk_rays)
             return march_fast_chunked(self.field_summed(subject), origins, directions, self.rendering, grid,
                                       max(self.chunk_rays, FAST_CHUNK_RAYS))
         return march_chunked(self.field(subject), origins, directions, self.rendering, self.chunk_rays)

@@ -70,6 +70,11 @@ class OccupancyGrid:
     def __len__(self) -> int:
         return self.cells.shape[0]
 
+    def skips_anything(self) -> bool:
+        """False when every cell of every subject is occupied (random EG3D weights give such
+        grids): there is nothing to skip, and the plain march is then the faster of the two."""
+        return not bool(self.cells.all())
+
     def occupied_fraction(self) -> Tensor:
         """[B] the share of each subject's cells that are occupied."""
         return self.cells.flatten(1).float().mean(dim=1)
