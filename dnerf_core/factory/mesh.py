@@ -41,9 +41,15 @@ class MeshConfig:
     chunk_points: int = DEFAULT_CHUNK_POINTS
 
 
+def subject_device(subject: Subject) -> torch.device:
+    """Where a subject's fields are computed (its planes' device; the CPU for analytic worlds)."""
+    return subject.planes.device if subject.planes is not None else torch.device("cpu")
+
+
 def _query(fn, subject: Subject, points: np.ndarray, chunk: int) -> torch.Tensor:
-    pts = torch.from_numpy(points).float()
-    return torch.cat([fn(subject, pts[None, i:i + chunk])[0] for i in range(0, len(pts), chunk)])
+    """fn(subject, points) over [P,3] numpy points, chunk by chunk on the subject's device -> CPU [P,...]."""
+    pts = torch.from_numpy(points).float().to(subject_device(subject))
+    return torch.cat([fn(subject, pts[None, i:i + chunk])[0].cpu() for i in range(0, len(pts), chunk)])
 
 
 @torch.no_grad()
@@ -131,11 +137,11 @@ def face_labels(generator, subject: Subject, vertices: np.ndarray, faces: np.nda
         raise DnerfError(f"unknown face labeling {labeling!r}; known: {', '.join(FACE_LABELINGS)}")
     centroids = torch.from_numpy(vertices[faces].mean(axis=1))
     if labeling == "centroid" or getattr(generator, "branch", None) is None:
-        labels = generator.labels_at(subject, centroids[None])
+        labels = generator.labels_at(subject, centroids[None].to(subject_device(subject)))
         if labels is None:
             raise DnerfError(f"{generator.name} gives no 3D labels; label the mesh from a cloud with "
                              "label_mesh_from_cloud")
-        labels = labels[0].int().numpy()
+        labels = labels[0].int().cpu().numpy()
         if labeling == "nearest":
             labels = _fill_from_nearest(labels, centroids.numpy(), BACKGROUND_ID)
         return labels

@@ -121,8 +121,11 @@ def render_views(generator: Generator, subject: Subject, cameras: Cameras, resol
         depth, opacity = to_resolution(out.depth, out.opacity, size)
         if normals is not None and tuple(normals.shape[-2:]) != size:
             normals = F.interpolate(normals, size=size, mode="nearest")
-        parts.append((out.rgb.permute(0, 2, 3, 1), out.labels, depth[:, 0], opacity[:, 0],
-                      None if normals is None else normals.permute(0, 2, 3, 1)))
+        # views are handed on as CPU tensors (exports, clouds and Blender read them with numpy),
+        # batch by batch, so a GPU holds one batch at a time
+        cpu = lambda x: None if x is None else x.cpu()  # noqa: E731
+        parts.append((cpu(out.rgb.permute(0, 2, 3, 1)), cpu(out.labels), cpu(depth[:, 0]), cpu(opacity[:, 0]),
+                      None if normals is None else cpu(normals.permute(0, 2, 3, 1))))
         if progress is not None:
             progress(len(cams))
     rgb = torch.cat([p[0] for p in parts]).float().clamp(0, 1)
