@@ -61,6 +61,8 @@ class SurfaceOracleLabels:
     @torch.no_grad()
     def render(self, subject: Subject, cameras: Cameras, resolution: int | None = None, *,
                path: str = "volume") -> RenderOutput:
-        out = self.generator.render(subject, cameras, resolution, path=path)
+        # the keyword only when asked for: a wrapped generator may predate the render paths
+        out = (self.generator.render(subject, cameras, resolution) if path == "volume"
+               else self.generator.render(subject, cameras, resolution, path=path))
         labels = oracle_labels_on_surface(self.oracle, subject.seeds, cameras, out.depth, out.opacity)
         return replace(out, labels=labels)
