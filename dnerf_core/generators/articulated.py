@@ -254,8 +254,7 @@ def training_poses(rng: np.random.Generator, n: int) -> list[Pose]:
 def articulated_distill_step(model: ArticulatedTriPlane, oracle, optimizer, cfg, rng: np.random.Generator,
                              gen: torch.Generator):
     """One step of distillation.py's recipe with the oracle and the model in the same random poses."""
-    from .distill import (StepLosses, point_losses, point_targets, ray_losses, ray_targets, reference_step,
-                          supervision_points, training_seeds)
+    from .distill import field_step, point_targets, ray_targets, supervision_points, training_seeds
 
     seeds = training_seeds(rng, cfg.batch_subjects)
     poses = training_poses(rng, len(seeds))
@@ -265,14 +264,5 @@ def articulated_distill_step(model: ArticulatedTriPlane, oracle, optimizer, cfg,
         rays = ray_targets(oracle, truth, cfg.rays_per_subject, gen)
         pts = supervision_points(oracle, truth, rays.surface, cfg, gen)
         targets = point_targets(oracle, truth, pts, cfg)
-    subject = model.sample_for_training(seeds, pose=poses)
-    field = model.field(subject)
-    loss_alpha, loss_color = point_losses(field, pts, targets, reference_step(rendering))
-    loss_rgb, loss_opacity, loss_depth = ray_losses(field, rays, rendering, cfg.train_samples, gen)
-    total = (cfg.w_alpha * loss_alpha + cfg.w_color3d * loss_color + cfg.w_rgb * loss_rgb
-             + cfg.w_opacity * loss_opacity + cfg.w_depth * loss_depth)
-    optimizer.zero_grad(set_to_none=True)
-    total.backward()
-    optimizer.step()
-    return StepLosses(total.item(), loss_alpha.item(), loss_color.item(), loss_rgb.item(),
-                      loss_opacity.item(), loss_depth.item())
+    field = model.field(model.sample_for_training(seeds, pose=poses))
+    return field_step(field, pts, targets, rays, rendering, cfg, gen, optimizer)

@@ -181,11 +181,13 @@ def distill_step(model, oracle, optimizer, cfg: DistillConfig, rng: np.random.Ge
         pts = supervision_points(oracle, truth_subject, rays.surface, cfg, gen)
         targets = point_targets(oracle, truth_subject, pts, cfg)
 
-    subject = model.sample_for_training(seeds)
-    field = model.field(subject)
+    return field_step(model.field(model.sample_for_training(seeds)), pts, targets, rays, rendering, cfg, gen, optimizer)
+
+
+def field_step(field, pts, targets, rays, rendering, cfg, gen, optimizer) -> StepLosses:
+    """One optimizer step of the distillation losses (3D points and rays) of `field` -> the losses."""
     loss_alpha, loss_color = point_losses(field, pts, targets, reference_step(rendering))
     loss_rgb, loss_opacity, loss_depth = ray_losses(field, rays, rendering, cfg.train_samples, gen)
-
     total = (cfg.w_alpha * loss_alpha + cfg.w_color3d * loss_color + cfg.w_rgb * loss_rgb
              + cfg.w_opacity * loss_opacity + cfg.w_depth * loss_depth)
     optimizer.zero_grad(set_to_none=True)
