@@ -121,7 +121,9 @@ def _part_probabilities(generator, subject: Subject, points: torch.Tensor) -> to
     """[P,K] class probabilities of the semantic branch's 3D field at points [P,3]."""
     branch = generator.branch
     planes = branch.planes(subject)
-    out = [torch.softmax(branch.logits_at(planes, p[None])[0], dim=-1) for p in points.split(DEFAULT_CHUNK_POINTS)]
+    device = subject_device(subject)
+    out = [torch.softmax(branch.logits_at(planes, p[None].to(device))[0], dim=-1).cpu()
+           for p in points.split(DEFAULT_CHUNK_POINTS)]
     return torch.cat(out)
 
 
@@ -146,7 +148,10 @@ def face_labels(generator, subject: Subject, vertices: np.ndarray, faces: np.nda
             labels = _fill_from_nearest(labels, centroids.numpy(), BACKGROUND_ID)
         return labels
     if labeling == "views":
-        return _vote_over_views(generator, subject, centroids.numpy())
+        voted = _vote_over_views(generator, subject, centroids.numpy())
+        if voted is not None:
+            return voted
+        labeling = "part"  # no view shows a part (e.g. a barely trained branch): argmax over parts
     if labeling == "composited":
         probs = _composited_probabilities(generator, subject, vertices, faces, centroids, step)
     else:
@@ -159,9 +164,10 @@ def face_labels(generator, subject: Subject, vertices: np.ndarray, faces: np.nda
     return labels
 
 
-def _vote_over_views(generator, subject: Subject, centroids: np.ndarray) -> np.ndarray:
+def _vote_over_views(generator, subject: Subject, centroids: np.ndarray) -> np.ndarray | None:
     """Each face's label from labeled views: VOTE_VIEWS orbit views back-projected and voxel-voted
-    into a cloud (as the export's cloud is), the nearest cloud point's label per face centroid."""
+    into a cloud (as the export's cloud is), the nearest cloud point's label per face centroid;
+    None when no view shows any part."""
     from ..cameras import spread_orbit_cameras
     from .pointcloud import backproject, default_voxel_size, voxel_downsample
     from .views import render_views, supports_render_path
@@ -173,7 +179,7 @@ def _vote_over_views(generator, subject: Subject, centroids: np.ndarray) -> np.n
                          render=render)
     cloud = voxel_downsample(backproject(views), default_voxel_size(generator))
     if len(cloud) == 0:
-        raise DnerfError("no labeled view of this subject shows any part: cannot label its mesh")
+        return None
     from scipy.spatial import cKDTree
 
     _, idx = cKDTree(cloud.points).query(centroids, k=1)
