@@ -338,6 +338,7 @@ def _kill_tree(proc) -> None:
     psutil.wait_procs(tree, timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_ray_same_bytes_worker_killed_mid_shard_and_driver_killed(reference, tmp_path):
     pytest.importorskip("ray")
@@ -398,6 +399,7 @@ def test_ray_missing_is_one_line(tmp_path, monkeypatch):
         run_ray(None, [], None, print, print)
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_hundred_million_views_stream_in_bounded_memory(tmp_path):
     """--views 100000000 either fits the disk and streams (memory flat while views pile up on
@@ -457,6 +459,7 @@ def test_pose_file_and_random_poses_end_to_end(tmp_path):
     assert poses_of[0] != poses_of[1]  # random poses differ between subjects
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_local_worker_killed_mid_shard_fails_in_one_line_then_resumes(reference, tmp_path):
     ref, _ = reference

@@ -33,6 +33,7 @@ def agreement(gen, surface, volume):
     return scores.miou, scores.accuracy, err.median().item(), err.quantile(0.9).item()
 
 
+@pytest.mark.slow
 def test_surface_agrees_with_volume_default_car(car):
     gen, subject = car
     cams = spread_orbit_cameras(3, gen.orbit)

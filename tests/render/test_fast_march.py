@@ -148,6 +148,7 @@ def views(labeled):
             "grid_reused": reused, "volume_after": after}
 
 
+@pytest.mark.slow
 def test_default_generators_agree_with_the_volume_render(labeled, views):
     from dnerf_core.render.agreement import render_agreement
 
@@ -194,6 +195,7 @@ def test_unknown_paths_are_refused_clearly(labeled):
             gen.render(subject, cams, 8, path="quick")
 
 
+@pytest.mark.slow
 def test_procedural_oracle_takes_the_keyword_and_stays_exact():
     from dnerf_core.cameras import orbit_cameras
     from dnerf_core.generators.procedural import ProceduralGenerator

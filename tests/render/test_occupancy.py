@@ -80,6 +80,7 @@ def car():
 MAX_MISSED_ALPHA = 1e-3
 
 
+@pytest.mark.slow
 def test_conservative_on_the_default_car_against_a_much_finer_sampling(car):
     """Points where the real density exceeds the threshold lie in occupied cells: 200k random points
     (4 per cell on average at the default resolution, none on the build lattice); any miss would

@@ -1,3 +1,4 @@
+import pytest
 """Edit scores of the inversion benchmark, on hand-made views whose answers are known."""
 import math
 from dataclasses import replace
@@ -56,6 +57,7 @@ def test_summarize_reports_the_worst_of_the_new_scores():
     assert math.isclose(s["mean"]["part_iou"], 0.925)
 
 
+@pytest.mark.slow
 def test_keeping_labels_outside_the_region_keeps_the_edited_part_whole(car):
     # held-out car edit case 2: with RGB alone kept outside the region, the roof's labels fade
     # elsewhere in the view (after 150 steps its IoU over the view was 0.04; 0.75 with labels kept)
