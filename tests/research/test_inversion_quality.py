@@ -1,8 +1,8 @@
-import pytest
 """Edit scores of the inversion benchmark, on hand-made views whose answers are known."""
 import math
 from dataclasses import replace
 
+import pytest
 import torch
 
 from dnerf_core.inversion.edit import EDIT_FIT, EditResult, EditView, edit_region, edit_scores
