@@ -5,7 +5,7 @@
     labeled = dn.label_subject(gen, seed=7, views=8, resolution=64)
     dn.export(labeled, "out/car-7", formats=("ply", "glb", "masks"))
 
-The names below are the public API (dnerf_core/api.py, api_semantic.py, api_inversion.py). They are imported on first use, so
+The names below are the public API (dnerf_core/api/: __init__, semantic, inversion). They are imported on first use, so
 `import dnerf_core` stays light (no torch until a name that needs it is touched).
 """
 from __future__ import annotations
@@ -34,14 +34,14 @@ _LAZY = {
     # option classes come from torch-free modules, so reading them (CLI, add-on) stays light
     "EditOptions": "dnerf_core.inversion.options",
     "InvertOptions": "dnerf_core.inversion.options",
-    **{name: "dnerf_core.api_inversion" for name in ("EditStart", "JobOutcome", "MAX_ABS_PITCH", "Pose", "edit",
+    **{name: "dnerf_core.api.inversion" for name in ("EditStart", "JobOutcome", "MAX_ABS_PITCH", "Pose", "edit",
                                                      "edit_start", "edit_subject", "invert", "render_view",
                                                      "require_branch", "save_edited", "write_view_mask")},
     "DatasetConfig": "dnerf_core.factory.dataset_plan",
     "make_dataset": "dnerf_core.factory.dataset",
     "KitOptions": "dnerf_core.semantic.kit_options",
     **{name: "dnerf_core.semantic.config" for name in ("SemanticConfig", "SemanticTrainConfig", "TrainSemanticOptions")},
-    **{name: "dnerf_core.api_semantic" for name in ("AnnotationKit", "load_kit", "make_kit", "train_semantic")},
+    **{name: "dnerf_core.api.semantic" for name in ("AnnotationKit", "load_kit", "make_kit", "train_semantic")},
     **{name: "dnerf_core.api" for name in ("DEFAULT_FORMATS", "ExportOptions", "ExportResult", "FORMATS",
                                            "GeneratorSpec", "LabeledSubject", "NerfOptions", "export", "label_subject",
                                            "load_generator", "orbit_views", "sample_subject")},

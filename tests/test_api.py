@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import dnerf_core as dn
-from dnerf_core import api, api_inversion, api_semantic
+from dnerf_core import api
+from dnerf_core.api import inversion as api_inversion, semantic as api_semantic
 from dnerf_core.generators import spec as spec_module
 
 PUBLIC = {"__version__", "AnnotationKit", "Cameras", "DatasetConfig", "DEFAULT_FORMATS", "DnerfError", "edit",

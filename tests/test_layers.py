@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "dnerf_core"
 PACKAGE = "dnerf_core"
-FLOORS = {"render": 1, "generators": 2, "semantic": 3, "factory": 4, "inversion": 4, "api": 5, "api_semantic": 5, "api_inversion": 5, "__init__": 5,
+FLOORS = {"render": 1, "generators": 2, "semantic": 3, "factory": 4, "inversion": 4, "api": 5, "__init__": 5,
           "cli": 6, "eval": 7}
 GROUND = 0
 

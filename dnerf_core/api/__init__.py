@@ -15,16 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .cameras import Cameras
-from .device import resolve_device
-from .errors import DnerfError
-from .factory.labeled_subject import DEFAULT_MESH_RESOLUTION, LabeledSubject, compute_labeled_subject, orbit_views
-from .factory.export_options import (DEFAULT_FORMATS, DEFAULT_RENDER_PATH, DEFAULT_VIEW_RESOLUTION, FORMATS,
+from ..cameras import Cameras
+from ..device import resolve_device
+from ..errors import DnerfError
+from ..factory.labeled_subject import DEFAULT_MESH_RESOLUTION, LabeledSubject, compute_labeled_subject, orbit_views
+from ..factory.export_options import (DEFAULT_FORMATS, DEFAULT_RENDER_PATH, DEFAULT_VIEW_RESOLUTION, FORMATS,
                                      ExportOptions)
-from .factory.subject_export import ExportResult, NerfOptions, write_subject
-from .generators.base import Generator, Subject
-from .generators.registry import load_generator as _load_base, shipped_semantic
-from .generators.spec import GeneratorSpec
+from ..factory.subject_export import ExportResult, NerfOptions, write_subject
+from ..generators.base import Generator, Subject
+from ..generators.registry import load_generator as _load_base, shipped_semantic
+from ..generators.spec import GeneratorSpec
 
 __all__ = ["Cameras", "DEFAULT_FORMATS", "ExportOptions", "ExportResult", "FORMATS", "GeneratorSpec",
            "LabeledSubject", "NerfOptions", "export", "label_subject", "load_generator", "orbit_views", "sample_subject"]
@@ -51,7 +51,7 @@ def load_generator(spec: str | GeneratorSpec, semantic: str | Path | bool | None
     if semantic is None:
         semantic = shipped_semantic(spec)
     if semantic is not None and semantic is not False:
-        from .semantic.labeled import with_semantic
+        from ..semantic.labeled import with_semantic
 
         generator = with_semantic(generator, semantic)
     return _to_device(generator, target)
@@ -77,7 +77,7 @@ def sample_subject(generator: Generator, seed: int | None = None, subject=None, 
     if subject is None:
         return generator.sample([seed], truncation=ExportOptions(seed=seed, truncation=truncation).validate().truncation)
     if isinstance(subject, (str, Path)):
-        from .inversion.subject_file import load_fitted
+        from ..inversion.subject_file import load_fitted
 
         return load_fitted(subject, generator).subject(generator)
     return subject

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .errors import DnerfError
-from .semantic.annotations import AnnotationKit, load_kit
-from .semantic.annotations import make_kit as _make_kit
-from .semantic.config import SemanticConfig, SemanticTrainConfig, TrainSemanticOptions
-from .semantic.kit_options import KitOptions
+from ..errors import DnerfError
+from ..semantic.annotations import AnnotationKit, load_kit
+from ..semantic.annotations import make_kit as _make_kit
+from ..semantic.config import SemanticConfig, SemanticTrainConfig, TrainSemanticOptions
+from ..semantic.kit_options import KitOptions
 
 __all__ = ["AnnotationKit", "KitOptions", "SemanticConfig", "SemanticTrainConfig", "TrainSemanticOptions",
            "load_kit", "make_kit", "train_semantic"]
@@ -34,10 +34,10 @@ def make_kit(generator, out: str | Path, options: KitOptions | None = None,
     opts = (options or KitOptions()).validate()
     poses = None
     if opts.poses is not None:
-        from .pose_file import read_pose_file
+        from ..pose_file import read_pose_file
 
         poses = read_pose_file(opts.poses)
-    from .factory.views import path_renderer
+    from ..factory.views import path_renderer
 
     return _make_kit(generator, out, subjects=opts.subjects, views=opts.views, resolution=opts.resolution,
                      seed_offset=opts.seed_offset, oracle=opts.oracle, oracle_masks=opts.oracle_masks,
@@ -55,7 +55,7 @@ def train_semantic(generator, kit: AnnotationKit | str | Path, out: str | Path, 
     architecture (its num_classes is the kit's, whatever is given); train: steps, batch, balance."""
     from dataclasses import replace
 
-    from .semantic.train import train_semantic as _train
+    from ..semantic.train import train_semantic as _train
 
     kit = kit if isinstance(kit, AnnotationKit) else load_kit(kit)
     opts = (options or TrainSemanticOptions()).validate()

@@ -21,13 +21,15 @@ from pathlib import Path
 
 from torch import Tensor
 
-from .errors import DnerfError
-from .inversion.fit import Progress
-from .inversion.jobs import JobOutcome
-from .inversion.options import EditOptions, InvertOptions
-from .inversion.edit import edit_subject, render_view
-from .inversion.inputs import require_branch
-from .inversion.pose import MAX_ABS_PITCH, Pose
+from ..errors import DnerfError
+from ..inversion.fit import Progress, synthesize_ws
+from ..inversion.jobs import JobOutcome, read_target, run_edit, run_invert
+from ..inversion.jobs import write_view_mask as _write_view_mask
+from ..inversion.options import EditOptions, InvertOptions
+from ..inversion.edit import edit_subject, render_view
+from ..inversion.inputs import require_branch
+from ..inversion.pose import MAX_ABS_PITCH, Pose
+from ..inversion.subject_file import fitted_from, load_fitted, save_fitted
 
 __all__ = ["EditOptions", "EditStart", "InvertOptions", "JobOutcome", "MAX_ABS_PITCH", "Pose", "edit", "edit_start",
            "edit_subject", "invert", "render_view", "require_branch", "save_edited", "write_view_mask"]
@@ -37,8 +39,6 @@ def invert(labeled, out: str | Path, *, rgb: str | Path | None = None, mask: str
            options: InvertOptions | None = None, progress: Progress | None = None) -> JobOutcome:
     """Fit a latent and camera pose to the RGB image `rgb` or the part mask `mask` (exactly one) and
     write subject.pt, preview.png and report.json into the new folder `out`."""
-    from .inversion.jobs import read_target, run_invert
-
     if (rgb is None) == (mask is None):
         raise DnerfError("give exactly one of --rgb IMAGE or --mask MASK")
     kind, path = ("rgb", rgb) if rgb is not None else ("mask", mask)
@@ -61,9 +61,6 @@ def edit_start(labeled, seed: int | None = None, subject_file: str | Path | None
                view: tuple[float, float] | None = None) -> EditStart:
     """The subject of `seed` or of a fitted `subject_file` (exactly one), seen from `view` = (yaw,
     pitch) in degrees (default: the subject file's own pose; required with a seed)."""
-    from .inversion.inputs import require_branch
-    from .inversion.subject_file import load_fitted
-
     gen, _ = require_branch(labeled, "editing")
     if (seed is None) == (subject_file is None):
         raise DnerfError("give exactly one of --seed S or --subject FILE")
@@ -83,8 +80,6 @@ def edit(labeled, start: EditStart, mask: str | Path, out: str | Path, options: 
          progress: Progress | None = None) -> JobOutcome:
     """Edit `start`'s subject so its view shows the part mask `mask` (a PNG of that view); write
     subject.pt, preview.png (before / after) and report.json into the new folder `out`."""
-    from .inversion.jobs import read_target, run_edit
-
     opts = (options or EditOptions()).validate()
     target = read_target(labeled, "mask", mask)
     return run_edit(labeled, start.ws, start.pose, target, out, opts.fit_config(), opts.keep_weight, opts.views,
@@ -93,16 +88,11 @@ def edit(labeled, start: EditStart, mask: str | Path, out: str | Path, options: 
 
 def write_view_mask(labeled, start: EditStart, out: str | Path) -> Tensor:
     """Write the part mask of `start`'s view as a palette PNG (to paint an edit on); returns the ids."""
-    from .inversion.fit import synthesize_ws
-    from .inversion.jobs import write_view_mask as _write
-
-    return _write(labeled, synthesize_ws(labeled.generator, start.ws), start.pose, out)
+    return _write_view_mask(labeled, synthesize_ws(labeled.generator, start.ws), start.pose, out)
 
 
 def save_edited(path: str | Path, labeled, ws: Tensor, pose: Pose, info: dict | None = None) -> Path:
     """Write the subject file (what `dnerf edit` writes as subject.pt) of an edit made in memory
     with edit_subject: its ws, the edited view's pose, and `info` (kept in the file)."""
-    from .inversion.subject_file import fitted_from, save_fitted
-
     save_fitted(path, fitted_from(labeled, ws, pose, kind="edit", info=info))
     return Path(path)
