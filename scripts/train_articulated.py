@@ -56,9 +56,10 @@ def main() -> None:
 
     from dnerf_core.generators.articulated import (ArticulatedTriPlane, articulated_distill_step,
                                                    default_figure_config, save_articulated)
-    from dnerf_core.generators.distill import DistillConfig, learning_rate
+    from dnerf_core.generators.distill import (DistillConfig, learning_rate, resume_training_state,
+                                               save_training_state)
     from dnerf_core.generators.procedural.figure import FigureGenerator
-    from dnerf_core.io.atomic import atomic_open, ensure_dir
+    from dnerf_core.io.atomic import ensure_dir
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -90,21 +91,13 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     step = 0
     if ckpt_path.is_file():
-        state = torch.load(ckpt_path, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = json.loads(state["numpy_rng"])
-        gen.set_state(state["torch_rng"])
-        step = int(state["step"])
+        step = resume_training_state(ckpt_path, model, optimizer, rng, gen)
         print(f"[train] resumed {ckpt_path} at step {step}", file=sys.stderr)
     elif args.export_now:
         parser.error(f"--export-now: no checkpoint in {run}")
 
     def checkpoint() -> None:
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state()}
-        with atomic_open(ckpt_path) as fh:
-            torch.save(state, fh)
+        save_training_state(ckpt_path, model, optimizer, step, rng, gen)
 
     t0 = time.time()
     with open(run / "log.jsonl", "a") as log:

@@ -43,9 +43,10 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from dnerf_core.io.atomic import atomic_open, ensure_dir
+    from dnerf_core.io.atomic import ensure_dir
     from dnerf_core.generators.default_config import default_config
-    from dnerf_core.generators.distill import DistillConfig, distill_step, learning_rate, rescale_decoder
+    from dnerf_core.generators.distill import (DistillConfig, distill_step, learning_rate, rescale_decoder,
+                                               resume_training_state, save_training_state)
     from dnerf_core.generators.triplane_io import save_triplane
     from dnerf_core.generators.procedural import ProceduralGenerator
     from dnerf_core.generators.triplane_gan import TriPlaneGAN
@@ -62,12 +63,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     step = 0
     if ckpt_path.is_file():
-        state = torch.load(ckpt_path, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = json.loads(state["numpy_rng"])
-        gen.set_state(state["torch_rng"])
-        step = int(state["step"])
+        step = resume_training_state(ckpt_path, model, optimizer, rng, gen)
         print(f"[train] resumed {ckpt_path} at step {step}", file=sys.stderr)
     elif args.warm_start:
         state = torch.load(args.warm_start, weights_only=True)
@@ -77,11 +73,8 @@ def main() -> None:
         print(f"[train] warm start from {args.warm_start} (step {int(state['step'])})", file=sys.stderr)
 
     def checkpoint() -> None:
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state(),
-                 "decoder_lr_multiplier": model.config.decoder_lr_multiplier}
-        with atomic_open(ckpt_path) as fh:
-            torch.save(state, fh)
+        save_training_state(ckpt_path, model, optimizer, step, rng, gen,
+                             decoder_lr_multiplier=model.config.decoder_lr_multiplier)
 
     t0 = time.time()
     with open(run / "log.jsonl", "a") as log:

@@ -208,3 +208,29 @@ def rescale_decoder(state: dict[str, torch.Tensor], old_multiplier: float,
 
 def psnr_from_mse(mse: float) -> float:
     return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+def save_training_state(path, model, optimizer, step: int, rng, gen: torch.Generator, **extra) -> None:
+    """Write a resumable training checkpoint atomically: model, optimizer, step and both random
+    generators (numpy's as JSON), plus `extra` entries."""
+    import json
+
+    from ..io.atomic import atomic_open
+
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state(), **extra}
+    with atomic_open(path) as fh:
+        torch.save(state, fh)
+
+
+def resume_training_state(path, model, optimizer, rng, gen: torch.Generator) -> int:
+    """Load a save_training_state checkpoint into model, optimizer and the random generators
+    (weights only, nothing executed); returns its step."""
+    import json
+
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = json.loads(state["numpy_rng"])
+    gen.set_state(state["torch_rng"])
+    return int(state["step"])
