@@ -46,8 +46,7 @@ def bench_matmul(quick: bool) -> dict:
 
 
 def bench_oracle(quick: bool) -> dict:
-    from dnerf_core.cameras import random_orbit_cameras
-    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.lab import ProceduralGenerator, random_orbit_cameras
 
     out = {}
     for category in ("car", "face"):
@@ -60,9 +59,7 @@ def bench_oracle(quick: bool) -> dict:
 
 
 def bench_cloud(quick: bool) -> dict:
-    from dnerf_core.cameras import spread_orbit_cameras
-    from dnerf_core.factory.pointcloud import labeled_point_cloud
-    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.lab import labeled_point_cloud, ProceduralGenerator, spread_orbit_cameras
 
     gen = ProceduralGenerator("car")
     subject = gen.sample([7])
@@ -83,14 +80,12 @@ def _peak_rss_mb() -> float:
 
 
 def _load(spec: str):
-    from dnerf_core.errors import GeneratorSpecError
-    from dnerf_core.generators import load_generator
+    from dnerf_core.lab import GeneratorSpecError, load_base_generator as load_generator
 
     try:
         return load_generator(spec), spec
     except GeneratorSpecError:  # default weights not trained yet: same architecture, random weights
-        from dnerf_core.generators.default_config import default_config
-        from dnerf_core.generators.triplane_gan import TriPlaneGAN
+        from dnerf_core.lab import default_config, TriPlaneGAN
 
         category = spec.partition(":")[2]
         return TriPlaneGAN(default_config(category)).eval(), f"{spec} (random init: weights missing)"
@@ -99,8 +94,7 @@ def _load(spec: str):
 def child_generator(task: dict) -> dict:
     """One measurement: synthesis, or N views of one subject rendered from a cached subject
     ('cached') or re-synthesized for every view as EG3D's sampling loop does ('uncached')."""
-    from dnerf_core.allocator import retain_freed_memory
-    from dnerf_core.cameras import random_orbit_cameras
+    from dnerf_core.lab import random_orbit_cameras, retain_freed_memory
 
     if task.get("retain_freed_memory"):  # before anything is allocated, as the CLI does
         retain_freed_memory()
@@ -132,8 +126,7 @@ def child_generator(task: dict) -> dict:
         sec = _median_seconds(lambda: [gen.render(gen.sample([1]), cams[i], res) for i in range(len(cams))], repeats)
         out = {"views_per_second": len(cams) / sec}
     elif task["kind"] == "semantic_cached":  # the shipped semantic branch, views of a cached subject
-        from dnerf_core.generators.registry import shipped_semantic
-        from dnerf_core.semantic.checkpoint import load_semantic
+        from dnerf_core.lab import load_semantic, shipped_semantic
 
         branch, _ = load_semantic(shipped_semantic(task["spec"]), gen)
         subject = gen.sample([1])
@@ -146,7 +139,7 @@ def child_generator(task: dict) -> dict:
         sec = _median_seconds(lambda: gen.render(gen.sample([1]), cams[0], res), repeats)
         out = {"seconds": sec, "output_resolution": gen.config.img_resolution}
     elif task["kind"] == "superres_fidelity":  # the bfloat16 super-resolution vs float32, same view
-        from dnerf_core.io.metrics import psnr
+        from dnerf_core.lab import psnr
 
         subject = gen.sample([1])
         exact = gen.render(subject, cams[0], res).rgb
@@ -162,8 +155,8 @@ def child_generator(task: dict) -> dict:
 def _labeled_views(task: dict) -> dict:
     """A batch of labeled views (one subject each) after one warm-up view: CPU time split into user and
     system (page faults), minor faults, wall time, peak RSS."""
-    from dnerf_core.cameras import random_orbit_cameras
     from dnerf_core import load_generator as load_labeled_generator
+    from dnerf_core.lab import random_orbit_cameras
 
     labeled = load_labeled_generator(task["spec"])
     cams = random_orbit_cameras(task["views"], labeled.orbit, torch.Generator().manual_seed(0))
@@ -231,8 +224,8 @@ def _peak_rss_increase_mb(fn) -> float:
 
 def _semantic_view(gen, task: dict, repeats: int) -> dict:
     """Augmented planes + one raw semantic view of a sampled subject, lazy or materialized."""
-    from dnerf_core.cameras import orbit_cameras
-    from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig
+    from dnerf_core import SemanticConfig
+    from dnerf_core.lab import orbit_cameras, SemanticBranch
 
     branch = SemanticBranch.for_generator(gen, SemanticConfig(num_classes=9)).eval()
     subject = gen.sample([1])
@@ -329,7 +322,7 @@ EG3D_SPEC = "preset:ffhq512-128"
 
 def superres_flops(gen) -> float:
     """Multiply-adds x 2 of one view's super-resolution convolutions (3x3 convs and to-RGB 1x1s)."""
-    from dnerf_core.generators.networks.layers import SynthesisLayer, ToRGB
+    from dnerf_core.lab import SynthesisLayer, ToRGB
 
     total = 0.0
     for block in (gen.superresolution.block0, gen.superresolution.block1):
@@ -344,7 +337,7 @@ def superres_flops(gen) -> float:
 def child_eg3d_views(task: dict) -> dict:
     """First and further 512x512 views of an EG3D-size generator, the further view split into
     what comes before the super-resolution and the super-resolution itself."""
-    from dnerf_core.cameras import random_orbit_cameras
+    from dnerf_core.lab import random_orbit_cameras
 
     torch.manual_seed(0)
     gen, label = _load(task["spec"])
@@ -385,7 +378,7 @@ def bench_chunks(quick: bool) -> dict:
     """Views of a cached default:face subject, RGB and semantic, marched in chunks of 8192 rays
     (the old default), 2048, DEFAULT_CHUNK_RAYS and 128: time and peak memory side by side;
     speedup is DEFAULT_CHUNK_RAYS over 8192."""
-    from dnerf_core.render.config import DEFAULT_CHUNK_RAYS
+    from dnerf_core.lab import DEFAULT_CHUNK_RAYS
 
     repeats = 1 if quick else 3
     out = {}
@@ -404,11 +397,10 @@ def _fit_step_seconds(labeled, kind: str, grouped_weights: bool, repeats: int) -
     grouped_weights: the slow twin — weights left requiring gradients, so the modulated convs take
     the grouped path and compute per-sample kernel gradients; kind "labels_full": the label loss
     super-resolves the whole view instead of patches."""
-    from dnerf_core.inversion import FitConfig, Pose
+    from dnerf_core import Pose
+    from dnerf_core.lab import FitConfig
     from dnerf_core.inversion import fit as fit_mod
-    from dnerf_core.inversion.objective import ViewObjective
-    from dnerf_core.inversion.rgb import average_latent
-    from dnerf_core.inversion.targets import label_term, rgb_term
+    from dnerf_core.lab import average_latent, label_term, rgb_term, ViewObjective
 
     gen, branch = labeled.generator, labeled.branch
     pose = Pose(0.3, 0.1, gen.orbit.radius)
@@ -435,7 +427,8 @@ def bench_inversion(quick: bool) -> dict:
     """Fitting steps, fast vs slow twin side by side, then whole inversion / edit cases on held-out
     targets (quality and seconds per case; the issue's goal: under a minute each on 2 cores)."""
     from dnerf_core import load_generator as load_labeled_generator
-    from scripts.eval_inversion import evaluate
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "research" / "scripts"))
+    from eval_inversion import evaluate
 
     repeats = 3 if quick else 7
     out = {}
@@ -457,7 +450,7 @@ def bench_inversion(quick: bool) -> dict:
 
 def _agreement(gen, surface, volume) -> dict:
     """Labels, depth and RGB of one path against the volume reference (views of one subject)."""
-    from dnerf_core.io.metrics import confusion_matrix, segmentation_scores
+    from dnerf_core.lab import confusion_matrix, segmentation_scores
 
     scores = segmentation_scores(confusion_matrix(surface.labels, volume.labels, len(gen.label_set)))
     both = (surface.opacity > 0.5) & (volume.opacity > 0.5)
@@ -473,8 +466,7 @@ def _mesh_label_scores(gen, subject, oracle, seed: int) -> dict:
     (area-weighted accuracy, part mIoU, faces per part)."""
     import numpy as np
 
-    from dnerf_core.factory.mesh import FACE_LABELINGS, MeshConfig, extract_surface, face_labels
-    from dnerf_core.io.metrics import segmentation_scores
+    from dnerf_core.lab import extract_surface, FACE_LABELINGS, face_labels, MeshConfig, segmentation_scores
 
     geom = extract_surface(gen, subject, MeshConfig(128))
     v, f = geom.vertices, geom.faces
@@ -501,10 +493,8 @@ def bench_surface(quick: bool) -> dict:
     cached subject at 128x128, the one-time bake, cost by resolution per path, agreement with the
     volume path on held-out seeds and poses, and the labeled mesh's face labels vs the oracle."""
     import dnerf_core as dn
-    from dnerf_core.cameras import random_orbit_cameras, spread_orbit_cameras
-    from dnerf_core.factory.surface_views import SurfaceConfig, bake_surface
-    from dnerf_core.factory.views import render_views, supports_render_path
-    from dnerf_core.io.splits import HELDOUT_SEED_START
+    from dnerf_core.lab import (bake_surface, HELDOUT_SEED_START, random_orbit_cameras, render_views,
+                                spread_orbit_cameras, supports_render_path, SurfaceConfig)
 
     repeats = 1 if quick else 3
     gen = dn.load_generator("default:car", device="cpu")
@@ -616,7 +606,7 @@ def child_fast_default(task: dict) -> dict:
     vs fast, side by side: seconds per view, decoder evaluations per view, the one-time grid build,
     and the share of the measured matmul FLOP/s the decoder MLPs reach."""
     from dnerf_core import load_generator as load_labeled
-    from dnerf_core.cameras import random_orbit_cameras
+    from dnerf_core.lab import random_orbit_cameras
 
     labeled = load_labeled(task["spec"], device="cpu")
     gen, branch = labeled.generator, labeled.branch
@@ -645,7 +635,8 @@ def child_fast_default(task: dict) -> dict:
 
 def _eg3d_with_branch():
     """The ffhq512-128-size generator (random weights) and a random-init semantic branch on it."""
-    from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig
+    from dnerf_core import SemanticConfig
+    from dnerf_core.lab import SemanticBranch
 
     gen, label = _load(EG3D_SPEC)
     branch = SemanticBranch.for_generator(gen, SemanticConfig(num_classes=9)).eval()
@@ -655,8 +646,8 @@ def _eg3d_with_branch():
 def child_fast_eg3d(task: dict) -> dict:
     """EG3D size, further views of a cached subject: everything before the super-resolution at
     128^2 (raw RGB, features, depth, semantic labels from the lazy branch) volume vs fast."""
-    from dnerf_core.cameras import random_orbit_cameras, ray_bundle
-    from dnerf_core.semantic.render import render_semantic_rays
+    from dnerf_core import ray_bundle
+    from dnerf_core.lab import random_orbit_cameras, render_semantic_rays
 
     torch.manual_seed(0)
     gen, branch, label = _eg3d_with_branch()
@@ -697,10 +688,7 @@ def child_fast_agreement(task: dict) -> dict:
     """Agreement of the fast path with the volume render on held-out seeds and poses (issue #23,
     item 3): default generators' labeled views; at EG3D size the raw views with the random-init
     branch's raw labels (no trained branch exists there)."""
-    from dnerf_core.cameras import random_orbit_cameras
-    from dnerf_core.generators.base import RenderOutput
-    from dnerf_core.io.splits import heldout_seeds
-    from dnerf_core.render.agreement import pooled_agreement, render_agreement
+    from dnerf_core.lab import heldout_seeds, pooled_agreement, random_orbit_cameras, render_agreement, RenderOutput
 
     res, seeds = task["resolution"], heldout_seeds(task["seeds"], offset=700)
     rows = []
@@ -741,7 +729,7 @@ def bench_fast(quick: bool) -> dict:
     128^2, EG3D size before the super-resolution vs the official code, the lazy semantic tri-plane
     with the fast path vs the materialized one), decoder evaluations, FLOP/s share, agreement.
     Written to research/results/bench_fast.json after every section (a long run keeps what it has)."""
-    from dnerf_core.io.atomic import atomic_write_text
+    from dnerf_core.lab import atomic_write_text
 
     gflops = bench_matmul(quick)["gflops"]
     out = {"matmul_gflops": gflops}
@@ -809,7 +797,7 @@ def main() -> None:
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         report[name] = BENCHMARKS[name](args.quick)
-    from dnerf_core.io.atomic import emit_json
+    from dnerf_core.lab import emit_json
 
     emit_json(report, args.out)
 

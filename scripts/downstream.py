@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import torch
 
-    from dnerf_core.errors import DnerfError
+    from dnerf_core import DnerfError
 
     try:
         if args.stage == "data":

@@ -94,11 +94,10 @@ def render_eg3d(device: str, folder: Path) -> None:
     from PIL import Image
 
     import dnerf_core as dn
-    from dnerf_core.cameras import spread_orbit_cameras
 
     gen = dn.load_generator("preset:ffhq512-128", semantic=False, device=device)
     with torch.no_grad():
-        rgb = gen.render(gen.sample([1]), spread_orbit_cameras(1, gen.orbit)).rgb[0]
+        rgb = gen.render(gen.sample([1]), dn.orbit_views(gen, 1)).rgb[0]
     folder.mkdir(parents=True, exist_ok=True)
     pixels = (rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
     Image.fromarray(pixels).save(folder / "000.png")

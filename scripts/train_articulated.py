@@ -54,23 +54,21 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from dnerf_core.generators.articulated import (ArticulatedTriPlane, articulated_distill_step,
-                                                   default_figure_config, save_articulated)
-    from dnerf_core.generators.distill import (DistillConfig, learning_rate, resume_training_state,
-                                               save_training_state)
-    from dnerf_core.generators.procedural.figure import FigureGenerator
-    from dnerf_core.io.atomic import ensure_dir
+    from dnerf_core import ensure_dir
+    from dnerf_core.lab import (articulated_distill_step, ArticulatedTriPlane, default_figure_config, DistillConfig,
+                                FigureGenerator, learning_rate, resume_training_state, save_articulated,
+                                save_training_state)
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.evaluate is not None:
-        from dnerf_core.generators.articulated import load_articulated
+        from dnerf_core.lab import load_articulated
 
         result = evaluate(load_articulated(args.evaluate), FigureGenerator(), args.subjects)
         text = json.dumps({"weights": str(args.evaluate), **result}, indent=1)
         print(text)
         if args.out:
-            from dnerf_core.io.atomic import atomic_write_text
+            from dnerf_core.lab import atomic_write_text
 
             atomic_write_text(args.out, text + "\n")
         return
@@ -124,9 +122,7 @@ def evaluate(model, oracle, n_subjects: int) -> dict:
 
     import torch
 
-    from dnerf_core.cameras import random_orbit_cameras
-    from dnerf_core.generators.procedural.figure import make_figure, random_pose
-    from dnerf_core.io.splits import HELDOUT_SEED_START
+    from dnerf_core.lab import HELDOUT_SEED_START, make_figure, random_orbit_cameras, random_pose
 
     gen = torch.Generator().manual_seed(0)
     res = model.rendering.neural_resolution

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 
 def main() -> None:
@@ -43,13 +43,10 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from dnerf_core.io.atomic import ensure_dir
-    from dnerf_core.generators.default_config import default_config
-    from dnerf_core.generators.distill import (DistillConfig, distill_step, learning_rate, rescale_decoder,
-                                               resume_training_state, save_training_state)
-    from dnerf_core.generators.triplane_io import save_triplane
-    from dnerf_core.generators.procedural import ProceduralGenerator
-    from dnerf_core.generators.triplane_gan import TriPlaneGAN
+    from dnerf_core import ensure_dir
+    from dnerf_core.lab import (default_config, distill_step, DistillConfig, learning_rate, ProceduralGenerator,
+                                rescale_decoder, resume_training_state, save_training_state, save_triplane,
+                                TriPlaneGAN)
 
     if args.threads:
         torch.set_num_threads(args.threads)

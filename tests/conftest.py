@@ -64,3 +64,23 @@ def small_generator():
         return TriPlaneGAN(cfg).eval()
 
     return build
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny renders and many small tensor ops are dominated by thread synchronization; on a busy
+    2-core machine two torch threads make them ~10x slower than one. Modules opt in with
+    pytestmark = pytest.mark.usefixtures("one_thread")."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def pytest_collection_modifyitems(items):
+    # The quick tier (`pytest -m "not slow"`) is the in-process tier: a test that starts a
+    # subprocess (e2e: the CLI, a script, Blender, a viewer) pays a fresh interpreter and torch import
+    # each time, so every e2e test is slow too.
+    for item in items:
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)

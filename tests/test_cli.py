@@ -1,22 +1,16 @@
 """The command line end to end, through the installed console scripts (as a user runs them)."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from cli_helpers import BIN, run_cli as _run
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
 EXPORT = [str(BIN / "dnerf-export")]
 SMALL = ["--views", "3", "--resolution", "48", "--mesh-resolution", "48", "--quiet"]
-
-
-def _run(args, **kw):
-    return subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
 
 
 @pytest.fixture(scope="module")

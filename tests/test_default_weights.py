@@ -1,7 +1,5 @@
 """The weights shipped in dnerf_core/weights/ load with no download and do their job."""
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,8 +11,8 @@ from dnerf_core.generators import load_generator
 from dnerf_core.generators.procedural import ProceduralGenerator
 import dnerf_core as dn
 from dnerf_core.generators.registry import default_semantic_path, default_weights_path
+from cli_helpers import BIN
 
-BIN = Path(sys.executable).parent
 # Held-out silhouette IoU the shipped generators must keep (they reach 0.82 car / 0.90 face on
 # 200 seeds, research/results/generator_*.json); far above what an empty or shapeless field would get.
 MIN_SILHOUETTE_IOU = 0.7

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +11,11 @@ import torch
 
 from dnerf_core.cameras import orbit_cameras
 from dnerf_core.generators.procedural import ProceduralGenerator
+from cli_helpers import BIN, run_cli as _run
 
-BIN = Path(sys.executable).parent
 EXPORT = [str(BIN / "dnerf-export")]
 DNERF = [str(BIN / "dnerf")]
 RES = 32
-
-
-def _run(args):
-    return subprocess.run(args, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")

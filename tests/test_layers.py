@@ -1,8 +1,11 @@
 """The package's layers only look down: no module imports one on a higher floor.
 
 Floors, bottom to top: the ground floor (io/, errors, cameras, labels, options, device, ...),
-render, generators, semantic, factory = inversion, the API (api.py, the package __init__), cli.
+render, generators, semantic, factory = inversion, the API (api/, the package __init__, lab.py), cli.
 eval/ (research still inside the package) sits above everything, so nothing may import it.
+
+Outside the package, research/ and scripts/ are its users: they import `dnerf_core` (the product
+API) and `dnerf_core.lab` (the measurement surface) only, so the package's insides can move.
 """
 import ast
 from pathlib import Path
@@ -11,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "dnerf_core"
 PACKAGE = "dnerf_core"
-FLOORS = {"render": 1, "generators": 2, "semantic": 3, "factory": 4, "inversion": 4, "api": 5, "__init__": 5,
+FLOORS = {"render": 1, "generators": 2, "semantic": 3, "factory": 4, "inversion": 4, "api": 5, "__init__": 5, "lab": 5,
           "cli": 6, "eval": 7}
 GROUND = 0
 
@@ -87,3 +90,50 @@ def test_no_import_runs_upward():
 ])
 def test_the_checker_catches_upward_imports(rel, source, caught):
     assert bool(upward_imports({rel: source})) == caught
+
+
+REPO = ROOT.parent
+USER_FACING = ("dnerf_core", "dnerf_core.lab")
+# scripts/bench.py times private fitting steps (fast path vs its slow twin) that no surface exposes
+PRIVATE_ALLOWED = {("scripts/bench.py", "dnerf_core.inversion")}
+
+
+def private_imports(rel: str, source: str) -> list[str]:
+    """'file: module' for every import of a dnerf_core module other than the two surfaces."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules = [node.module or ""]
+        else:
+            continue
+        for module in modules:
+            if module.split(".")[0] == PACKAGE and module not in USER_FACING and (rel, module) not in PRIVATE_ALLOWED:
+                bad.append(f"{rel}: {module}")
+    return bad
+
+
+def test_research_and_scripts_use_only_the_api_and_the_lab():
+    files = {str(p.relative_to(REPO)): p.read_text()
+             for folder in ("research", "scripts") for p in sorted((REPO / folder).rglob("*.py"))}
+    assert len(files) > 20  # both folders were read
+    assert [b for rel, source in files.items() for b in private_imports(rel, source)] == []
+
+
+@pytest.mark.parametrize("source, caught", [
+    ("from dnerf_core.io.metrics import psnr", True),
+    ("def f():\n    import dnerf_core.cameras", True),
+    ("from dnerf_core import load_generator\nfrom dnerf_core.lab import psnr\nimport dnerf_core as dn", False),
+])
+def test_the_checker_catches_private_imports(source, caught):
+    assert bool(private_imports("research/x.py", source)) == caught
+
+
+def test_every_lab_name_resolves():
+    import dnerf_core
+    import dnerf_core.lab as lab
+
+    assert not set(lab.__all__) & set(dnerf_core.__all__)  # a lab name never shadows a product name
+    for name in lab.__all__:
+        assert getattr(lab, name) is not None, name

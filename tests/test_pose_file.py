@@ -12,6 +12,7 @@ from dnerf_core.cameras import OrbitSpec, orbit_cameras, spread_orbit_cameras
 from dnerf_core.errors import DnerfError
 from dnerf_core.factory.export.transforms import FrameFiles, write_transforms_json
 from dnerf_core.pose_file import KIND_ORBIT, KIND_TRANSFORMS, orbit_angles, read_pose_file
+from checks import raises_naming_file
 
 ORBIT = OrbitSpec(radius=2.7, pivot=(0.0, 0.0, 0.2), focal=4.2647, yaw_range=(-0.6, 0.6), pitch_range=(-0.3, 0.3))
 
@@ -77,9 +78,7 @@ BAD = [
 def test_bad_pose_files_name_the_file(tmp_path, text, message):
     path = tmp_path / "bad.json"
     path.write_text(text)
-    with pytest.raises(DnerfError, match=message) as info:
-        read_pose_file(path)
-    assert str(path) in str(info.value)
+    raises_naming_file(read_pose_file, path, message)
 
 
 def test_missing_pose_file(tmp_path):

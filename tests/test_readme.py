@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import BIN
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-BIN = Path(sys.executable).parent
 CLI_NAMES = ("dnerf", "dnerf-export")
 # option -> the small value substituted for it (added when the command lacks it and `add` holds)
 SMALL_SIZES = {"--views": "2", "--subjects": "2", "--steps": "2", "--mesh-resolution": "32"}

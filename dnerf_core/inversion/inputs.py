@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ..errors import AnnotationError, DnerfError
+from ..io.images import open_image
 from ..labels import IGNORE_ID
 
 
@@ -31,17 +32,8 @@ def require_branch(generator, what: str):
 
 def load_rgb_image(path: str | Path) -> Tensor:
     """[3,H,W] float in [0,1] of a square image file (alpha is composited over white)."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise DnerfError(f"image not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            rgba = img.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DnerfError(f"{path} is not an image ({type(exc).__name__})") from None
+    with open_image(path, "image", "a PNG or JPEG picture") as img:
+        rgba = img.convert("RGBA")
     arr = np.asarray(rgba, dtype=np.float32) / 255.0
     rgb = arr[..., :3] * arr[..., 3:] + (1.0 - arr[..., 3:])
     h, w = rgb.shape[:2]

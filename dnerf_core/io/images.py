@@ -11,6 +11,30 @@ from .atomic import atomic_open
 MAX_U8 = 255
 
 
+def open_image(path: str | Path, noun: str, expected: str, error: type[DnerfError] = DnerfError):
+    """The image at `path`, loaded (the caller closes it). A missing file, a folder, a file that is
+    not an image or a damaged one raises `error` with one line: noun names the file ('mask file'),
+    expected what it should be ('a PNG mask')."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise error(f"{noun} not found: {path}")
+    if not path.is_file():
+        raise error(f"{noun} path is not a file: {path}")
+    img = None
+    try:
+        img = Image.open(path)
+        img.load()
+    except UnidentifiedImageError:
+        raise error(f"{path} is not an image (expected {expected})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        if img is not None:
+            img.close()
+        raise error(f"{path} is a damaged image: {exc}") from None
+    return img
+
+
 def to_uint8_rgb(rgb) -> np.ndarray:
     """[H,W,3] float in [0,1] (rounded, clipped; NaN -> 0, inf -> 1) or uint8 -> [H,W,3] uint8."""
     arr = np.asarray(rgb.detach().cpu() if hasattr(rgb, "detach") else rgb)

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import AnnotationError, DnerfError
 from ..labels import IGNORE_ID, LabelSet
 from .atomic import atomic_open
+from .images import open_image
 
 IGNORE_COLOR = (224, 224, 192)  # Pascal VOC's color for the "void" (255) index
 PALETTE_SIZE = 256
@@ -80,22 +81,7 @@ def write_mask_png(path: str | Path, labels, label_set: LabelSet) -> None:
 
 # --- reading ------------------------------------------------------------------------------------
 def _open_png(path: Path):
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.exists():
-        raise AnnotationError(f"mask file not found: {path}")
-    if not path.is_file():
-        raise AnnotationError(f"mask path is not a file: {path}")
-    img = None
-    try:
-        img = Image.open(path)
-        img.load()
-    except UnidentifiedImageError:
-        raise AnnotationError(f"{path} is not an image (expected a PNG mask)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        if img is not None:
-            img.close()
-        raise AnnotationError(f"{path} is a damaged image: {exc}") from None
+    img = open_image(path, "mask file", "a PNG mask", AnnotationError)
     if img.format != "PNG":
         img.close()
         raise AnnotationError(f"{path} is a {img.format} image; masks must be PNG (lossless), "

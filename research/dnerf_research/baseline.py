@@ -25,13 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dnerf_core.cameras import Cameras
-from dnerf_core.errors import AnnotationError
-from dnerf_core.generators.base import LabelingWrapper, RenderOutput, Subject
-from dnerf_core.labels import IGNORE_ID, LabelSet
-from dnerf_core.semantic.annotations import views_by_seed
-from dnerf_core.semantic.masks import resize_masks
-from dnerf_core.io.tagged_file import load_tagged, save_tagged
+from dnerf_core import Cameras, IGNORE_ID, LabelSet
+from dnerf_core.lab import (AnnotationError, LabelingWrapper, load_tagged, RenderOutput, resize_masks, save_tagged,
+                            Subject, views_by_seed)
 
 FORMAT = "dnerf-datasetgan-baseline"
 VERSION = 1

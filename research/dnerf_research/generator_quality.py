@@ -10,10 +10,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
-from dnerf_core.cameras import random_orbit_cameras
-from dnerf_core.generators.base import Generator
-from dnerf_core.io.metrics import mask_iou, masked_abs_error, psnr
-from dnerf_core.io.splits import EVAL_POSE_SEED, heldout_seeds
+from dnerf_core.lab import (EVAL_POSE_SEED, Generator, heldout_seeds, mask_iou, masked_abs_error, psnr,
+                            random_orbit_cameras)
 
 SILHOUETTE_THRESHOLD = 0.5
 SIZE_GRID = 48  # grid per axis used to measure each oracle subject's bounding-box diagonal

@@ -17,15 +17,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-from dnerf_core.cameras import spread_orbit_cameras
-from dnerf_core.io.splits import HELDOUT_SEED_START
-from dnerf_core.inversion.config import FitConfig
-from dnerf_core.inversion.edit import EDIT_FIT, edit_scores, edit_subject, render_view, transplant_part
-from dnerf_core.inversion.inputs import require_branch
-from dnerf_core.inversion.mask import MASK_FIT, invert_mask
-from dnerf_core.inversion.pose import Pose, yaw_error_degrees
-from dnerf_core.inversion.rgb import invert_rgb
-from dnerf_core.io.metrics import confusion_matrix, mask_iou, psnr, segmentation_scores
+from dnerf_core import edit_subject, Pose, render_view, require_branch
+from dnerf_core.lab import (confusion_matrix, EDIT_FIT, edit_scores, FitConfig, HELDOUT_SEED_START, invert_mask,
+                            invert_rgb, MASK_FIT, mask_iou, psnr, segmentation_scores, spread_orbit_cameras,
+                            transplant_part, yaw_error_degrees)
 
 # Seeds of the targets: held-out, and apart from the generator / semantic evaluations' first ones.
 INVERSION_SEED_OFFSET = 7_000

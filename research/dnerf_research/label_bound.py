@@ -26,14 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dnerf_core.cameras import Cameras, ray_bundle
-from dnerf_core.generators.surface_labels import SURFACE_OPACITY
-from dnerf_core.labels import BACKGROUND_ID
-from dnerf_core.render.raymarch import march_chunked
-from dnerf_core.render.triplane import sample_planes
-from dnerf_core.semantic.position import encode_positions, position_features
-from dnerf_core.semantic.train import class_weights
-from dnerf_core.io.metrics import confusion_matrix, segmentation_scores
+from dnerf_core import Cameras, ray_bundle
+from dnerf_core.lab import (BACKGROUND_ID, class_weights, confusion_matrix, encode_positions, march_chunked,
+                            position_features, sample_planes, segmentation_scores, SURFACE_OPACITY)
 
 ATTRIBUTES = "pncf"
 MARCH_CHUNK_RAYS = 1024

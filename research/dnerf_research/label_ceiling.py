@@ -11,7 +11,7 @@ only beat it by labeling pixels against the 3D parts they show).
 """
 from __future__ import annotations
 
-from dnerf_core.generators.surface_labels import SurfaceOracleLabels
+from dnerf_core.lab import SurfaceOracleLabels
 from .semantic_quality import SegmentationQuality, evaluate_individual
 
 

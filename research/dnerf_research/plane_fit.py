@@ -48,11 +48,8 @@ class PlaneFit:
 
 def fit_planes(oracle, seed: int, config: PlaneFitConfig = PlaneFitConfig()) -> PlaneFit:
     """Fit free planes to the oracle subject `seed` (CPU, a few minutes at the defaults)."""
-    from dnerf_core.generators.default_config import default_config
-    from dnerf_core.generators.distill import (DistillConfig, point_losses, point_targets, ray_losses, ray_targets,
-                                      reference_step, supervision_points)
-    from dnerf_core.generators.networks.decoder import TriPlaneDecoder
-    from dnerf_core.render.triplane import sample_planes
+    from dnerf_core.lab import (default_config, DistillConfig, point_losses, point_targets, ray_losses, ray_targets,
+                                reference_step, sample_planes, supervision_points, TriPlaneDecoder)
 
     cfg, model_cfg = DistillConfig(), default_config(oracle.category)
     points_cfg = replace(cfg, points_per_subject=POINTS_PER_STEP)

@@ -35,14 +35,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dnerf_core.cameras import random_orbit_cameras, video_orbit_cameras
-from dnerf_core.errors import AnnotationError
-from dnerf_core.factory.pointcloud import BackprojectConfig, backproject
-from dnerf_core.factory.views import ViewSet, render_views, to_resolution
-from dnerf_core.generators.surface_labels import oracle_labels_on_surface
-from dnerf_core.semantic.masks import resize_masks
-from dnerf_core.io.metrics import confusion_matrix, segmentation_scores
-from dnerf_core.io.splits import EVAL_POSE_SEED, heldout_seeds
+from dnerf_core.lab import (AnnotationError, backproject, BackprojectConfig, confusion_matrix, EVAL_POSE_SEED,
+                            heldout_seeds, oracle_labels_on_surface, random_orbit_cameras, render_views, resize_masks,
+                            segmentation_scores, to_resolution, video_orbit_cameras, ViewSet)
 
 N_INDIVIDUAL = 90
 N_VIDEO = 5

@@ -22,13 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dnerf_core.cameras import Cameras, random_orbit_cameras
-from dnerf_core.errors import AnnotationError
-from dnerf_core.generators.base import LabelingWrapper, RenderOutput, Subject
-from dnerf_core.labels import IGNORE_ID, LabelSet
-from dnerf_core.semantic.annotations import views_by_seed
-from dnerf_core.semantic.masks import resize_masks
-from dnerf_core.io.tagged_file import load_tagged, save_tagged
+from dnerf_core import Cameras, IGNORE_ID, LabelSet
+from dnerf_core.lab import (AnnotationError, LabelingWrapper, load_tagged, random_orbit_cameras, RenderOutput,
+                            resize_masks, save_tagged, Subject, views_by_seed)
+
+from .downstream.train import random_hflip
 
 FORMAT = "dnerf-transfer-segmenter"
 VERSION = 1
@@ -112,7 +110,7 @@ class LabeledViews:
 def source_views(category: str, n: int, seed: int = 0, resolution: int | None = None) -> LabeledViews:
     """n oracle renders of the procedural `category` (one subject each, random orbit pose) with
     their exact labels."""
-    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.lab import ProceduralGenerator
 
     oracle = ProceduralGenerator(category)
     seeds = list(range(SOURCE_SEED_START + seed * n, SOURCE_SEED_START + (seed + 1) * n))
@@ -146,9 +144,7 @@ def fit_segmenter(net: Segmenter, views: LabeledViews, steps: int, lr: float, cf
         pick = torch.randint(len(views.rgb), (min(cfg.batch, len(views.rgb)),), generator=order)
         rgb, lab = views.rgb[pick], views.labels[pick]
         if cfg.flip:
-            flip = torch.rand(len(pick), generator=order) < 0.5
-            rgb = torch.where(flip[:, None, None, None], rgb.flip(-1), rgb)
-            lab = torch.where(flip[:, None, None], lab.flip(-1), lab)
+            rgb, lab = random_hflip(rgb, lab, order)
         loss = F.cross_entropy(net(rgb), lab, ignore_index=IGNORE_ID)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -194,7 +190,7 @@ def train_transfer(generator, label_set: LabelSet, seeds: list[int], cameras: Ca
                    progress: Callable[[str, int, float], None] | None = None) -> Segmenter:
     """Pretrain on `source_category`'s oracle, fine-tune on the annotated views (masks [N,H,W]) of
     `generator`. progress(stage, step, loss), stage 'pretrain' or 'finetune'."""
-    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.lab import ProceduralGenerator
 
     if len(seeds) != len(cameras) or len(seeds) != len(masks):
         raise AnnotationError(f"{len(seeds)} seeds, {len(cameras)} cameras and {len(masks)} masks must match")

@@ -18,7 +18,7 @@ from pathlib import Path
 # research/ (dnerf_research) and, for a source checkout, the repository root (dnerf_core)
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 
 def main() -> None:
@@ -32,9 +32,9 @@ def main() -> None:
     retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
 
     from dnerf_research.generator_quality import evaluate_generator, psnr_calibration
-    from dnerf_core.io.atomic import emit_json
+    from dnerf_core.lab import emit_json
     import dnerf_core as dn
-    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.lab import ProceduralGenerator
 
     generator = dn.load_generator(args.generator, semantic=False)
     category = args.category or generator.spec.category

@@ -19,7 +19,7 @@ from pathlib import Path
 # research/ (dnerf_research) and, for a source checkout, the repository root (dnerf_core)
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 KINDS = ("rgb", "mask", "edit")
 
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     retain_freed_memory()  # dnerf_core.allocator: big step temporaries reused, not faulted in again
-    from dnerf_core.io.atomic import emit_json
+    from dnerf_core.lab import emit_json
 
     report = evaluate(args.category, args.cases, args.kinds.split(","), lambda m: print(m, file=sys.stderr))
     if args.out and args.out.is_file():  # re-running some kinds keeps the others' results

@@ -29,7 +29,7 @@ from pathlib import Path
 # research/ (dnerf_research) and, for a source checkout, the repository root (dnerf_core)
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 
 def main() -> None:
@@ -50,8 +50,7 @@ def main() -> None:
 
     from dnerf_research.label_ceiling import label_ceiling
     from dnerf_research.semantic_quality import evaluate_semantic
-    from dnerf_core.io.atomic import emit_json
-    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.lab import emit_json, ProceduralGenerator
     import dnerf_core as dn
 
     labeled = dn.load_generator(args.generator, args.semantic)
@@ -59,9 +58,9 @@ def main() -> None:
     if labeled.label_set is None:
         sys.exit(f"{args.generator} has no labels: pass --semantic")
     if args.training_kit is not None:
-        from dnerf_core.errors import DnerfError
+        from dnerf_core import DnerfError
         from dnerf_research.semantic_quality import evaluate_annotations
-        from dnerf_core.semantic.annotations import load_kit
+        from dnerf_core import load_kit
 
         try:
             fit = evaluate_annotations(labeled, load_kit(args.training_kit))

@@ -23,7 +23,7 @@ from pathlib import Path
 # research/ (dnerf_research) and, for a source checkout, the repository root (dnerf_core)
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 DEFAULT_ATTRIBUTES = {"oracle": "p,pn,pc,pnc", "generator": "p,pn,pc,pnc,f,fp,fpnc", "fit": "p,pn,pc,pnc"}
 
@@ -47,15 +47,12 @@ def main() -> None:
 
     import torch
 
-    from dnerf_core.cameras import orbit_cameras, random_orbit_cameras
+    from dnerf_core.lab import orbit_cameras, random_orbit_cameras
     from dnerf_research.label_bound import (LocalClassifierConfig, check_attributes, field_surface,
                                              local_label_bound, oracle_surface)
     from dnerf_research.plane_fit import PlaneFitConfig, fit_planes
-    from dnerf_core.io.splits import EVAL_POSE_SEED, heldout_seeds
-    from dnerf_core.io.atomic import emit_json
-    from dnerf_core.generators import load_generator
-    from dnerf_core.generators.procedural import ProceduralGenerator
-    from dnerf_core.semantic.annotations import kit_views
+    from dnerf_core.lab import (emit_json, EVAL_POSE_SEED, heldout_seeds, kit_views, load_base_generator as
+                                load_generator, ProceduralGenerator)
 
     for name in ("train_subjects", "views", "test_subjects", "test_views", "fit_resolution", "threads"):
         if getattr(args, name) < 1:

@@ -20,7 +20,7 @@ from pathlib import Path
 # research/ (dnerf_research) and, for a source checkout, the repository root (dnerf_core)
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 VIEWS = 4
 CHUNK_RAYS = 1024
@@ -41,12 +41,10 @@ def main() -> None:
 
     import torch
 
-    from dnerf_core.cameras import random_orbit_cameras, ray_bundle
-    from dnerf_core.io.metrics import psnr
+    from dnerf_core import ray_bundle
+    from dnerf_core.lab import psnr, random_orbit_cameras
     from dnerf_research.plane_fit import PlaneFitConfig, fit_planes
-    from dnerf_core.io.atomic import emit_json
-    from dnerf_core.generators.procedural import ProceduralGenerator
-    from dnerf_core.render.raymarch import march_chunked
+    from dnerf_core.lab import emit_json, march_chunked, ProceduralGenerator
 
     torch.set_num_threads(1)
     oracle = ProceduralGenerator(args.category)

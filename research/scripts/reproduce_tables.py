@@ -31,7 +31,7 @@ from pathlib import Path
 # research/ (dnerf_research) and, for a source checkout, the repository root (dnerf_core)
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -130,8 +130,8 @@ def ensure_kit(generator, category: str, workdir: Path, settings: TableSettings)
     """The oracle-annotated kit in workdir/kit (made once) with `generator`'s images (and, for
     image masks, its surface); a generator given as a .pt file is recorded as default:<category>
     (make_kit needs a spec naming the oracle category)."""
-    from dnerf_core import GeneratorSpec
-    from dnerf_core.semantic.annotations import load_kit, make_kit, spec_category
+    from dnerf_core import GeneratorSpec, load_kit
+    from dnerf_core.lab import spec_category, write_kit as make_kit
 
     path = workdir / KIT_DIR
     if not path.exists():
@@ -155,11 +155,9 @@ def ensure_kit(generator, category: str, workdir: Path, settings: TableSettings)
 
 # --- training one row --------------------------------------------------------------------------------
 def _semantic_row(generator, kit, row: Row, n: int, settings: TableSettings, ckpt: Path):
-    from dnerf_core.semantic.branch import SemanticConfig
-    from dnerf_core.semantic.checkpoint import load_semantic, read_semantic
-    from dnerf_core.semantic.labeled import LabeledGenerator
-    from dnerf_core.semantic.train import SemanticTrainConfig, same_train_config, train_semantic
-    from dnerf_core.errors import CheckpointError
+    from dnerf_core import SemanticConfig, SemanticTrainConfig
+    from dnerf_core.lab import (CheckpointError, LabeledGenerator, load_semantic, read_semantic, same_train_config,
+                                train_branch as train_semantic)
 
     semantic = SemanticConfig(num_classes=len(kit.label_set), multiscale=row.multiscale,
                               density_prior=row.density_prior)
@@ -222,8 +220,7 @@ def run_row(generator, category: str, kit, row: Row, settings: TableSettings, wo
             gen_id: str) -> dict:
     """Train (or reuse) and evaluate one row; the evaluation is cached next to the checkpoint."""
     from dnerf_research.semantic_quality import evaluate_semantic
-    from dnerf_core.io.atomic import atomic_write_text
-    from dnerf_core.generators.procedural import ProceduralGenerator
+    from dnerf_core.lab import atomic_write_text, ProceduralGenerator
 
     n_subjects = row.n_subjects(settings.kit_subjects)
     n = n_subjects * settings.kit_views
@@ -319,8 +316,7 @@ def markdown(report: dict) -> str:
 def run_tables(generator, category: str, settings: TableSettings, workdir: Path, out: Path,
                quick: bool = False, rows: list[str] | None = None) -> dict:
     """Kit, every row, JSON at `out` and markdown next to it (out with .md); returns the report."""
-    from dnerf_core.io.atomic import atomic_write_text
-    from dnerf_core.semantic.checkpoint import generator_identity
+    from dnerf_core.lab import atomic_write_text, generator_identity
 
     workdir.mkdir(parents=True, exist_ok=True)
     kit = ensure_kit(generator, category, workdir, settings)
@@ -369,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
 
         torch.set_num_threads(args.threads)
 
-    from dnerf_core.generators import load_generator
+    from dnerf_core.lab import load_base_generator as load_generator
 
     spec = args.generator or f"default:{args.category}"
     settings = QUICK if args.quick else TableSettings()

@@ -31,7 +31,7 @@ from pathlib import Path
 # research/ (dnerf_research) and, for a source checkout, the repository root (dnerf_core)
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
 
-from dnerf_core.allocator import retain_freed_memory  # noqa: E402
+from dnerf_core.lab import retain_freed_memory  # noqa: E402
 
 TRAIN_POSE_SEED, TEST_POSE_SEED = 11, 12
 # Free planes start at the generator's projected features (values of order 1) and must move by
@@ -60,17 +60,11 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
-    from dnerf_core.cameras import random_orbit_cameras
-    from dnerf_core.io.metrics import confusion_matrix, segmentation_scores
-    from dnerf_core.io.atomic import emit_json
-    from dnerf_core.factory.views import to_resolution
-    from dnerf_core.generators import load_generator
-    from dnerf_core.generators.procedural import ProceduralGenerator
-    from dnerf_core.generators.surface_labels import oracle_labels_on_surface
-    from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig
-    from dnerf_core.semantic.checkpoint import load_semantic
-    from dnerf_core.semantic.train import (SemanticTrainConfig, batch_loss, class_weights, decay_learning_rates,
-                                          prepare_views)
+    from dnerf_core import SemanticConfig, SemanticTrainConfig
+    from dnerf_core.lab import (batch_loss, class_weights, confusion_matrix, decay_learning_rates, emit_json,
+                                load_base_generator as load_generator, load_semantic, oracle_labels_on_surface,
+                                prepare_views, ProceduralGenerator, random_orbit_cameras, segmentation_scores,
+                                SemanticBranch, to_resolution)
 
     torch.set_num_threads(args.threads)
     t0 = time.time()

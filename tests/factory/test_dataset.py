@@ -18,8 +18,8 @@ import torch
 from dnerf_core.cameras import spread_orbit_cameras
 from dnerf_core.factory.dataset_plan import chunk_cameras, parse_split, split_of
 from dnerf_core.generators.registry import load_generator
+from cli_helpers import BIN, run_cli
 
-BIN = Path(sys.executable).parent
 DNERF = [str(BIN / "dnerf"), "dataset"]
 # 6 subjects in 2 shards of 3, 2 views each at 32x32: seconds, yet every code path (two shards,
 # a subject per split hash, all four formats) is crossed.
@@ -29,7 +29,7 @@ RUN_ONLY = {"run.json"}  # timings: the only file allowed to differ between runs
 
 
 def _run(args, **kw):
-    return subprocess.run(args, capture_output=True, text=True, timeout=900, **kw)
+    return run_cli(args, timeout=900, **kw)
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -200,8 +200,8 @@ def _start(out: Path, extra=()):
                             stderr=subprocess.PIPE, start_new_session=True)
 
 
-def _kill_when(proc, out: Path, ready, what: str, timeout: float = 600) -> None:
-    """SIGKILL the run (its whole process group: workers too) as soon as ready(out) holds."""
+def _wait_until(proc, out: Path, ready, what: str, timeout: float = 600) -> None:
+    """Return as soon as ready(out) holds; fail if the run ends or the time runs out first."""
     t0 = time.monotonic()
     while not ready(out):
         if proc.poll() is not None:
@@ -210,6 +210,11 @@ def _kill_when(proc, out: Path, ready, what: str, timeout: float = 600) -> None:
             proc.kill()
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def _kill_when(proc, out: Path, ready, what: str, timeout: float = 600) -> None:
+    """SIGKILL the run (its whole process group: workers too) as soon as ready(out) holds."""
+    _wait_until(proc, out, ready, what, timeout)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -346,12 +351,7 @@ def test_ray_same_bytes_worker_killed_mid_shard_and_driver_killed(reference, tmp
     out = tmp_path / "ray"
     # 1: a Ray worker killed in the middle of shard 00000: Ray retries the task, the run completes
     proc = _start(out, ["--executor", "ray"])
-    ready = _partial_pngs("00000", 3)
-    t0 = time.monotonic()
-    while not ready(out):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() - t0 < 600, "no shard started"
-        time.sleep(0.02)
+    _wait_until(proc, out, _partial_pngs("00000", 3), "shard 00000 started")
     workers = [p for p in _descendants(proc.pid) if "_shard_task" in " ".join(p.cmdline())]
     assert workers, "no Ray worker running a shard found"
     for w in workers:
@@ -365,12 +365,7 @@ def test_ray_same_bytes_worker_killed_mid_shard_and_driver_killed(reference, tmp
     shutil.rmtree(out / "shards" / "00001")
     (out / "manifest.jsonl").unlink()
     proc = _start(out, ["--executor", "ray"])
-    ready = _partial_pngs("00001", 3)
-    t0 = time.monotonic()
-    while not ready(out):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() - t0 < 600, "shard 00001 never started"
-        time.sleep(0.02)
+    _wait_until(proc, out, _partial_pngs("00001", 3), "shard 00001 started")
     _kill_tree(proc)
     assert not (out / "shards" / "00001").exists()
     res = _run(DNERF + SMALL + ["--executor", "ray", "--out", str(out)])

@@ -18,12 +18,7 @@ from dnerf_core.generators.procedural.skeleton import named_pose
 from dnerf_core.generators.registry import default_weights_path, load_generator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many small tensor ops
 
 
 def tiny_config():

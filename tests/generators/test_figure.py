@@ -16,13 +16,7 @@ from dnerf_core.generators.registry import load_generator
 N_RANDOM_POSES = 200
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These tests run many small tensor ops; on 2 shared cores one thread is far faster.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many small tensor ops
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,14 @@
 """dnerf invert / edit / mask through the installed console scripts, as a user runs them."""
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from cli_helpers import BIN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
 DNERF = str(BIN / "dnerf")
 FACE = ["--generator", "default:face"]
 

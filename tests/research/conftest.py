@@ -4,21 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 RESEARCH = Path(__file__).resolve().parents[2] / "research"
 if str(RESEARCH) not in sys.path:
     sys.path.insert(0, str(RESEARCH))
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """Tiny renders are dominated by thread synchronization; on a busy machine two torch threads
-    make them ~10x slower than one. Modules opt in with pytestmark = usefixtures("one_thread")."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,16 @@
 """annotate-kit -> train-semantic -> labeled export from a learned generator, through the CLI."""
 import json
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
 
 from dnerf_core.semantic.checkpoint import read_semantic
+from cli_helpers import BIN, run_cli as _run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
 RES = 16
-
-
-def _run(args):
-    return subprocess.run(args, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,8 @@ import pytest
 
 from dnerf_core.factory.export.ply import read_point_cloud_ply, write_point_cloud_ply
 from dnerf_core.factory.types import LabeledPointCloud
+from cli_helpers import BIN
 
-BIN = Path(sys.executable).parent
 # Max-channel distance for "this pixel shows that label color". Colors are drawn unlit, so the
 # only changes are 8-bit rounding and the odd antialiased edge pixel.
 COLOR_TOLERANCE = 6

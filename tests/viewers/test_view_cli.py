@@ -11,10 +11,9 @@ from PIL import Image
 
 from dnerf_core.cli import cli, run as _run
 from dnerf_core.factory.export.ply import read_point_cloud_ply
+from cli_helpers import BIN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-BIN = Path(sys.executable).parent
 
 
 def _view(args, capsys):

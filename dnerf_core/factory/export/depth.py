@@ -15,6 +15,7 @@ import numpy as np
 
 from ...errors import DnerfError
 from ...io.atomic import atomic_open
+from ...io.images import open_image
 
 # 1e-3 world units per step ("millimetres"): nerfstudio multiplies depth PNGs by its own config
 # value depth_unit_scale_factor, default 1e-3, and never reads a scale from the file, so this is
@@ -80,20 +81,10 @@ def read_depth_png(path: str | Path, scale: float | None = None) -> tuple[np.nda
     The scale comes from the file's text chunk; `scale` is used for files without one (e.g.
     written by other tools) and is an error to omit for them.
     """
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
-    if not path.is_file():
-        raise DnerfError(f"depth file not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            mode, text = img.mode, dict(getattr(img, "text", {}) or {})
-            values = np.asarray(img).astype(np.float64)
-    except UnidentifiedImageError:
-        raise DnerfError(f"{path} is not an image (expected a 16-bit depth PNG)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DnerfError(f"{path} is a damaged image: {exc}") from None
+    with open_image(path, "depth file", "a 16-bit depth PNG") as img:
+        mode, text = img.mode, dict(getattr(img, "text", {}) or {})
+        values = np.asarray(img).astype(np.float64)
     if not mode.startswith("I") or values.ndim != 2:
         raise DnerfError(f"{path} is not a 16-bit grayscale depth PNG (mode {mode!r})")
     stored = text.get(DEPTH_SCALE_KEY)

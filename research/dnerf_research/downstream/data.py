@@ -47,12 +47,9 @@ import torch
 from torch import Tensor
 
 import dnerf_core as dn
-from dnerf_core.cameras import Cameras, random_orbit_cameras, video_orbit_cameras
-from dnerf_core.factory.pointcloud import backproject, default_voxel_size, voxel_downsample
-from dnerf_core.factory.views import ViewSet, to_resolution
-from dnerf_core.generators.base import RenderOutput
-from dnerf_core.io.splits import heldout_seeds
-from dnerf_core.semantic.annotations import load_kit, make_kit
+from dnerf_core import Cameras, load_kit
+from dnerf_core.lab import (backproject, default_voxel_size, heldout_seeds, random_orbit_cameras, RenderOutput,
+                            to_resolution, video_orbit_cameras, ViewSet, voxel_downsample, write_kit as make_kit)
 
 from ..baseline import BaselineConfig, load_baseline, pixel_features, save_baseline, train_baseline
 

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dnerf_core.cameras import Cameras, ray_bundle
-from dnerf_core.io.metrics import confusion_matrix, segmentation_scores
+from dnerf_core import Cameras, ray_bundle
+from dnerf_core.lab import confusion_matrix, segmentation_scores
 
 from .data import Cloud, VideoSet
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dnerf_core.labels import IGNORE_ID
+from dnerf_core import IGNORE_ID
 
 from .data import Cloud, ImageSet
 from .pointnet import PointNetConfig, PointNetSeg
@@ -61,34 +62,49 @@ def _cosine(step: int, steps: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
+def random_hflip(images: Tensor, labels: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Each image [B,C,H,W] and its labels [B,H,W] mirrored left-right with probability 1/2."""
+    flip = torch.rand(len(images), generator=gen) < 0.5
+    return (torch.where(flip[:, None, None, None], images.flip(-1), images),
+            torch.where(flip[:, None, None], labels.flip(-1), labels))
+
+
+def fit_schedule(model: torch.nn.Module, lr: float, steps: int, seed: int,
+                 batch_loss: Callable[[torch.Generator], Tensor]) -> tuple[float, float]:
+    """Adam with a cosine decay of `lr` to 0 over `steps` steps of batch_loss(batch order
+    generator) -> (seconds, final loss smoothed over ~20 steps); leaves the model in eval mode."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    start = time.time()
+    loss_avg = float("nan")
+    model.train()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr * _cosine(step, steps)
+        loss = batch_loss(order)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_avg = loss.item() if step == 0 else 0.95 * loss_avg + 0.05 * loss.item()
+    model.eval()
+    return time.time() - start, loss_avg
+
+
 def train_seg2d(images: ImageSet, num_classes: int, cfg: TrainConfig = TrainConfig()) -> Trained2D:
     """Fit Seg2D to images.rgb [N,H,W,3] uint8 / images.labels [N,H,W]."""
     if len(images) == 0:
         raise ValueError("no training images")
     torch.manual_seed(cfg.seed)
     model = Seg2D(num_classes, cfg.seg2d)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr_2d)
-    order = torch.Generator().manual_seed(cfg.seed)
     rgb = images.rgb.permute(0, 3, 1, 2)  # uint8 [N,3,H,W]; converted per batch to save memory
-    labels = images.labels
-    start = time.time()
-    loss_avg = float("nan")
-    model.train()
-    for step in range(cfg.steps_2d):
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr_2d * _cosine(step, cfg.steps_2d)
+
+    def batch_loss(order: torch.Generator) -> Tensor:
         pick = torch.randint(len(images), (cfg.batch_2d,), generator=order)
-        x = rgb[pick].float() / 255
-        y = labels[pick]
-        flip = torch.rand(len(pick), generator=order) < 0.5
-        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        y = torch.where(flip[:, None, None], y.flip(-1), y)
-        loss = F.cross_entropy(model(x), y, ignore_index=IGNORE_ID)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        loss_avg = loss.item() if step == 0 else 0.95 * loss_avg + 0.05 * loss.item()
-    return Trained2D(model.eval(), time.time() - start, loss_avg)
+        x, y = random_hflip(rgb[pick].float() / 255, images.labels[pick], order)
+        return F.cross_entropy(model(x), y, ignore_index=IGNORE_ID)
+
+    seconds, loss = fit_schedule(model, cfg.lr_2d, cfg.steps_2d, cfg.seed, batch_loss)
+    return Trained2D(model, seconds, loss)
 
 
 @torch.no_grad()
@@ -112,24 +128,16 @@ def train_pointnet(clouds: list[Cloud], num_parts: int, scale: float, cfg: Train
         raise ValueError("no training points")
     torch.manual_seed(cfg.seed)
     model = PointNetSeg(num_parts, cfg.pointnet)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr_3d)
-    order = torch.Generator().manual_seed(cfg.seed)
-    start = time.time()
-    loss_avg = float("nan")
-    model.train()
-    for step in range(cfg.steps_3d):
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr_3d * _cosine(step, cfg.steps_3d)
+
+    def batch_loss(order: torch.Generator) -> Tensor:
         pick = torch.randint(len(clouds), (cfg.batch_3d,), generator=order)
         pts, labs = zip(*(_sample_points(clouds[int(i)], cfg.points, order) for i in pick))
         x = torch.stack(pts) / scale
         y = torch.stack(labs) - 1
-        loss = F.cross_entropy(model(x).reshape(-1, num_parts), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        loss_avg = loss.item() if step == 0 else 0.95 * loss_avg + 0.05 * loss.item()
-    return Trained3D(model.eval(), time.time() - start, loss_avg, scale)
+        return F.cross_entropy(model(x).reshape(-1, num_parts), y.reshape(-1))
+
+    seconds, loss = fit_schedule(model, cfg.lr_3d, cfg.steps_3d, cfg.seed, batch_loss)
+    return Trained3D(model, seconds, loss, scale)
 
 
 @torch.no_grad()
