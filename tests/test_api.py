@@ -22,6 +22,7 @@ PUBLIC = {"__version__", "AnnotationKit", "Cameras", "DatasetConfig", "DEFAULT_F
           "write_mask_png", "write_view_mask"}
 
 
+@pytest.mark.slow  # the examples load generators and render
 @pytest.mark.parametrize("module", [api, api_semantic, api_inversion, spec_module], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

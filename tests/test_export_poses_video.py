@@ -13,6 +13,8 @@ from dnerf_core.cameras import orbit_cameras
 from dnerf_core.generators.procedural import ProceduralGenerator
 from cli_helpers import BIN, run_cli as _run
 
+pytestmark = pytest.mark.e2e  # every test runs dnerf-export or dnerf in a subprocess
+
 EXPORT = [str(BIN / "dnerf-export")]
 DNERF = [str(BIN / "dnerf")]
 RES = 32

@@ -141,6 +141,7 @@ def test_substitution_makes_commands_small():
 
 # --- the Python example -----------------------------------------------------------------------
 
+@pytest.mark.slow  # loads and renders both default generators
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
     import dnerf_core
 

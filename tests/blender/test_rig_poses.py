@@ -12,6 +12,8 @@ from dnerf_core.errors import DnerfError
 from dnerf_core.factory.export.transforms import read_transforms_json
 from dnerf_core.generators import load_generator
 
+pytestmark = pytest.mark.e2e  # the rig is built from a dnerf-export run in a subprocess
+
 MATRIX_TOL = 2e-6  # Blender keeps object matrices in float32
 
 

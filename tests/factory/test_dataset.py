@@ -84,6 +84,7 @@ def test_split_by_seed_hash_follows_the_fractions():
 
 
 # --- a small dataset, end to end --------------------------------------------------------------------
+@pytest.mark.e2e
 def test_layout_manifest_and_checksums(reference):
     out, res = reference
     assert "views/s" in res.stdout and "bytes written" in res.stdout
@@ -116,6 +117,7 @@ def test_layout_manifest_and_checksums(reference):
     assert [f["file_path"] for f in tf["frames"]] == ["rgb/000.png", "rgb/001.png"] and tf["w"] == 32
 
 
+@pytest.mark.e2e
 def test_same_command_again_skips_and_changes_nothing(reference, tmp_path):
     out, _ = reference
     before = _tree(out)
@@ -125,6 +127,7 @@ def test_same_command_again_skips_and_changes_nothing(reference, tmp_path):
     assert _tree(out) == before
 
 
+@pytest.mark.e2e
 def test_changed_argument_is_refused_naming_it(reference):
     out, _ = reference
     before = _tree(out)
@@ -135,6 +138,7 @@ def test_changed_argument_is_refused_naming_it(reference):
     assert _tree(out) == before
 
 
+@pytest.mark.e2e
 def test_damaged_shard_is_redone(reference, tmp_path):
     out, _ = reference
     copy = tmp_path / "copy"
@@ -158,6 +162,7 @@ def test_damaged_shard_is_redone(reference, tmp_path):
     (["--poses", "BADPOSES"], "--poses"),
     (["--poses", "NANPOSES"], "non-finite"),
 ])
+@pytest.mark.e2e
 def test_bad_input_one_line_exit_2_nothing_left(args, needle, tmp_path):
     from dnerf_core.generators.registry import default_semantic_path
 
@@ -179,6 +184,7 @@ def test_bad_input_one_line_exit_2_nothing_left(args, needle, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.e2e
 def test_foreign_or_unwritable_output_folder_is_refused(tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -250,6 +256,7 @@ def test_sigkill_mid_shard_then_resume_is_byte_identical(reference, tmp_path):
 
 
 # --- formats read by their own libraries -----------------------------------------------------------
+@pytest.mark.e2e
 def test_webdataset_shards_read_by_webdataset(reference):
     wds = pytest.importorskip("webdataset")
     out, _ = reference
@@ -271,6 +278,7 @@ def test_webdataset_shards_read_by_webdataset(reference):
     assert len(cam["cam2world_opencv"]) == 4
 
 
+@pytest.mark.e2e
 def test_ply_and_pts_read_by_plyfile_and_open3d(reference):
     plyfile = pytest.importorskip("plyfile")
     out, _ = reference
@@ -291,6 +299,7 @@ def test_ply_and_pts_read_by_plyfile_and_open3d(reference):
     assert len(cloud.points) == len(labels) and cloud.has_normals() and cloud.has_colors()
 
 
+@pytest.mark.e2e
 def test_torch_readers_agree(reference):
     from dnerf_core.factory.torch_dataset import FolderViews, WebDatasetViews
 
@@ -423,6 +432,7 @@ def test_hundred_million_views_stream_in_bounded_memory(tmp_path):
     assert max(rss) < 2 * 1024 ** 3 and rss[-1] - warm < 100 * 1024 ** 2, [r >> 20 for r in rss]
 
 
+@pytest.mark.e2e
 def test_pose_file_and_random_poses_end_to_end(tmp_path):
     poses = tmp_path / "poses.json"
     poses.write_text(json.dumps([[10, 5], [-30, 12.5], [170, 0]]))

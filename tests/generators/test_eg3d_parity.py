@@ -107,7 +107,7 @@ def test_planes_including_borders(case, kernels, monkeypatch):
 
 
 # --- decoder at points ----------------------------------------------------------------------
-@pytest.mark.parametrize("sampler", ["fast", "slow"])
+@pytest.mark.parametrize("sampler", ["fast", pytest.param("slow", marks=pytest.mark.slow)])
 def test_density_and_features_at_points(case, sampler):
     g = case.gen
     subject = g.synthesize(case.ws, [0])
@@ -129,6 +129,7 @@ def rendered(case):
     return subject, g.render(subject, case.cameras)
 
 
+@pytest.mark.slow  # the fixture renders a 512x512 view
 def test_raw_image_and_depth(case, rendered):
     _, out = rendered
     assert out.rgb_raw.shape == case.ref["image_raw"].shape
@@ -136,6 +137,7 @@ def test_raw_image_and_depth(case, rendered):
     assert psnr(out.depth, case.tensor("depth"), case.depth_peak) >= RAW_MIN_DB
 
 
+@pytest.mark.slow  # the fixture renders a 512x512 view
 def test_super_resolved_image(case, rendered):
     _, out = rendered
     assert out.rgb.shape == case.ref["image"].shape
@@ -175,6 +177,7 @@ def test_slow_super_resolution(case, rendered, monkeypatch):
     assert psnr(rgb * 2 - 1, case.tensor("image"), 2.0) >= SR_MIN_DB
 
 
+@pytest.mark.slow  # the fixture renders a 512x512 view
 def test_shapenet_raw_image_is_the_volume_render(case, rendered):
     """EG3D's 2x super-resolution adds into its input in place; dnerf's raw image stays the
     volume render (the white background composited in), as the reference was made."""

@@ -159,6 +159,7 @@ def test_default_generators_agree_with_the_volume_render(labeled, views):
     assert len(ref.labels.unique()) >= 3  # the views show parts, not just background
 
 
+@pytest.mark.slow  # renders both default generators twice
 def test_fast_views_are_deterministic_and_reuse_the_grid(views):
     assert views["grid_reused"]
     fast, again = views["fast"], views["fast_again"]

@@ -185,6 +185,7 @@ def test_row_plan_uses_only_subjects_on_disk():
         row_plan(["kitt"], [1], 1)
 
 
+@pytest.mark.e2e
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "scripts" / "downstream.py"), "train", "--world", "car", "--root",
                           str(tmp_path / "nothing"), "--out", str(tmp_path / "x.json")],
