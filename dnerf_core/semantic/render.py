@@ -21,6 +21,12 @@ from ..render.raymarch import MarchResult, accumulate, composite_probabilities, 
 # points [N,P,3] -> (semantic features [N,P,F], raw density [N,P,1] or None)
 SemanticFieldFn = Callable[[Tensor], tuple[Tensor, Tensor | None]]
 PROB_FLOOR = 1e-6  # log of a probability: keeps log(0) out of the super-resolution input
+# The fast path evaluates the semantic field only at samples whose share of the composite
+# (render/fast_march.sample_coefficients) is at least this; the shares of the skipped ones are
+# spread over the kept ones of the same ray, so each ray's probabilities still sum to 1 and its
+# opacity is unchanged. A label moves only where the skipped shares (at most this times the
+# samples of a ray) could tip the argmax. Set by measurement (scripts/bench.py --only fast).
+SEMANTIC_MIN_COEFFICIENT = 1e-4
 
 
 @dataclass
@@ -62,15 +68,25 @@ def semantic_composite(field: SemanticFieldFn, marched: MarchResult, origins: Te
 
 
 def semantic_composite_fast(field: SemanticFieldFn, marched: FastMarchResult, origins: Tensor, directions: Tensor,
-                            num_classes: int, background_class: int = 0) -> tuple[Tensor, Tensor]:
+                            num_classes: int, background_class: int = 0,
+                            min_coefficient: float | None = None) -> tuple[Tensor, Tensor]:
     """semantic_composite for the fast march (render/fast_march.py): the semantic field is
-    evaluated only at the generator's evaluated samples that carry weight, in one compact batch,
-    and composited with the same weights -> (probs [N,R,K], features [N,R,F]). Rays the march
-    did not enter are background. Needs the density prior (the generator's weights)."""
+    evaluated only at the generator's evaluated samples whose share of the composite is at least
+    min_coefficient (default SEMANTIC_MIN_COEFFICIENT; 0 keeps every sample that carries weight),
+    in one compact batch, and composited with the same weights, the skipped shares spread over the
+    kept samples of their ray -> (probs [N,R,K], features [N,R,F]). Rays the march did not enter
+    are background. Needs the density prior (the generator's weights)."""
     n, r, _ = origins.shape
     o, d = origins[:, marched.rays], directions[:, marched.rays]
     coef = sample_coefficients(marched.weights)
-    sel = Selection.of(marched.evaluated & (coef > 0))
+    floor = SEMANTIC_MIN_COEFFICIENT if min_coefficient is None else min_coefficient
+    keep = marched.evaluated & (coef > 0) & (coef >= floor)
+    covered = marched.weights.sum(dim=-1)  # the share of each ray the semantic field accounts for
+    if floor > 0:  # rescale each ray's kept shares to its full opacity (a ray with none: background)
+        kept = (coef * keep).sum(dim=-1)
+        coef = coef * torch.where(kept > 0, covered / kept.clamp_min(1e-30), torch.ones_like(kept))[..., None]
+        covered = torch.where(kept > 0, covered, torch.zeros_like(covered))
+    sel = Selection.of(keep)
     probs = origins.new_zeros(n, r, num_classes)
     probs[..., background_class] = 1
     if len(sel) == 0:  # nothing visible: learn the feature count from one point per row
@@ -82,7 +98,7 @@ def semantic_composite_fast(field: SemanticFieldFn, marched: FastMarchResult, or
         raise ValueError("the fast path composites with the generator's weights: it needs the density prior")
     r_in = len(marched.rays)
     inner = composite_selected(torch.softmax(feats[:, :num_classes], dim=-1), sel, coef, n, r_in)
-    inner[..., background_class] += 1 - marched.weights.sum(dim=-1)
+    inner[..., background_class] += 1 - covered
     probs[:, marched.rays] = inner
     out = origins.new_zeros(n, r, feats.shape[-1])
     out[:, marched.rays] = composite_selected(feats, sel, coef, n, r_in)
