@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..render.config import DEFAULT_CHUNK_RAYS, FAST_CHUNK_RAYS, check_march_path
+from ..render.config import DEFAULT_CHUNK_RAYS, check_march_path, fast_chunk_rays
 from ..render.fast_march import (FastMarchResult, Selection, composite_selected, evaluate_compact, march_fast,
                                  sample_coefficients)
 from ..render.raymarch import MarchResult, accumulate, composite_probabilities, compute_weights, march, sample_points
@@ -27,6 +27,9 @@ PROB_FLOOR = 1e-6  # log of a probability: keeps log(0) out of the super-resolut
 # opacity is unchanged. A label moves only where the skipped shares (at most this times the
 # samples of a ray) could tip the argmax. Set by measurement (scripts/bench.py --only fast).
 SEMANTIC_MIN_COEFFICIENT = 1e-4
+# floats of a semantic evaluation's projected features / hidden units / outputs (an estimate for
+# sizing fast-path chunks by memory; the branch's hidden width is 64 by default)
+SEMANTIC_FLOATS_PER_EVALUATION = 64
 
 
 @dataclass
@@ -114,8 +117,14 @@ def render_semantic_rays(generator, subject, field: SemanticFieldFn, origins: Te
     outs = []
     if path == "fast":
         grid = generator.occupancy(subject)
-        gen_field = generator.field_summed(subject)
-        chunk_rays = max(chunk_rays, FAST_CHUNK_RAYS)
+        if not grid.skips_anything():  # a full grid: nothing to skip, the plain march (as render() does)
+            path = "volume"
+        else:
+            gen_field = generator.field_summed(subject)
+            # the generator's and the semantic field's plane features, hidden units and outputs
+            per_eval = 2 * (subject.planes.shape[2] + 2 * SEMANTIC_FLOATS_PER_EVALUATION)
+            chunk_rays = max(chunk_rays, fast_chunk_rays(generator.rendering, per_eval,
+                                                         float(grid.occupied_fraction().max())))
     for o, d in zip(origins.split(chunk_rays, dim=1), directions.split(chunk_rays, dim=1)):
         if path == "fast":
             with torch.no_grad():
