@@ -76,7 +76,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     **_from("dnerf_core.factory.pointcloud", "BackprojectConfig", "backproject", "default_voxel_size",
             "labeled_point_cloud", "voxel_downsample"),
     **_from("dnerf_core.factory.mesh", "FACE_LABELINGS", "MeshConfig", "extract_surface", "face_labels"),
-    **_from("dnerf_core.factory.surface_views", "SurfaceConfig", "bake_surface"),
+    **_from("dnerf_core.factory.surface_views", "SurfaceConfig", "bake_surface", "render_surface"),
     # inversion
     **_from("dnerf_core.inversion.config", "FitConfig"),
     **_from("dnerf_core.inversion.objective", "ViewObjective"),

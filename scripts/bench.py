@@ -448,19 +448,6 @@ def bench_inversion(quick: bool) -> dict:
     return out
 
 
-def _agreement(gen, surface, volume) -> dict:
-    """Labels, depth and RGB of one path against the volume reference (views of one subject)."""
-    from dnerf_core.lab import confusion_matrix, segmentation_scores
-
-    scores = segmentation_scores(confusion_matrix(surface.labels, volume.labels, len(gen.label_set)))
-    both = (surface.opacity > 0.5) & (volume.opacity > 0.5)
-    err = (surface.depth - volume.depth)[both].abs() / (2 * gen.bounds)
-    mse = ((surface.rgb - volume.rgb) ** 2).mean().clamp_min(1e-12)
-    return {"miou": scores.miou, "pixel_accuracy": scores.accuracy,
-            "depth_error_mean_of_size": err.mean().item(), "depth_error_median_of_size": err.median().item(),
-            "rgb_psnr_db": (10 * torch.log10(1 / mse)).item(), "confusion": scores.confusion.tolist()}
-
-
 def _mesh_label_scores(gen, subject, oracle, seed: int) -> dict:
     """Each face labeling of factory/mesh.py against the oracle's exact part at the face centroids
     (area-weighted accuracy, part mIoU, faces per part)."""
@@ -488,13 +475,60 @@ def _mesh_label_scores(gen, subject, oracle, seed: int) -> dict:
     return out
 
 
+# The surface path's shading modes side by side (factory/surface_views.SurfaceConfig): the window
+# composite (the default), one point per hit with the window only near silhouettes and label
+# borders, one point per hit alone.
+SURFACE_VARIANTS = {"surface": {}, "surface_refined": {"hit_offset": 1.0, "refine_margin": 1},
+                    "surface_point": {"samples_per_hit": 1, "hit_offset": 1.0}}
+
+
+def _surface_variants(labeled, subject, cams, repeats: int) -> dict:
+    """Each SURFACE_VARIANTS mode on labeled 128^2 views of a baked subject (8 views a batch, as
+    render_views): seconds and CPU seconds per view, decoder evaluations per view (generator +
+    semantic) and the GFLOP/s their MLPs reach."""
+    from dnerf_core.lab import render_surface, SurfaceConfig
+
+    counter = DecoderCounter(labeled.generator, labeled.branch)
+    out = {}
+    for name, kw in SURFACE_VARIANTS.items():
+        cfg = SurfaceConfig(**kw)
+
+        def run():
+            for start in range(0, len(cams), 8):
+                render_surface(labeled, subject, cams[start:start + 8], FAST_RESOLUTION, cfg)
+
+        c0 = time.process_time()
+        sec = _median_seconds(run, repeats, warmup=1) / len(cams)
+        cpu = (time.process_time() - c0) / (repeats + 1) / len(cams)
+        counter.reset()
+        run()
+        ev = {k: v / len(cams) for k, v in counter.counts.items()}
+        macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(labeled.branch)
+        out[name] = {"config": kw, "seconds_per_view": sec, "views_per_second": 1 / sec, "cpu_seconds_per_view": cpu,
+                     "decoder_evaluations_per_view": ev, "mlp_gflops_reached": 2 * macs / 1e9 / sec}
+        print(f"[bench] surface: {name}@128 {1 / sec:.2f} views/s", file=sys.stderr, flush=True)
+    return out
+
+
+SURFACE_OUT = Path(__file__).resolve().parents[1] / "research" / "results" / "bench_surface.json"
+
+
+def _save_surface(out: dict) -> None:
+    """research/results/bench_surface.json as far as the section got (a long run keeps what it has)."""
+    from dnerf_core.lab import atomic_write_text
+
+    SURFACE_OUT.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(SURFACE_OUT, json.dumps(out, indent=2) + "\n")
+
+
 def bench_surface(quick: bool) -> dict:
     """The surface render path (factory/surface_views.py): labeled views (RGB + mask + depth) of a
     cached subject at 128x128, the one-time bake, cost by resolution per path, agreement with the
     volume path on held-out seeds and poses, and the labeled mesh's face labels vs the oracle."""
     import dnerf_core as dn
-    from dnerf_core.lab import (bake_surface, HELDOUT_SEED_START, random_orbit_cameras, render_views,
-                                spread_orbit_cameras, supports_render_path, SurfaceConfig)
+    from dnerf_core.lab import (bake_surface, HELDOUT_SEED_START, random_orbit_cameras, render_agreement,
+                                render_surface, render_views, spread_orbit_cameras, supports_render_path,
+                                SurfaceConfig)
 
     repeats = 1 if quick else 3
     gen = dn.load_generator("default:car", device="cpu")
@@ -529,6 +563,8 @@ def bench_surface(quick: bool) -> dict:
                                             / table["volume@128"]["views_per_second"])
     out["surface_cpu_speedup_vs_volume_128"] = (table["volume@128"]["cpu_seconds_per_view"]
                                                 / table["surface@128"]["cpu_seconds_per_view"])
+    out["variants_128"] = _surface_variants(gen, subject, cams, repeats)
+    _save_surface(out)
     agreement = {}
     for category in ("car", "face"):
         g = gen if category == "car" else dn.load_generator("default:face", device="cpu")
@@ -536,19 +572,25 @@ def bench_surface(quick: bool) -> dict:
         for i, seed in enumerate(range(HELDOUT_SEED_START, HELDOUT_SEED_START + (1 if quick else 2))):
             subj = g.sample([seed])
             c = random_orbit_cameras(2 if quick else 3, g.orbit, torch.Generator().manual_seed(seed))
-            volume = render_views(g, subj, c, 64)
+            volume = g.render(subj, c, 64)
             row = {"seed": seed}
-            for path in paths[1:]:
-                row[path] = _agreement(g, render_views(g, subj, c, 64, render=path), volume)
+            if "fast" in paths:
+                row["fast"] = render_agreement(volume, g.render(subj, c, 64, path="fast"), 2 * g.bounds,
+                                               len(g.label_set)).to_dict()
+            for name, kw in SURFACE_VARIANTS.items():
+                row[name] = render_agreement(volume, render_surface(g, subj, c, 64, SurfaceConfig(**kw)).output,
+                                             2 * g.bounds, len(g.label_set)).to_dict()
             rows.append(row)
-            print(f"[bench] surface: agreement {category} {seed} {row['surface']['miou']:.3f}", file=sys.stderr,
-                  flush=True)
+            print(f"[bench] surface: agreement {category} {seed} "
+                  + " ".join(f"{k} {row[k]['miou']:.3f}" for k in row if k != "seed"), file=sys.stderr, flush=True)
         agreement[category] = rows
     out["agreement_vs_volume_64"] = agreement
+    _save_surface(out)
     if not quick:  # the views vote renders 16 more views and bakes again
         oracle = dn.load_generator("procedural:car", device="cpu")
         out["mesh_labels_default_car_seed7"] = _mesh_label_scores(gen, gen.sample([7]), oracle, 7)
     out["load_average_at_end"] = os.getloadavg()[0]
+    _save_surface(out)
     return out
 
 

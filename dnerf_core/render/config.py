@@ -37,6 +37,24 @@ def check_march_path(path: str) -> None:
 # so a chunk's dense per-sample buffers (rays x samples x channels) are what bounds it, not the
 # MLP's working set; larger chunks mean fewer python-level steps per view.
 FAST_CHUNK_RAYS = 4096
+# Memory a fast-path chunk's per-sample buffers may take (MB): the dense [rays, samples] scalars
+# plus the evaluated samples' plane features and MLP activations. A grid that leaves most samples
+# to evaluate (large occupied share) gets proportionally fewer rays per chunk.
+FAST_CHUNK_MEMORY_MB = 96
+# float32 scalars kept per sample and ray by the fast march whether evaluated or not (depths,
+# sigma, flags, alphas, transmittance, weights, coefficients, sort order and their temporaries)
+FAST_DENSE_FLOATS_PER_SAMPLE = 16
+
+
+def fast_chunk_rays(config: "RenderingConfig", floats_per_evaluation: int, evaluated_share: float,
+                    floor: int = DEFAULT_CHUNK_RAYS) -> int:
+    """Rays per fast-path chunk so its buffers stay within FAST_CHUNK_MEMORY_MB: each ray has
+    depth_resolution + depth_resolution_importance samples, of which about `evaluated_share` are
+    evaluated, each evaluation holding `floats_per_evaluation` floats (plane features, hidden
+    units, outputs of every field evaluated there). Between `floor` and FAST_CHUNK_RAYS."""
+    samples = config.depth_resolution + config.depth_resolution_importance
+    per_ray = 4 * samples * (FAST_DENSE_FLOATS_PER_SAMPLE + evaluated_share * floats_per_evaluation)
+    return int(min(FAST_CHUNK_RAYS, max(floor, FAST_CHUNK_MEMORY_MB * 2 ** 20 // per_ray)))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..render.triplane import channels_innermost
+
 N_PLANES = 3
 
 
@@ -79,8 +81,10 @@ def project(features: list[Tensor], layout: AugmentedLayout, weight: Tensor) -> 
     b = features[0].shape[0]
     r, h = layout.plane_resolution, weight.shape[0]
     pieces = list(layout.pieces())
-    # one plane at a time, written into one buffer: only a plane's worth of temporaries is alive
-    planes = features[0].new_zeros(b, N_PLANES, h, r, r)
+    # one plane at a time, written into one buffer: only a plane's worth of temporaries is alive;
+    # the buffer stores each texel's h features side by side (what the bilinear lookups read
+    # fastest), so no second, reordered copy is ever made
+    planes = channels_innermost(features[0].new_zeros(b, N_PLANES, h, r, r))
     for k in range(N_PLANES):
         by_res: dict[int, Tensor] = {}  # blocks of one resolution are summed before upsampling
         for blk, plane, (c0, c1), off in pieces:

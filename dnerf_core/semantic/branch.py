@@ -10,7 +10,7 @@ from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
 from ..generators.base import Subject
 from ..render.config import DEFAULT_CHUNK_RAYS, check_march_path
-from ..render.triplane import sample_planes, sample_planes_summed
+from ..render.triplane import channels_innermost, sample_planes, sample_planes_summed
 from . import augmented
 from .augmented import AugmentedLayout
 from .config import SemanticConfig
@@ -80,7 +80,9 @@ class SemanticBranch(nn.Module):
             # a third of the shift on each plane: the three samples of a point sum to it
             shift = self._latent(subject) @ self.decoder.latent_weight.T  # [B,hidden]
             planes = planes + shift[:, None, :, None, None]
-        return planes
+        # the same values with each texel's features side by side: every render path's bilinear
+        # lookup of the 64 channels is about 25% faster, bit-identical (render/triplane.py)
+        return channels_innermost(planes)
 
     def planes_materialized(self, subject: Subject) -> Tensor:
         """[B,3,D,R,R] the paper's augmented tri-plane (reference path; large), then the latent as

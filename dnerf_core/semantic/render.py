@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..render.config import DEFAULT_CHUNK_RAYS, FAST_CHUNK_RAYS, check_march_path
+from ..render.config import DEFAULT_CHUNK_RAYS, check_march_path, fast_chunk_rays
 from ..render.fast_march import (FastMarchResult, Selection, composite_selected, evaluate_compact, march_fast,
                                  sample_coefficients)
 from ..render.raymarch import MarchResult, accumulate, composite_probabilities, compute_weights, march, sample_points
@@ -21,6 +21,15 @@ from ..render.raymarch import MarchResult, accumulate, composite_probabilities, 
 # points [N,P,3] -> (semantic features [N,P,F], raw density [N,P,1] or None)
 SemanticFieldFn = Callable[[Tensor], tuple[Tensor, Tensor | None]]
 PROB_FLOOR = 1e-6  # log of a probability: keeps log(0) out of the super-resolution input
+# The fast path evaluates the semantic field only at samples whose share of the composite
+# (render/fast_march.sample_coefficients) is at least this; the shares of the skipped ones are
+# spread over the kept ones of the same ray, so each ray's probabilities still sum to 1 and its
+# opacity is unchanged. A label moves only where the skipped shares (at most this times the
+# samples of a ray) could tip the argmax. Set by measurement (scripts/bench.py --only fast).
+SEMANTIC_MIN_COEFFICIENT = 1e-4
+# floats of a semantic evaluation's projected features / hidden units / outputs (an estimate for
+# sizing fast-path chunks by memory; the branch's hidden width is 64 by default)
+SEMANTIC_FLOATS_PER_EVALUATION = 64
 
 
 @dataclass
@@ -62,15 +71,25 @@ def semantic_composite(field: SemanticFieldFn, marched: MarchResult, origins: Te
 
 
 def semantic_composite_fast(field: SemanticFieldFn, marched: FastMarchResult, origins: Tensor, directions: Tensor,
-                            num_classes: int, background_class: int = 0) -> tuple[Tensor, Tensor]:
+                            num_classes: int, background_class: int = 0,
+                            min_coefficient: float | None = None) -> tuple[Tensor, Tensor]:
     """semantic_composite for the fast march (render/fast_march.py): the semantic field is
-    evaluated only at the generator's evaluated samples that carry weight, in one compact batch,
-    and composited with the same weights -> (probs [N,R,K], features [N,R,F]). Rays the march
-    did not enter are background. Needs the density prior (the generator's weights)."""
+    evaluated only at the generator's evaluated samples whose share of the composite is at least
+    min_coefficient (default SEMANTIC_MIN_COEFFICIENT; 0 keeps every sample that carries weight),
+    in one compact batch, and composited with the same weights, the skipped shares spread over the
+    kept samples of their ray -> (probs [N,R,K], features [N,R,F]). Rays the march did not enter
+    are background. Needs the density prior (the generator's weights)."""
     n, r, _ = origins.shape
     o, d = origins[:, marched.rays], directions[:, marched.rays]
     coef = sample_coefficients(marched.weights)
-    sel = Selection.of(marched.evaluated & (coef > 0))
+    floor = SEMANTIC_MIN_COEFFICIENT if min_coefficient is None else min_coefficient
+    keep = marched.evaluated & (coef > 0) & (coef >= floor)
+    covered = marched.weights.sum(dim=-1)  # the share of each ray the semantic field accounts for
+    if floor > 0:  # rescale each ray's kept shares to its full opacity (a ray with none: background)
+        kept = (coef * keep).sum(dim=-1)
+        coef = coef * torch.where(kept > 0, covered / kept.clamp_min(1e-30), torch.ones_like(kept))[..., None]
+        covered = torch.where(kept > 0, covered, torch.zeros_like(covered))
+    sel = Selection.of(keep)
     probs = origins.new_zeros(n, r, num_classes)
     probs[..., background_class] = 1
     if len(sel) == 0:  # nothing visible: learn the feature count from one point per row
@@ -82,7 +101,7 @@ def semantic_composite_fast(field: SemanticFieldFn, marched: FastMarchResult, or
         raise ValueError("the fast path composites with the generator's weights: it needs the density prior")
     r_in = len(marched.rays)
     inner = composite_selected(torch.softmax(feats[:, :num_classes], dim=-1), sel, coef, n, r_in)
-    inner[..., background_class] += 1 - marched.weights.sum(dim=-1)
+    inner[..., background_class] += 1 - covered
     probs[:, marched.rays] = inner
     out = origins.new_zeros(n, r, feats.shape[-1])
     out[:, marched.rays] = composite_selected(feats, sel, coef, n, r_in)
@@ -98,8 +117,14 @@ def render_semantic_rays(generator, subject, field: SemanticFieldFn, origins: Te
     outs = []
     if path == "fast":
         grid = generator.occupancy(subject)
-        gen_field = generator.field_summed(subject)
-        chunk_rays = max(chunk_rays, FAST_CHUNK_RAYS)
+        if not grid.skips_anything():  # a full grid: nothing to skip, the plain march (as render() does)
+            path = "volume"
+        else:
+            gen_field = generator.field_summed(subject)
+            # the generator's and the semantic field's plane features, hidden units and outputs
+            per_eval = 2 * (subject.planes.shape[2] + 2 * SEMANTIC_FLOATS_PER_EVALUATION)
+            chunk_rays = max(chunk_rays, fast_chunk_rays(generator.rendering, per_eval,
+                                                         float(grid.occupied_fraction().max())))
     for o, d in zip(origins.split(chunk_rays, dim=1), directions.split(chunk_rays, dim=1)):
         if path == "fast":
             with torch.no_grad():

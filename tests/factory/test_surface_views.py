@@ -158,3 +158,36 @@ def test_cli_render_option(tmp_path):
               "--mesh-resolution", "32", "--masks", "--glb", "--render", "surface", "--quiet", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert json.loads((out / "export.json").read_text())["render"] == "surface"
+
+
+def test_superres_over_the_hits_box_is_exact(car, monkeypatch):
+    """The semantic super-resolution run over the hit pixels' box (plus its receptive radius)
+    gives the very numbers of running it over the whole image."""
+    import dnerf_core.factory.surface_views as sv
+
+    gen, subject = car
+    cams = spread_orbit_cameras(2, gen.orbit)
+    cfg = SurfaceConfig(samples_per_hit=3)
+    cropped = render_surface(gen, subject, cams, 40, cfg).output
+    assert sv._receptive_radius(gen.branch.superres) == 2
+    monkeypatch.setattr(sv, "_receptive_radius", lambda superres: None)
+    whole = render_surface(gen, subject, cams, 40, cfg).output
+    assert torch.equal(cropped.labels, whole.labels) and torch.equal(cropped.semantic, whole.semantic)
+    assert (cropped.opacity == 0).any()  # the box leaves pixels out
+
+
+def test_refined_surface_evaluates_the_window_only_at_edges(car):
+    """refine_margin: one point per hit, the window only near silhouettes and label borders:
+    close to the full window's labels, at a fraction of its evaluations."""
+    gen, subject = car
+    cams = spread_orbit_cameras(2, gen.orbit)
+    counts = []
+    hook = gen.generator.decoder.net.register_forward_hook(lambda m, i, o: counts.append(i[0].shape[:-1].numel()))
+    try:
+        window = render_surface(gen, subject, cams, 40, SurfaceConfig()).output
+        refined = render_surface(gen, subject, cams, 40, SurfaceConfig(hit_offset=1.0, refine_margin=1)).output
+    finally:
+        hook.remove()
+    assert counts[-1] + counts[-2] < 0.6 * counts[0]
+    assert (refined.labels == window.labels).float().mean() >= 0.97
+    assert torch.equal(refined.opacity > 0, window.opacity > 0)  # the same hits

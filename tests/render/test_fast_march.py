@@ -207,3 +207,41 @@ def test_procedural_oracle_takes_the_keyword_and_stays_exact():
     assert torch.equal(a.labels, b.labels) and torch.equal(a.depth, b.depth) and torch.equal(a.rgb, b.rgb)
     with pytest.raises(DnerfError):
         gen.render(subject, cams, 24, path="surface")
+
+
+def test_semantic_skip_keeps_each_ray_whole():
+    """The semantic field is skipped at samples with a small composite share: each ray's
+    probabilities still sum to 1, its opacity (1 - background) is the generator's, fewer points
+    are evaluated, and the result stays close to compositing every sample."""
+    from dnerf_core.semantic.render import semantic_composite_fast
+
+    o, d = rays(r=128, seed=3)
+    marched = march_fast(sphere_field(), o, d, CFG, sphere_grid())
+    counts = []
+
+    def sem_field(points):
+        counts.append(points.shape[1])
+        # class 0 (background) never predicted: 1 - its probability is the ray's opacity
+        return torch.cat([torch.full_like(points[..., :1], -50.0), points[..., :2] * 3,
+                          points.norm(dim=-1, keepdim=True)], dim=-1), None
+
+    full = semantic_composite_fast(sem_field, marched, o, d, 3, min_coefficient=0.0)
+    part = semantic_composite_fast(sem_field, marched, o, d, 3, min_coefficient=0.02)
+    assert counts[1] < 0.8 * counts[0]  # what it is for
+    for probs, _ in (full, part):
+        assert torch.allclose(probs.sum(dim=-1), torch.ones(1, 128), atol=1e-5)
+    # a ray keeps its opacity, or (none of its samples reaching the floor) is background
+    opacity, kept = marched.opacity[..., 0], 1 - part[0][..., 0]
+    same = (kept - opacity).abs() < 1e-5
+    assert same[opacity > 0.1].all() and (same | (kept.abs() < 1e-6)).all()
+    assert (opacity > 0.1).sum() > 20
+    assert (part[0] - full[0]).abs().max() < 0.05 and (part[1] - full[1])[..., 1:].abs().max() < 0.05
+
+
+def test_fast_chunk_rays_shrink_with_what_is_evaluated():
+    from dnerf_core.render.config import DEFAULT_CHUNK_RAYS, FAST_CHUNK_RAYS, fast_chunk_rays
+
+    sparse, dense = fast_chunk_rays(CFG, 320, 0.1), fast_chunk_rays(CFG, 320, 1.0)
+    big = replace(CFG, depth_resolution=48, depth_resolution_importance=48)
+    assert DEFAULT_CHUNK_RAYS <= fast_chunk_rays(big, 320, 1.0) < fast_chunk_rays(big, 320, 0.1) <= FAST_CHUNK_RAYS
+    assert dense <= sparse
