@@ -232,7 +232,9 @@ def _labels(generator, subject, bake: SurfaceBake, seg, hit_points, weights, alp
             planes = bake.cache["semantic_planes"] = branch.planes(subject)
             bake.cache["semantic_branch"] = branch
         p, s, _ = seg.shape
-        feats, _ = branch.field(planes)(seg.reshape(1, -1, 3))
+        from ..semantic.branch import plane_frame
+
+        feats, _ = branch.field(planes, plane_frame(generator, subject))(seg.reshape(1, -1, 3))
         feats = feats[0].reshape(p, s, -1)
         probs_hit = _blend(torch.softmax(feats[..., :k], dim=-1), weights)
         probs_hit[:, BACKGROUND_ID] += 1 - alpha  # the unoccupied share, as the volume path composites
