@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import hashlib
 
-from .procedural.skeleton import POSE_NAMES, Pose, PoseError, resolve_pose
+from .procedural.skeleton import Pose, PoseError, resolve_pose
 
 # "random": each subject's own random pose, its pose seed derived from the subject seed.
 RANDOM_POSE = "random"
-POSE_HELP = ("body pose of an articulated subject (named pose, random pose seed, or JSON of joint angles): "
-             f"{', '.join(POSE_NAMES)}; random (a pose seed derived from the subject seed); random:N or N "
-             "(pose seed N); a JSON object or .json file {joint: degrees}")
 # Pose seeds stay below 2**31 (numpy RandomState seeds); held-out evaluation poses use 2**31 + k.
 POSE_SEED_RANGE = 2 ** 31
 
@@ -40,7 +37,9 @@ def derived_pose_seed(subject_seed: int, *keys: int | str) -> int:
 
 
 def subject_pose_spec(pose, subject_seed: int | None):
-    """A user's pose spec with "random" replaced by the subject's derived pose seed ("random:N")."""
+    """A user's pose spec as the generator's sample() takes it: "random" replaced by the subject's
+    derived pose seed ("random:N"), digits by a pose seed (an int)."""
+    pose = normalize_pose_arg(pose)
     if isinstance(pose, str) and pose.strip() == RANDOM_POSE:
         if subject_seed is None:
             raise PoseError("--pose random derives the pose from the subject seed: give a seed")
@@ -60,6 +59,13 @@ def check_pose_spec(pose) -> None:
     if isinstance(text, str) and text.isdigit():
         return
     resolve_pose(text, sampler=lambda seed: Pose.zero())
+
+
+def subject_pose(generator, subject) -> Pose | None:
+    """The body pose of a one-subject batch of a posable generator, None for a rigid one."""
+    if not is_posable(generator):
+        return None
+    return base_generator(generator).poses(subject)[0]
 
 
 def require_posable(generator, pose, what: str = "--pose") -> None:
