@@ -10,7 +10,7 @@ from ..errors import DnerfError
 from ..factory.export_options import POSE_HELP
 from .common import device_option
 
-GENERATOR_HELP = ("generator spec: procedural:car|face (exact oracle), default:car|face (shipped tri-plane "
+GENERATOR_HELP = ("generator spec: procedural:car|face|figure (exact oracle), default:car|face|figure (shipped tri-plane "
                   "generator), preset:NAME, eg3d:FILE.pkl, or FILE.pt")
 
 
