@@ -172,8 +172,8 @@ def _write_subject(generator, plan: DatasetPlan, seed: int, stage: Path, manifes
         subject_files.append(subject_dir / "labels.json")
     subject = sample_subject(generator, seed, cfg.truncation, cfg.pose)
     body = body_pose_record(generator, subject)  # {} for rigid generators: their bytes are unchanged
-    transforms = _TransformsStream(subject_dir / "transforms.json",
-                                   {"generator": cfg.generator, "seed": seed, "split": split, **body}) if keep_pngs else None
+    header = {"generator": cfg.generator, "seed": seed, "split": split, **body}
+    transforms = _TransformsStream(subject_dir / "transforms.json", header) if keep_pngs else None
     cloud = None
     for start in range(0, n_views, VIEW_CHUNK):
         stop = min(start + VIEW_CHUNK, n_views)

@@ -185,7 +185,9 @@ def objective_loss(generator, branch, subject, cameras: Cameras, objective: View
     whole view, deterministic samples, when gen is None)."""
     rays = ray_bundle(cameras, objective.resolution)
     # the branch's planes of this subject, built once for every label term of the step
-    field = branch.field(branch.planes(subject), plane_frame(generator, subject)) if any(t.kind != "rgb" for t in objective.terms) else None
+    field = None
+    if any(t.kind != "rgb" for t in objective.terms):
+        field = branch.field(branch.planes(subject), plane_frame(generator, subject))
     total = 0.0
     for term in objective.terms:
         if not len(term.pixels):  # e.g. an edit whose mask is "don't care" everywhere outside the region
