@@ -44,6 +44,9 @@ def main() -> None:
     parser.add_argument("--semantic", required=True, help="the branch's checkpoint (dnerf train-semantic)")
     parser.add_argument("--subjects", type=int, default=16, help="held-out subjects (one view and two poses each)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-warp", action="store_true",
+                        help="ablation: the branch read at the POSED points (the generator's density still warped), "
+                             "as if it were a rigid generator's branch")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -75,7 +78,11 @@ def main() -> None:
         cam = random_orbit_cameras(1, labeled.orbit, gen)
         subject_a = labeled.sample([seed], pose=pose_a)
         with torch.no_grad():
-            out = labeled.render(subject_a, cam)
+            if args.no_warp:
+                sem = labeled.branch.render(base, subject_a, cam, field=labeled.branch.field(labeled.branch.planes(subject_a)))
+                out = type("View", (), {"labels": sem.labels, "depth": sem.depth, "opacity": sem.opacity})
+            else:
+                out = labeled.render(subject_a, cam)
         res = out.labels.shape[-1]
         truth = oracle_labels_on_surface(oracle, [seed], cam, out.depth, out.opacity,
                                          truth=oracle.sample([seed], pose=pose_a))
@@ -95,8 +102,14 @@ def main() -> None:
         if not len(pts):
             continue
         subject_b = base.repose(subject_a, pose_b)
-        lab_a = labeled.labels_at(subject_a, pts[None])[0]
-        lab_b = labeled.labels_at(subject_b, pts_b[None])[0]
+        if args.no_warp:
+            with torch.no_grad():
+                planes = labeled.branch.planes(subject_a)
+                lab_a = labeled.branch.logits_at(planes, pts[None])[0].argmax(-1)
+                lab_b = labeled.branch.logits_at(planes, pts_b[None])[0].argmax(-1)
+        else:
+            lab_a = labeled.labels_at(subject_a, pts[None])[0]
+            lab_b = labeled.labels_at(subject_b, pts_b[None])[0]
         agree += int((lab_a == lab_b).sum())
         correct += int((lab_a == label_true).sum())
         total += len(pts)
@@ -105,7 +118,7 @@ def main() -> None:
     scores = segmentation_scores(conf)
     fg = segmentation_scores(conf, include_background=False)
     report = {
-        "generator": args.generator, "semantic": args.semantic, "subjects": args.subjects,
+        "generator": args.generator, "semantic": args.semantic, "subjects": args.subjects, "no_warp": args.no_warp,
         "held_out": {"seeds_from": HELDOUT_SEED_START, "pose_seeds_from": HELDOUT_POSE_SEED},
         "individual": {"miou": scores.miou, "miou_foreground": fg.miou, "accuracy": scores.accuracy,
                        "iou": {name: (None if v != v else round(float(v), 4))
