@@ -8,7 +8,8 @@ from pathlib import Path
 
 # What the panel offers; the spec strings are dnerf_core.GeneratorSpec's.
 GENERATOR_KINDS = ("procedural", "default", "checkpoint")
-CATEGORIES = ("car", "face")
+CATEGORIES = ("car", "face", "figure")  # figure: the posable one (its subjects take a body pose)
+POSABLE_CATEGORIES = ("figure",)
 
 _cache: dict[tuple, object] = {}
 

@@ -42,6 +42,14 @@ def _panel_spec(s) -> str:
     return generator_spec.generator_spec(s.generator_kind, s.category, bpy.path.abspath(s.checkpoint))
 
 
+def panel_pose(s) -> str | None:
+    """The body pose the panel asks for: a named pose or "random:SEED" for the posable category;
+    None (no pose) for the rigid ones, whose subjects refuse one."""
+    if s.generator_kind == "checkpoint" or s.category not in generator_spec.POSABLE_CATEGORIES:
+        return None
+    return f"random:{int(s.body_pose_seed)}" if s.body_pose == "RANDOM" else s.body_pose
+
+
 def _output_dir(s) -> str:
     from dnerf_core import DnerfError
 
@@ -168,7 +176,8 @@ class DNERF_OT_generate_subject(_JobOperator, bpy.types.Operator):
         req = subject.SubjectRequest(
             spec=_panel_spec(s), seed=s.seed, truncation=s.truncation, representation=s.representation,
             semantic_checkpoint=bpy.path.abspath(s.semantic_checkpoint) if s.semantic_checkpoint else "",
-            mesh_resolution=s.mesh_resolution, views=s.cloud_views, resolution=s.cloud_resolution or None)
+            mesh_resolution=s.mesh_resolution, views=s.cloud_views, resolution=s.cloud_resolution or None,
+            pose=panel_pose(s))
         return subject.generate_subject_job(req, context.scene.collection)
 
     def finished(self, context, ob) -> str:

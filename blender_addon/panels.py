@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import dnerf_env, operators, parts, rig, subject
+from . import dnerf_env, generator_spec, operators, parts, rig, subject
 
 CATEGORY = "DatasetNeRF"
 
@@ -43,6 +43,11 @@ class DNERF_PT_generate(_DnerfPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(s, "seed")
         row.prop(s, "truncation")
+        if s.generator_kind != "checkpoint" and s.category in generator_spec.POSABLE_CATEGORIES:
+            row = layout.row(align=True)
+            row.prop(s, "body_pose")
+            if s.body_pose == "RANDOM":
+                row.prop(s, "body_pose_seed")
         layout.prop(s, "representation", expand=True)
         if s.representation == "MESH":
             layout.prop(s, "mesh_resolution")

@@ -109,6 +109,15 @@ class DNERF_SettingsBase:
         name="Representation", default="MESH",
         items=[("MESH", "Mesh", "marching-cubes mesh, faces labeled (FACE attribute 'part')"),
                ("POINTCLOUD", "Point cloud", "back-projected multi-view cloud (POINT attribute 'part')")])
+    body_pose: EnumProperty(
+        name="Body pose", default="rest",
+        description="body pose of an articulated subject (the figure): a named pose, or a random pose from a seed",
+        items=[("rest", "Rest", "standing, the canonical pose"), ("t", "T", "arms out"), ("walk", "Walk", "mid-stride"),
+               ("sit", "Sit", "hips and knees bent 90 degrees"), ("wave", "Wave", "right arm raised"),
+               ("RANDOM", "Random", "a random pose within the joint limits, without self-intersections, "
+                                    "from the pose seed")])
+    body_pose_seed: IntProperty(name="Pose seed", min=0, default=0,
+                                description="seed of the random body pose (the same seed, the same pose)")
     rig_views: IntProperty(name="Cameras", min=1, max=256, default=8)
     rig_poses_file: StringProperty(name="Poses file", subtype="FILE_PATH", default="",
                                    description="transforms.json or [yaw, pitch, radius] list (radians) whose cameras "

@@ -43,11 +43,13 @@ PROP_TRUNCATION = "dnerf_truncation"
 PROP_SEMANTIC = "dnerf_semantic"
 PROP_LABELS = "dnerf_labels"
 PROP_SUBJECT_FILE = "dnerf_subject_file"  # fitted-subject file defining the subject (else: the seed)
+PROP_POSE = "dnerf_pose"  # the body pose asked for (an articulated subject; a --pose spec)
+PROP_BODY_POSE = "dnerf_body_pose"  # its resolved joint angles (JSON), as export.json's body_pose
 PART_ORIGINAL_ATTRIBUTE = "part_original"  # the part ids as spawned (same domain as `part`)
 
 
 # SubjectRequest fields that are dnerf-export options (dnerf_core.ExportOptions holds their defaults)
-EXPORT_FIELDS = ("seed", "truncation", "mesh_resolution", "views", "resolution")
+EXPORT_FIELDS = ("seed", "truncation", "mesh_resolution", "views", "resolution", "pose")
 
 
 @dataclass
@@ -56,7 +58,9 @@ class SubjectRequest:
 
     seed, truncation, mesh_resolution, views (point clouds: views back-projected) and resolution
     (point clouds: view size) are dnerf-export's options; None takes its default (options()).
-    subject_file: absolute path of a fitted-subject file, the subject's latents (seed unused)."""
+    subject_file: absolute path of a fitted-subject file, the subject's latents (seed unused).
+    pose: the body pose of an articulated subject (dnerf-export's --pose: a named pose, "random",
+    "random:N", JSON of joint angles); None: the rest pose; refused for rigid generators."""
 
     spec: str
     seed: int | None = None
@@ -68,6 +72,7 @@ class SubjectRequest:
     resolution: int | None = None
     name: str = ""
     subject_file: str = ""
+    pose: str | None = None
 
     def options(self):
         """The request's dnerf-export options (dnerf_core.ExportOptions), validated."""
@@ -84,6 +89,7 @@ class SubjectData:
     mesh: object = None  # LabeledMesh
     cloud: object = None  # LabeledPointCloud
     voxel_size: float = 0.0
+    body_pose: dict | None = None  # the resolved body pose (articulated subjects)
 
 
 def _validate(req: SubjectRequest):
@@ -103,8 +109,8 @@ def sample_subject(gen, req: SubjectRequest):
 
     opts = _validate(req)
     if req.subject_file:
-        return dn.sample_subject(gen, subject=req.subject_file)
-    return dn.sample_subject(gen, opts.seed, truncation=opts.truncation)
+        return dn.sample_subject(gen, subject=req.subject_file, pose=opts.pose)
+    return dn.sample_subject(gen, opts.seed, truncation=opts.truncation, pose=opts.pose)
 
 
 def request_of(ob) -> SubjectRequest:
@@ -119,6 +125,8 @@ def request_of(ob) -> SubjectRequest:
     stored = {PROP_SEED: "seed", PROP_TRUNCATION: "truncation", "dnerf_mesh_resolution": "mesh_resolution",
               "dnerf_views": "views", "dnerf_resolution": "resolution"}
     given = {name: ob[prop] for prop, name in stored.items() if prop in ob}
+    if ob.get(PROP_POSE):
+        given["pose"] = ob[PROP_POSE]
     if not given.get("resolution"):
         given["resolution"] = None  # stored as 0: the generator's own view size
     return SubjectRequest(spec=ob[PROP_GENERATOR], representation=kind, semantic_checkpoint=ob.get(PROP_SEMANTIC, ""),
@@ -148,7 +156,7 @@ def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> Subject
                                resolution=opts.resolution, cloud=not mesh, mesh=mesh,
                                mesh_resolution=opts.mesh_resolution, progress=None if mesh else progress)
     data = SubjectData(req, labeled.label_set, mesh=labeled.mesh, cloud=labeled.cloud,
-                       voxel_size=labeled.voxel_size or 0.0)
+                       voxel_size=labeled.voxel_size or 0.0, body_pose=labeled.pose)
     report(1.0, "done")
     return data
 
@@ -286,6 +294,12 @@ def _store_properties(ob, data: SubjectData) -> None:
         ob[PROP_SUBJECT_FILE] = req.subject_file
     elif PROP_SUBJECT_FILE in ob:
         del ob[PROP_SUBJECT_FILE]
+    for prop, value in ((PROP_POSE, opts.pose),
+                        (PROP_BODY_POSE, json.dumps(data.body_pose, sort_keys=True) if data.body_pose else None)):
+        if value is not None:
+            ob[prop] = value
+        elif prop in ob:
+            del ob[prop]
 
 
 def replace_subject_data(ob, data: SubjectData) -> None:

@@ -41,6 +41,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--batch-subjects", type=int, default=None, help="override DistillConfig.batch_subjects")
     parser.add_argument("--rays", type=int, default=None, help="override DistillConfig.rays_per_subject")
+    parser.add_argument("--warm-start", type=Path, default=None,
+                        help="start a NEW run from these inference weights (save_articulated file; fresh optimizer)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="override DistillConfig.lr (the schedule decays it to lr * lr_final_fraction)")
     parser.add_argument("--decoder-lr-multiplier", type=float, default=None,
                         help="override the default config's decoder learning-rate multiplier")
     args = parser.parse_args()
@@ -48,6 +52,8 @@ def main() -> None:
         parser.error("--export-now needs --export")
     if args.evaluate is None and (args.steps is None or args.run is None):
         parser.error("training needs --steps and --run (or pass --evaluate WEIGHTS)")
+    if args.warm_start and not args.warm_start.is_file():
+        parser.error(f"--warm-start {args.warm_start}: no such weight file")
 
     import dataclasses
 
@@ -79,6 +85,8 @@ def main() -> None:
         cfg = dataclasses.replace(cfg, batch_subjects=args.batch_subjects)
     if args.rays:
         cfg = dataclasses.replace(cfg, rays_per_subject=args.rays)
+    if args.lr:
+        cfg = dataclasses.replace(cfg, lr=args.lr)
     oracle = FigureGenerator()
     config = default_figure_config()
     if args.decoder_lr_multiplier:
@@ -93,6 +101,16 @@ def main() -> None:
         print(f"[train] resumed {ckpt_path} at step {step}", file=sys.stderr)
     elif args.export_now:
         parser.error(f"--export-now: no checkpoint in {run}")
+    elif args.warm_start:
+        # Only the weights: the shipped file carries no optimizer state, so Adam starts afresh
+        # (hence --lr, to start the new schedule below the first run's initial rate).
+        from dnerf_core.lab import load_articulated
+
+        warm = load_articulated(args.warm_start)
+        if warm.config != model.config:
+            parser.error(f"--warm-start {args.warm_start}: its config differs from the default figure config")
+        model.load_state_dict(warm.state_dict())
+        print(f"[train] warm start from {args.warm_start}", file=sys.stderr)
 
     def checkpoint() -> None:
         save_training_state(ckpt_path, model, optimizer, step, rng, gen)

@@ -69,17 +69,27 @@ def _to_device(generator, device):
     return generator
 
 
-def sample_subject(generator: Generator, seed: int | None = None, subject=None, truncation: float = 1.0) -> Subject:
+def sample_subject(generator: Generator, seed: int | None = None, subject=None, truncation: float = 1.0,
+                   pose=None) -> Subject:
     """The one subject `label_subject` labels: the seed's, or `subject` (a Subject, or a fitted
-    subject file of `dnerf invert` / `dnerf edit`)."""
+    subject file of `dnerf invert` / `dnerf edit`); pose: its body pose (articulated generators
+    only, see label_subject)."""
+    from ..generators.posing import base_generator, check_pose_spec, require_posable, subject_pose_spec
+
     if (seed is None) == (subject is None):
         raise DnerfError("give exactly one of seed=... or subject=...")
+    ExportOptions(seed=seed if seed is not None else 0, truncation=truncation).validate()
+    check_pose_spec(pose)  # a bad pose is refused before the generator is asked anything
+    require_posable(generator, pose, "pose")
     if subject is None:
-        return generator.sample([seed], truncation=ExportOptions(seed=seed, truncation=truncation).validate().truncation)
+        kwargs = {} if pose is None else {"pose": subject_pose_spec(pose, seed)}
+        return generator.sample([seed], truncation=truncation, **kwargs)
     if isinstance(subject, (str, Path)):
         from ..inversion.subject_file import load_fitted
 
-        return load_fitted(subject, generator).subject(generator)
+        subject = load_fitted(subject, generator).subject(generator)
+    if pose is not None:
+        subject = base_generator(generator).repose(subject, subject_pose_spec(pose, seed))
     return subject
 
 
@@ -89,7 +99,7 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
                   mesh: bool = True, voxel_size: float | None = None,
                   mesh_resolution: int = DEFAULT_MESH_RESOLUTION,
                   progress: Callable[[str, int], None] | None = None, video: int = 0,
-                  render: str = DEFAULT_RENDER_PATH) -> LabeledSubject:
+                  render: str = DEFAULT_RENDER_PATH, pose=None) -> LabeledSubject:
     """One subject labeled in memory: views (RGB, part mask, depth, cameras), a part-labeled point
     cloud and a part-labeled mesh.
 
@@ -101,7 +111,12 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
     video: frames of an orbit video to render too (LabeledSubject.video; 0: none);
     render: how views are rendered, "volume" (the full ray march, the reference), "fast" (the march
     skipping empty space) or "surface" (rays cast against the subject's baked mesh, fields
-    evaluated at the hit; needs the `fast` extra); recorded as LabeledSubject.render.
+    evaluated at the hit; needs the `fast` extra); recorded as LabeledSubject.render;
+    pose: the body pose of an articulated subject (procedural:figure, default:figure): a named pose
+    ("t", "walk", "sit", "wave", "rest"), "random" (a pose seed derived from the seed), "random:N" or
+    an int N (pose seed N), JSON text or a .json file of joint angles, or a Pose; refused (PoseError)
+    for a rigid generator. The resolved angles are recorded as LabeledSubject.pose (export.json's
+    body_pose); an articulated subject without one stands in the rest pose.
 
     >>> import dnerf_core as dn
     >>> gen = dn.load_generator("default:car", device="cpu")
@@ -114,7 +129,7 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
     # the ranges of dnerf-export's options, checked in their one place
     ExportOptions(resolution=resolution, truncation=truncation, voxel_size=voxel_size,
                   mesh_resolution=mesh_resolution, render=render).validate()
-    chosen = sample_subject(generator, seed, subject, truncation)
+    chosen = sample_subject(generator, seed, subject, truncation, pose)
     if cameras is None:
         cameras = orbit_views(generator, views)
     return compute_labeled_subject(generator, chosen, cameras, resolution,

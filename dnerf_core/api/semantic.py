@@ -68,6 +68,7 @@ def train_semantic(generator, kit: AnnotationKit | str | Path, out: str | Path, 
     semantic = replace(base, num_classes=len(kit.label_set), multiscale=base.multiscale and not opts.single_scale,
                        density_prior=base.density_prior and not opts.no_density_prior,
                        latent_dim=generator.config.w_dim if opts.latent else base.latent_dim).validate()
+    poses = kit.body_poses[:n] if kit.body_poses is not None else None
     _train(generator, kit.label_set, kit.seeds[:n], kit.cameras[:n], kit.masks[:n], semantic, cfg,
-           checkpoint=out, progress=progress)
+           checkpoint=out, progress=progress, poses=poses)
     return Path(out)

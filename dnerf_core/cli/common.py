@@ -12,7 +12,7 @@ from ..options import DeviceOptions, OptionField, option_fields
 
 EXIT_USAGE = 2
 # the spellings of dnerf_core.generators.spec (kept here so `dnerf --help` needs no generator code)
-GENERATOR_HELP = ("generator spec: procedural:car|face (exact oracle), default:car|face (shipped tri-plane "
+GENERATOR_HELP = ("generator spec: procedural:car|face|figure (exact oracle), default:car|face|figure (shipped tri-plane "
                   "generator), preset:NAME (random EG3D-sized weights), eg3d:FILE.pkl, or FILE.pt")
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 

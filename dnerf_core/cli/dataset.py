@@ -7,9 +7,10 @@ from __future__ import annotations
 import click
 
 from ..errors import DnerfError
+from ..factory.export_options import POSE_HELP
 from .common import device_option
 
-GENERATOR_HELP = ("generator spec: procedural:car|face (exact oracle), default:car|face (shipped tri-plane "
+GENERATOR_HELP = ("generator spec: procedural:car|face|figure (exact oracle), default:car|face|figure (shipped tri-plane "
                   "generator), preset:NAME, eg3d:FILE.pkl, or FILE.pt")
 
 
@@ -43,6 +44,7 @@ def _formats(ctx, param, value: str):
 @click.option("--render", default="volume", show_default=True,
               help="how views are rendered: volume (full ray march), fast (march skipping empty space) or surface "
                    "(rays cast against each subject's baked mesh; needs dnerf[fast]); a resume keeps it")
+@click.option("--pose", default=None, help=POSE_HELP + "; random gives each subject its own pose; a resume keeps it")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local worker processes, or one Ray task per shard")
 @click.option("--workers", "-w", type=int, default=1, show_default=True, help="local worker processes")
@@ -52,7 +54,7 @@ def _formats(ctx, param, value: str):
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="dataset folder")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def dataset_cmd(generator_spec, semantic_ckpt, subjects, views, resolution, poses, split, formats, shard_size,
-                seed_start, truncation, render, executor, workers, ray_address, device, out, quiet) -> None:
+                seed_start, truncation, render, pose, executor, workers, ray_address, device, out, quiet) -> None:
     """Make a dataset of N labeled subjects x V views: sharded, resumable (re-run the same command)."""
     from ..factory.dataset import make_dataset
     from ..factory.dataset_plan import DatasetConfig
@@ -64,7 +66,7 @@ def dataset_cmd(generator_spec, semantic_ckpt, subjects, views, resolution, pose
         raise DnerfError("--ray-address needs --executor ray")
     config = DatasetConfig(generator=generator_spec, semantic=semantic_ckpt, subjects=subjects, views=views,
                            resolution=resolution, poses=poses, split=split, formats=formats, shard_size=shard_size,
-                           seed_start=seed_start, truncation=truncation, render=render, executor=executor, workers=workers,
+                           seed_start=seed_start, truncation=truncation, render=render, pose=pose, executor=executor, workers=workers,
                            ray_address=ray_address, out=out, progress=not quiet, device=device)
     result = make_dataset(config, echo=lambda msg: click.echo(msg, err=True))
     click.echo(f"{result.out.resolve()}: {result.shards} shards ({result.written} written, {result.skipped} "

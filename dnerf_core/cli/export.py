@@ -44,6 +44,10 @@ def export_cmd(generator_spec, semantic_ckpt, subject_file, bf16_superres, devic
     formats = opts.formats
     poses = opts.pose_file()
     generator = dn.load_generator(generator_spec, semantic_ckpt, device=device)
+    if opts.pose is not None:
+        from ..generators.posing import require_posable
+
+        require_posable(generator, opts.pose)  # one line, before anything is rendered
     if bf16_superres:
         use_bf16_superres(generator)
     cameras, resolution = None, opts.resolution
@@ -60,7 +64,8 @@ def export_cmd(generator_spec, semantic_ckpt, subject_file, bf16_superres, devic
             generator, None if subject_file else opts.seed, subject=subject_file, cameras=cameras, views=n_views,
             resolution=resolution, truncation=opts.truncation, cloud=any(f in formats for f in NEEDS_CLOUD),
             mesh=any(f in formats for f in NEEDS_MESH), voxel_size=opts.voxel_size,
-            mesh_resolution=opts.mesh_resolution, progress=progress, video=opts.video, render=opts.render)
+            mesh_resolution=opts.mesh_resolution, progress=progress, video=opts.video, render=opts.render,
+            pose=opts.pose)
         bar.set_description("write")
         nerf = dn.NerfOptions(opts.eval_views, opts.nerf_mask, opts.video_format, opts.video_fps)
         result = dn.export(labeled, out, formats, {"poses": opts.poses} if opts.poses else None, nerf)

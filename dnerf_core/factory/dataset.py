@@ -128,6 +128,9 @@ def prepare(config: DatasetConfig) -> Prepared:
     if generator.label_set is None:
         raise DnerfError(f"{config.generator} has no part labels: pass a semantic checkpoint (--semantic) "
                          "or a procedural world")
+    from ..generators.posing import require_posable
+
+    require_posable(generator, config.pose)
     pose_file: PoseFile | None = None
     if config.poses not in POSE_MODES:
         pose_file = read_pose_file(config.poses, generator.orbit)

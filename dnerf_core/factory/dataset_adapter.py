@@ -34,8 +34,22 @@ def load_dataset_generator(spec: str, semantic: str | None, device: str = "cpu")
     return labeled
 
 
-def sample_subject(generator: Generator, seed: int, truncation: float) -> Subject:
-    return generator.sample([seed], truncation=truncation)
+def sample_subject(generator: Generator, seed: int, truncation: float, pose=None) -> Subject:
+    """The subject of `seed`; pose: a --pose spec for an articulated generator ("random": the
+    subject's derived pose seed), None: its rest pose (or a rigid generator's subject)."""
+    if pose is None:
+        return generator.sample([seed], truncation=truncation)
+    from ..generators.posing import subject_pose_spec
+
+    return generator.sample([seed], truncation=truncation, pose=subject_pose_spec(pose, seed))
+
+
+def body_pose_record(generator: Generator, subject: Subject) -> dict:
+    """{"body_pose": resolved joint angles} for an articulated subject, {} for a rigid one."""
+    from ..generators.posing import subject_pose
+
+    pose = subject_pose(generator, subject)
+    return {} if pose is None else {"body_pose": pose.to_dict()}
 
 
 def render_chunk(generator: Generator, subject: Subject, cameras: Cameras, resolution: int,

@@ -17,7 +17,7 @@ import torch
 
 from ..cameras import Cameras, OrbitSpec, orbit_cameras
 from ..errors import DnerfError
-from .export_options import DEFAULT_RENDER_PATH, check_render_request
+from .export_options import DEFAULT_RENDER_PATH, check_pose_request, check_render_request
 
 FORMATS = ("folders", "webdataset", "ply", "pts")
 POSE_MODES = ("orbit", "random")
@@ -45,6 +45,9 @@ class DatasetConfig:
     subjects assigned by a hash of their seed; formats: subset of FORMATS; shard_size: K subjects
     per shard; truncation: latent truncation psi; render: how views are rendered (volume, fast or
     surface: render/config.RENDER_PATHS; part of the identity, so a resume cannot switch it);
+    pose: the body pose of every subject of an articulated generator (None: the rest pose), any
+    --pose spec (export_options.POSE_HELP); "random" gives each subject its own pose seed, derived
+    from its seed, so the poses are a pure function of the arguments; part of the identity;
     out: the dataset folder.
     Run-only fields (not part of the dataset's identity): executor, workers, ray_address, progress,
     device ('cpu', 'cuda[:N]' or 'auto': where every worker computes).
@@ -63,6 +66,7 @@ class DatasetConfig:
     seed_start: int = 0
     truncation: float = 1.0
     render: str = DEFAULT_RENDER_PATH
+    pose: str | None = None
     executor: str = "local"
     workers: int = 1
     ray_address: str | None = None
@@ -93,6 +97,7 @@ class DatasetConfig:
             raise DnerfError(f"--workers must be at least 1, got {self.workers}")
         parse_split(self.split)
         check_render_request(self.render)
+        check_pose_request(self.pose)
         if self.views is None and self.poses in POSE_MODES:
             raise DnerfError("--views is required with --poses orbit|random")
 
@@ -290,4 +295,5 @@ def identity(config: DatasetConfig, n_views: int, generator_sha: str | None, sem
         "truncation": config.truncation, "view_chunk": VIEW_CHUNK,
         # only when not the default, so datasets written before --render existed still resume
         **({"render": config.render} if config.render != DEFAULT_RENDER_PATH else {}),
+        **({"pose": config.pose} if config.pose is not None else {}),
     }

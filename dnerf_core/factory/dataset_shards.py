@@ -30,7 +30,7 @@ import torch
 
 from ..errors import DnerfError
 from ..labels import LabelSet
-from .dataset_adapter import render_chunk, sample_subject
+from .dataset_adapter import body_pose_record, render_chunk, sample_subject
 from .dataset_plan import VIEW_CHUNK, DatasetPlan, Shard, split_of
 from .types import LabeledPointCloud
 
@@ -170,9 +170,10 @@ def _write_subject(generator, plan: DatasetPlan, seed: int, stage: Path, manifes
     if keep_pngs:
         label_set.save(subject_dir / "labels.json")
         subject_files.append(subject_dir / "labels.json")
-    transforms = _TransformsStream(subject_dir / "transforms.json",
-                                   {"generator": cfg.generator, "seed": seed, "split": split}) if keep_pngs else None
-    subject = sample_subject(generator, seed, cfg.truncation)
+    subject = sample_subject(generator, seed, cfg.truncation, cfg.pose)
+    body = body_pose_record(generator, subject)  # {} for rigid generators: their bytes are unchanged
+    header = {"generator": cfg.generator, "seed": seed, "split": split, **body}
+    transforms = _TransformsStream(subject_dir / "transforms.json", header) if keep_pngs else None
     cloud = None
     for start in range(0, n_views, VIEW_CHUNK):
         stop = min(start + VIEW_CHUNK, n_views)
@@ -203,7 +204,7 @@ def _write_subject(generator, plan: DatasetPlan, seed: int, stage: Path, manifes
                 camera = {"subject": seed, "seed": seed, "view": i, "split": split, "width": w, "height": h,
                           "cam2world_opencv": cams.cam2world[j].double().tolist(),
                           "intrinsics_normalized": cams.intrinsics[j].double().tolist(),
-                          "depth_scale": DEFAULT_DEPTH_SCALE, "labels": json.loads(label_set.to_json())}
+                          "depth_scale": DEFAULT_DEPTH_SCALE, "labels": json.loads(label_set.to_json()), **body}
                 members = {"rgb.png": files["rgb"].read_bytes(), "mask.png": files["mask"].read_bytes(),
                            "depth.png": files["depth"].read_bytes(),
                            "json": json.dumps(camera, sort_keys=True, allow_nan=False).encode(),
@@ -227,8 +228,8 @@ def _write_subject(generator, plan: DatasetPlan, seed: int, stage: Path, manifes
         subject_files.append(subject_dir / "transforms.json")
     if want_cloud:
         subject_files += _write_cloud(subject_dir, cloud, plan, label_set)
-    if subject_files:
-        manifest.write(_json_line({"seed": seed, "split": split, "view": None,
+    if subject_files or body:  # the subject's line: its own files, and its body pose
+        manifest.write(_json_line({"seed": seed, "split": split, "view": None, **body,
                                    "files": {f.relative_to(stage).as_posix(): _sha256(f) for f in subject_files}}))
     return n_views
 

@@ -25,6 +25,24 @@ DEFAULT_RENDER_PATH = "volume"
 # default (the surface path renders 128x128 views ~20x faster than the volume path, see
 # scripts/bench.py --only surface); it stays None while tests and shipped datasets pin 64x64 bytes.
 DEFAULT_VIEW_RESOLUTION: int | None = None
+# --pose (dnerf-export, dnerf dataset, the add-on): a body pose, unlike --poses (camera poses).
+# generators/posing.py reads it; "random" is a pose seed derived from the subject seed.
+POSE_HELP = ("body pose of an articulated subject (named pose, random pose seed, or JSON of joint angles): "
+             "t, walk, sit, wave, rest; random (a pose seed derived from the subject seed), random:N or N "
+             "(pose seed N); a JSON object or .json file of {joint: degrees} [only for procedural:figure and "
+             "default:figure]")
+
+
+def check_pose_request(pose) -> None:
+    """Refuse a malformed --pose before anything is loaded (generators/posing.check_pose_spec)."""
+    if pose is not None:
+        from ..generators.posing import check_pose_spec
+        from ..generators.procedural.skeleton import PoseError
+
+        try:
+            check_pose_spec(pose)
+        except PoseError as exc:
+            raise PoseError(f"--pose: {exc}") from None
 
 
 def check_render_request(render: str) -> None:
@@ -51,6 +69,7 @@ class ExportOptions:
                                    "view size in pixels [default: the generator's]",
                                                                min=8, max=4096, short="-r"))
     truncation: float = field(default=1.0, metadata=opt("latent truncation psi"))
+    pose: str | None = field(default=None, metadata=opt(POSE_HELP))
     render: str = field(default=DEFAULT_RENDER_PATH, metadata=opt(
         "how views are rendered: volume = the full ray march (reference); fast = the march skipping empty "
         "space; surface = rays cast against the subject's baked mesh, fields evaluated at the hit "
@@ -89,6 +108,7 @@ class ExportOptions:
     def validate(self) -> "ExportOptions":
         validate_fields(self)
         check_render_request(self.render)
+        check_pose_request(self.pose)
         if self.video:
             from .export.video import check_video_request
 

@@ -29,7 +29,8 @@ class LabeledSubject:
     file it came from, if any; truncation: latent truncation; resolution: the view size asked for
     (None: the generator's); voxel_size: the voxel the cloud was voted at (None: no cloud);
     video: ViewSet of an orbit video's frames, or None; render: the render path the views took
-    (render/config.RENDER_PATHS)."""
+    (render/config.RENDER_PATHS); pose: the body pose of an articulated subject, resolved
+    (skeleton.Pose.to_dict: name and every joint's angles in degrees), None for a rigid one."""
 
     views: ViewSet | None
     cloud: LabeledPointCloud | None
@@ -43,13 +44,15 @@ class LabeledSubject:
     voxel_size: float | None = None
     video: ViewSet | None = None
     render: str = DEFAULT_RENDER_PATH
+    pose: dict | None = None
 
     @property
     def provenance(self) -> dict:
         """What transforms.json and export.json record about where the subject came from."""
+        body = {} if self.pose is None else {"body_pose": self.pose}
         if self.subject_file:
-            return {"generator": self.generator, "subject_file": self.subject_file}
-        return {"generator": self.generator, "seed": self.seed}
+            return {"generator": self.generator, "subject_file": self.subject_file, **body}
+        return {"generator": self.generator, "seed": self.seed, **body}
 
 
 def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
@@ -91,8 +94,11 @@ def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cam
 
         frames = render_views(generator, subject, video_orbit_cameras(video, generator.orbit), resolution=resolution,
                               progress=lambda n: report("video", n), render=render)
+    from ..generators.posing import subject_pose
+
+    pose = subject_pose(generator, subject)
     return LabeledSubject(views, labeled_cloud, labeled_mesh, label_set, describe(generator), seed, subject_file,
-                          truncation, resolution, voxel, frames, render)
+                          truncation, resolution, voxel, frames, render, None if pose is None else pose.to_dict())
 
 
 def orbit_views(generator: Generator, views: int) -> Cameras:

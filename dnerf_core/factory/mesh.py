@@ -119,10 +119,13 @@ def extract_mesh(generator: Generator, subject: Subject, resolution: int = 128,
 
 def _part_probabilities(generator, subject: Subject, points: torch.Tensor) -> torch.Tensor:
     """[P,K] class probabilities of the semantic branch's 3D field at points [P,3]."""
+    from ..semantic.branch import plane_frame
+
     branch = generator.branch
     planes = branch.planes(subject)
+    frame = plane_frame(generator, subject)
     device = subject_device(subject)
-    out = [torch.softmax(branch.logits_at(planes, p[None].to(device))[0], dim=-1).cpu()
+    out = [torch.softmax(branch.logits_at(planes, p[None].to(device), frame)[0], dim=-1).cpu()
            for p in points.split(DEFAULT_CHUNK_POINTS)]
     return torch.cat(out)
 
@@ -207,8 +210,11 @@ def _composited_probabilities(generator, subject, vertices, faces, centroids: to
     base = getattr(generator, "generator", generator)
     normals = torch.from_numpy(face_normals(vertices, faces))
     ts = torch.linspace(0, (COMPOSITE_OUTSIDE + COMPOSITE_INSIDE) * step, COMPOSITE_SAMPLES)
+    from ..semantic.branch import plane_frame
+
     branch = generator.branch
     planes = branch.planes(subject)
+    frame = plane_frame(generator, subject)
     k = branch.config.num_classes
     out = []
     for c, n in zip(centroids.split(DEFAULT_CHUNK_POINTS // COMPOSITE_SAMPLES), normals.split(
@@ -219,7 +225,7 @@ def _composited_probabilities(generator, subject, vertices, faces, centroids: to
         sigma = base.field(subject)(flat, flat)[0].reshape(len(c), len(ts), 1)
         w, _ = compute_weights(sigma[None], ts.reshape(1, 1, -1, 1).expand(1, len(c), -1, 1))
         w = w[0, ..., 0]  # [P,S-1]
-        probs = torch.softmax(branch.logits_at(planes, flat)[0][:, :k], dim=-1).reshape(len(c), len(ts), k)
+        probs = torch.softmax(branch.logits_at(planes, flat, frame)[0][:, :k], dim=-1).reshape(len(c), len(ts), k)
         probs = 0.5 * (probs[:, 1:] + probs[:, :-1])
         acc = (w[..., None] * probs).sum(dim=1)
         # a face whose segment holds no density: its centroid's own probabilities

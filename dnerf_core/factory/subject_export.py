@@ -108,6 +108,8 @@ def write_subject(labeled: LabeledSubject, out: str | Path, formats=DEFAULT_FORM
             "views": len(labeled.views) if labeled.views is not None else 0, "resolution": labeled.resolution, "truncation": labeled.truncation,
             "n_points": result.n_points, "n_faces": result.n_faces, "render": labeled.render,
             "video": len(labeled.video) if labeled.video is not None else 0, "poses": (extra or {}).get("poses"),
+            # an articulated subject's body pose (resolved joint angles); rigid exports keep their bytes
+            **({"body_pose": labeled.pose} if labeled.pose is not None else {}),
             "files": {str(p.relative_to(stage)): _sha256(p) for p in sorted(stage.rglob("*")) if p.is_file()},
         }
         atomic_write_text(stage / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

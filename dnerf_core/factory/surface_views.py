@@ -211,7 +211,11 @@ def _shade_hits(generator, subject, bake: SurfaceBake, o: Tensor, d: Tensor, t: 
     branch = getattr(generator, "branch", None)
     if branch is not None:
         k = branch.config.num_classes
-        sf, _ = branch.field(_semantic_planes(branch, subject, bake))(seg.reshape(1, -1, 3))
+        from ..semantic.branch import plane_frame
+
+        # an articulated subject's branch reads its canonical planes where the generator does
+        sf, _ = branch.field(_semantic_planes(branch, subject, bake), plane_frame(generator, subject))(
+            seg.reshape(1, -1, 3))
         sf = sf[0].reshape(p, s, -1)
         probs = _blend(torch.softmax(sf[..., :k], dim=-1), weights)
         probs[:, BACKGROUND_ID] += 1 - alpha  # the unoccupied share, as the volume path composites

@@ -36,12 +36,12 @@ from torch import Tensor
 from ..errors import CheckpointError, DnerfError
 from ..io.tagged_file import load_tagged, save_tagged
 from ..render.raymarch import FieldFn
-from ..render.triplane import sample_planes
+from ..render.triplane import sample_planes, sample_planes_summed
 from .base import RenderOutput, Subject
 from .procedural.figure import (BOUNDS, ORBIT, RENDERING, Figure, PosedFigure, make_figure, random_pose,
                                 sample_pose_angles)
 from .procedural.skeleton import POSE_NAMES, Pose, PoseError, named_pose, resolve_pose
-from .triplane_gan import TriPlaneConfig, TriPlaneGAN
+from .triplane_gan import N_PLANES, TriPlaneConfig, TriPlaneGAN
 
 FORMAT = "dnerf-articulated"
 VERSION = 1
@@ -166,25 +166,41 @@ class ArticulatedTriPlane(TriPlaneGAN):
             raise DnerfError("this subject has no skeleton pose: sample it with the articulated generator")
         return [warp_points(posed[i if len(posed) > 1 else 0], points[i], self.articulated) for i in range(len(points))]
 
-    def field(self, subject: Subject) -> FieldFn:
-        """(posed points [N,P,3], directions) -> (raw sigma [N,P,1], features [N,P,F]): the canonical
-        field at the warped points, masked samples at MASKED_SIGMA."""
+    def plane_points(self, subject: Subject, points: Tensor) -> Tensor:
+        """[N,P,3] posed points -> where they read the canonical tri-plane (warped to the owning
+        part's rest frame, then plane_coordinates). Whatever else reads this subject's planes at a
+        posed point (the semantic branch) reads them here, so its answers follow the pose."""
+        return self.plane_coordinates(torch.stack([w.canonical for w in self.warp(subject, points)]))
+
+    def _warped(self, subject: Subject, decode) -> FieldFn:
         planes, box_warp = subject.planes, self.rendering.box_warp
 
         def fn(points: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
             warps = self.warp(subject, points)
             canonical = torch.stack([w.canonical for w in warps])
             keep = torch.stack([w.keep for w in warps])[..., None]
-            sigma, feats = self.decoder(sample_planes(planes, self.plane_coordinates(canonical), box_warp))
+            sigma, feats = decode(planes, self.plane_coordinates(canonical), box_warp)
             return torch.where(keep, sigma, torch.full_like(sigma, MASKED_SIGMA)), feats
 
         return fn
 
+    def field(self, subject: Subject) -> FieldFn:
+        """(posed points [N,P,3], directions) -> (raw sigma [N,P,1], features [N,P,F]): the canonical
+        field at the warped points, masked samples at MASKED_SIGMA."""
+        return self._warped(subject, lambda planes, pts, bw: self.decoder(sample_planes(planes, pts, bw)))
+
+    def field_summed(self, subject: Subject) -> FieldFn:
+        """field() with the planes sampled summed (what the fast path and occupancy grid march):
+        the base class's unwarped version would read the planes at posed points."""
+        return self._warped(subject, lambda planes, pts, bw: self.decoder.decode_summed(
+            sample_planes_summed(planes, pts, bw), N_PLANES))
+
     @torch.no_grad()
-    def render(self, subject: Subject, cameras, resolution: int | None = None, pose=None) -> RenderOutput:
+    def render(self, subject: Subject, cameras, resolution: int | None = None, *, path: str = "volume",
+               pose=None) -> RenderOutput:
         if pose is not None:
             subject = self.repose(subject, pose)
-        return super().render(subject, cameras, resolution)
+        return super().render(subject, cameras, resolution, path=path)
 
 
 def default_figure_config() -> TriPlaneConfig:

@@ -129,8 +129,9 @@ class LabelingWrapper:
         """The spec of the wrapped generator (generators/spec.py), None for one built by hand."""
         return getattr(self.generator, "spec", None)
 
-    def sample(self, seeds: list[int], truncation: float = 1.0) -> Subject:
-        return self.generator.sample(seeds, truncation)
+    def sample(self, seeds: list[int], truncation: float = 1.0, **kwargs) -> Subject:
+        # kwargs: what the wrapped generator's sample takes beyond these (an articulated one's pose)
+        return self.generator.sample(seeds, truncation, **kwargs)
 
     def density(self, subject: Subject, points: Tensor) -> Tensor:
         return self.generator.density(subject, points)

@@ -20,17 +20,20 @@ from .base import SURFACE_OPACITY, RenderOutput, Subject
 
 
 @torch.no_grad()
-def oracle_labels_on_surface(oracle, seeds: list[int], cameras: Cameras, depth: Tensor, opacity: Tensor) -> Tensor:
+def oracle_labels_on_surface(oracle, seeds: list[int], cameras: Cameras, depth: Tensor, opacity: Tensor,
+                             truth: Subject | None = None) -> Tensor:
     """Label views a generator rendered of `seeds` with the oracle's 3D parts -> labels [V,H,W] int64.
 
     seeds: one per view, or one for all views; cameras: the V cameras; depth, opacity [V,1,H,W]
-    as rendered (depth along the unit ray)."""
+    as rendered (depth along the unit ray); truth: the oracle's subject to label against (one row
+    per view, e.g. each in its body pose; None: oracle.sample of the seeds)."""
     n, _, h, w = depth.shape
     if h != w:
         raise ValueError(f"surface labels need square views, got {w}x{h}")
     rays = ray_bundle(cameras.to(dtype=torch.float32), h)
     points = rays.origins + depth.reshape(n, h * w, 1).float() * rays.directions  # [V,HW,3]
-    truth = oracle.sample(seeds if len(seeds) == n else list(seeds) * n)
+    if truth is None:
+        truth = oracle.sample(seeds if len(seeds) == n else list(seeds) * n)
     labels = oracle.labels_at(truth, points).reshape(n, h, w).long()
     opaque = opacity[:, 0] >= SURFACE_OPACITY
     return torch.where(opaque, labels, torch.full_like(labels, BACKGROUND_ID))

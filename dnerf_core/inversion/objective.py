@@ -23,6 +23,7 @@ from torch import Tensor
 from ..cameras import Cameras, ray_bundle
 from ..render.config import RenderingConfig
 from ..render.raymarch import march
+from ..semantic.branch import plane_frame
 from ..semantic.render import log_probs, semantic_composite
 
 NO_TARGET = -1  # dense label target outside the term's pixels (skipped by the cross-entropy)
@@ -121,7 +122,7 @@ def patch_logits(generator, branch, subject, rays, corners: Tensor, patch: int, 
     rr = corners[:, 0, None, None] + offs[None, :, None]
     cc = corners[:, 1, None, None] + offs[None, None, :]
     o, d, marched = _march_pixels(generator, subject, rays, (rr * res + cc).reshape(-1), rendering, gen)
-    field = branch.field(branch.planes(subject)) if field is None else field
+    field = branch.field(branch.planes(subject), plane_frame(generator, subject)) if field is None else field
     probs, feats = semantic_composite(field, marched, o, d, branch.config.num_classes)
     img = lambda x: x[0].reshape(len(corners), patch, patch, -1).permute(0, 3, 1, 2)  # noqa: E731
     return branch.superres(log_probs(img(probs)), img(feats))
@@ -184,7 +185,9 @@ def objective_loss(generator, branch, subject, cameras: Cameras, objective: View
     whole view, deterministic samples, when gen is None)."""
     rays = ray_bundle(cameras, objective.resolution)
     # the branch's planes of this subject, built once for every label term of the step
-    field = branch.field(branch.planes(subject)) if any(t.kind != "rgb" for t in objective.terms) else None
+    field = None
+    if any(t.kind != "rgb" for t in objective.terms):
+        field = branch.field(branch.planes(subject), plane_frame(generator, subject))
     total = 0.0
     for term in objective.terms:
         if not len(term.pixels):  # e.g. an edit whose mask is "don't care" everywhere outside the region

@@ -117,21 +117,26 @@ def kit_views(orbit: OrbitSpec, views: int = 3) -> list[KitView]:
 # --- which parts to annotate ---------------------------------------------------------------------
 def spec_category(spec: str | GeneratorSpec | None) -> str | None:
     """The oracle category of a `procedural:CAT` / `default:CAT` spec, else None."""
-    from ..generators.procedural import CATEGORIES
+    from ..generators.procedural import CATEGORIES, POSABLE_CATEGORIES
 
     if spec is None:
         return None
     category = GeneratorSpec.parse(spec).category
-    return category if category in CATEGORIES else None
+    return category if category in CATEGORIES + POSABLE_CATEGORIES else None
+
+
+def _oracle(category: str):
+    """The procedural world of a category (the posable figure's own class for `figure`)."""
+    from ..generators.registry import load_generator
+
+    return load_generator(f"procedural:{category}")
 
 
 def _kit_label_set(generator, spec: GeneratorSpec, category: str | None) -> LabelSet:
     # The parts come from the oracle category, not the learned generator (which has no labels
     # until the semantic branch this kit trains exists).
     if category is not None:
-        from ..generators.procedural import ProceduralGenerator
-
-        return ProceduralGenerator(category).label_set
+        return _oracle(category).label_set
     if getattr(generator, "label_set", None) is not None:
         return generator.label_set
     raise AnnotationError(f"cannot tell which parts to annotate for generator {str(spec)!r}: use a "
@@ -192,7 +197,7 @@ def _kit_json_text(kit: dict) -> str:
     return _FLAT_ARRAY.sub(lambda m: "[" + " ".join(m.group(0)[1:-1].split()) + "]", text) + "\n"
 
 
-def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: Cameras) -> dict:
+def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: Cameras, pose=None) -> dict:
     name = f"{subject:03d}_{view_index}.png"
     return {
         "subject": subject, "view": view_index, "view_name": view.name, "seed": seed,
@@ -201,7 +206,22 @@ def _item_record(subject: int, view_index: int, view: KitView, seed: int, cams: 
         "cam2world": cams.cam2world[view_index].tolist(),
         "intrinsics": cams.intrinsics[view_index].tolist(),
         "image": f"{IMAGES_DIR}/{name}", "mask": f"{MASKS_DIR}/{name}",
+        # articulated generators: the resolved joint angles this view was rendered in
+        **({"body_pose": pose.to_dict()} if pose is not None else {}),
     }
+
+
+# Each view of an articulated subject is rendered in its own random pose (seeded by the subject
+# seed and the view index), so a kit of S subjects x V views shows S*V poses: the branch learns
+# canonical labels from many poses, and the views of a subject disagree in pose as well as camera.
+KIT_POSE_KEY = "kit-view"
+
+
+def kit_view_poses(seed: int, views: int) -> list[str]:
+    """The pose specs of a posable subject's kit views ("random:N", N derived from seed and view)."""
+    from ..generators.posing import derived_pose_seed
+
+    return [f"random:{derived_pose_seed(seed, KIT_POSE_KEY, v)}" for v in range(views)]
 
 
 @torch.no_grad()
@@ -225,11 +245,19 @@ def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], res
 
         # The generator itself when it is that oracle (saves rendering every view twice).
         same = isinstance(generator, ProceduralGenerator) and generator.category == category
-        oracle_gen = generator if same else ProceduralGenerator(category)
+        oracle_gen = generator if same else _oracle(category)
+    from ..generators.posing import is_posable
+
+    posable = is_posable(generator)
     items, size = [], None
     (stage / MASKS_DIR).mkdir()
     for subject, seed in enumerate(seeds):
-        sampled = generator.sample([seed])
+        poses = None
+        if posable:  # one subject row per view, each in its own pose (the planes are the same)
+            sampled = generator.sample([seed] * len(rig), pose=kit_view_poses(seed, len(rig)))
+            poses = generator.poses(sampled)
+        else:
+            sampled = generator.sample([seed])
         out = (renderer(generator, sampled, cams, resolution) if renderer is not None
                else generator.render(sampled, cams, resolution)).cpu()
         h, w = out.rgb.shape[-2:]
@@ -245,11 +273,13 @@ def _write_kit(generator, stage: Path, seeds: list[int], rig: list[KitView], res
             if out.depth.shape[-1] != h:
                 raise DnerfError(f"{spec} renders depth at {out.depth.shape[-1]} pixels and images at {h}: "
                                  "image oracle masks need both at one size (use --oracle-masks world)")
-            labels = oracle_labels_on_surface(oracle_gen, [seed], cams, out.depth, out.opacity)
+            truth = oracle_gen.sample([seed] * len(rig), pose=poses) if poses is not None else None
+            labels = oracle_labels_on_surface(oracle_gen, [seed], cams, out.depth, out.opacity, truth=truth)
         elif oracle_gen is not None:
-            labels = oracle_gen.render(oracle_gen.sample([seed]), cams, h).labels.cpu()
+            truth = oracle_gen.sample([seed] * len(rig), pose=poses) if poses is not None else oracle_gen.sample([seed])
+            labels = oracle_gen.render(truth, cams, h).labels.cpu()
         for v, view in enumerate(rig):
-            rec = _item_record(subject, v, view, seed, cams)
+            rec = _item_record(subject, v, view, seed, cams, None if poses is None else poses[v])
             write_rgb_png(stage / rec["image"], out.rgb[v].permute(1, 2, 0).float().clamp(0, 1).numpy())
             if labels is not None:
                 write_mask_png(stage / rec["mask"], labels[v].numpy(), label_set)
@@ -358,7 +388,8 @@ class AnnotationKit:
     label ids, IGNORE_ID (255) = ignore. cameras: OpenCV cam2world [N,4,4], normalized
     intrinsics [N,3,3] (float32, exactly as rendered). oracle_masks: how `--oracle` filled the
     masks ("image" / "world"; kits from before the choice existed recorded only "oracle": true and
-    hold world masks), None for a kit made without it.
+    hold world masks), None for a kit made without it. body_poses: the skeleton.Pose each view
+    was rendered in (a kit of an articulated generator), else None.
     """
 
     path: Path
@@ -371,6 +402,7 @@ class AnnotationKit:
     masks: Tensor
     oracle_masks: str | None = None
     items: list[KitItem] = field(default_factory=list)
+    body_poses: list | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -417,6 +449,24 @@ def _kit_file(kit_dir: Path, rel, path: Path, index: int, key: str) -> Path:
     if pure.is_absolute() or ".." in pure.parts:
         raise AnnotationError(f"{path}: item {index} {key} {rel!r} points outside the kit folder")
     return kit_dir / pure
+
+
+def _parse_poses(raw: list, path: Path) -> list | None:
+    """The items' body poses (skeleton.Pose), None when no item has one; all or none must."""
+    from ..generators.procedural.skeleton import Pose, PoseError
+
+    has = [isinstance(rec, dict) and "body_pose" in rec for rec in raw]
+    if not any(has):
+        return None
+    if not all(has):
+        raise AnnotationError(f"{path}: some items have a body_pose and some do not")
+    poses = []
+    for i, rec in enumerate(raw):
+        try:
+            poses.append(Pose.from_dict(rec["body_pose"]))
+        except PoseError as exc:
+            raise AnnotationError(f"{path}: item {i} body_pose: {exc}") from None
+    return poses
 
 
 def _parse_items(data: dict, kit_dir: Path) -> tuple[list[KitItem], Tensor, Tensor]:
@@ -488,4 +538,5 @@ def load_kit(path: str | Path) -> AnnotationKit:
     return AnnotationKit(path=kit_dir, generator_spec=spec, category=category if isinstance(category, str) else None,
                          resolution=resolution, label_set=label_set, seeds=[it.seed for it in items],
                          cameras=Cameras(c2w, intr), masks=torch.stack(masks).to(torch.int64),
-                         oracle_masks=oracle_masks if oracle_masks in ORACLE_MASKS else None, items=items)
+                         oracle_masks=oracle_masks if oracle_masks in ORACLE_MASKS else None, items=items,
+                         body_poses=_parse_poses(data["items"], json_path))

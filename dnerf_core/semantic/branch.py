@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -40,6 +41,22 @@ class SemanticRender:
     @property
     def labels(self) -> Tensor:
         return self.logits.argmax(dim=1)
+
+
+# points [N,P,3] where a subject is seen -> points [N,P,3] where its planes are read
+PlaneFrame = Callable[[Tensor], Tensor]
+
+
+def plane_frame(generator, subject: Subject) -> PlaneFrame | None:
+    """How `subject`'s world points map to where its planes are read: None for a rigid generator
+    (the same points), the posed-to-canonical warp for an articulated one (its `plane_points`).
+    The branch reads the generator's planes, so it must read them where the generator does: a
+    posed point's label is then the label of its canonical point, and labels follow the pose."""
+    base = getattr(generator, "generator", generator)  # a LabeledGenerator's own generator
+    to_planes = getattr(base, "plane_points", None)
+    if to_planes is None:
+        return None
+    return lambda points: to_planes(subject, points)
 
 
 def backbone_features(subject: Subject, multiscale: bool) -> list[Tensor]:
@@ -107,19 +124,25 @@ class SemanticBranch(nn.Module):
             return None
         return encode_positions(points, self.box_warp / 2, self.config.position_frequencies)
 
-    def field(self, planes: Tensor) -> SemanticFieldFn:
+    def field(self, planes: Tensor, frame: PlaneFrame | None = None) -> SemanticFieldFn:
+        """The semantic field over projected planes; frame: plane_frame(generator, subject) when
+        the points are posed world points of an articulated subject (None: read them as given)."""
         def fn(points: Tensor):
+            if frame is not None:
+                points = frame(points)
             return self.decoder.head(sample_planes_summed(planes, points, self.box_warp), self.position(points))
         return fn
 
-    def field_materialized(self, planes: Tensor) -> SemanticFieldFn:
+    def field_materialized(self, planes: Tensor, frame: PlaneFrame | None = None) -> SemanticFieldFn:
         def fn(points: Tensor):
+            if frame is not None:
+                points = frame(points)
             return self.decoder(sample_planes(planes, points, self.box_warp).sum(dim=1), self.position(points))
         return fn
 
-    def logits_at(self, planes: Tensor, points: Tensor) -> Tensor:
-        """[B,P,K] class logits of the semantic field at world points [B,P,3]."""
-        return self.field(planes)(points)[0][..., :self.config.num_classes]
+    def logits_at(self, planes: Tensor, points: Tensor, frame: PlaneFrame | None = None) -> Tensor:
+        """[B,P,K] class logits of the semantic field at world points [B,P,3] (frame: see field)."""
+        return self.field(planes, frame)(points)[0][..., :self.config.num_classes]
 
     # --- images --------------------------------------------------------------------------------
     def render(self, generator, subject: Subject, cameras: Cameras, resolution: int | None = None,
@@ -127,7 +150,8 @@ class SemanticBranch(nn.Module):
                chunk_rays: int = DEFAULT_CHUNK_RAYS, *, path: str = "volume") -> SemanticRender:
         """Semantic views (one subject broadcast over the cameras, or one subject per camera).
 
-        planes: precomputed self.planes(subject); field: another semantic field (the reference);
+        planes: precomputed self.planes(subject); field: another semantic field (the reference; it
+        gets world points: build it with plane_frame(generator, subject) for an articulated one);
         chunk_rays: rays marched at once (the materialized reference needs small chunks);
         path: the generator's "volume" march or its "fast" twin (semantic/render.py). A branch
         with its own density (no density prior) cannot ride on the generator's weights: it is
@@ -137,7 +161,7 @@ class SemanticBranch(nn.Module):
             raise DnerfError(f"{n_subj} subjects for {n_views} cameras: pass one subject or one per camera")
         res = resolution or generator.rendering.neural_resolution
         if field is None:
-            field = self.field(self.planes(subject) if planes is None else planes)
+            field = self.field(self.planes(subject) if planes is None else planes, plane_frame(generator, subject))
         rays = ray_bundle(cameras.to(dtype=torch.float32), res)
         o, d = rays.origins, rays.directions
         if n_subj == 1:

@@ -11,7 +11,7 @@ from torch import Tensor
 from ..cameras import Cameras
 from ..generators.base import LabelingWrapper, RenderOutput, Subject
 from ..labels import LabelSet
-from .branch import SemanticBranch
+from .branch import SemanticBranch, plane_frame
 
 LABEL_QUERY_CHUNK = 1 << 18
 
@@ -26,7 +26,8 @@ class LabeledGenerator(LabelingWrapper):
     @torch.no_grad()
     def labels_at(self, subject: Subject, points: Tensor) -> Tensor:
         planes = self.branch.planes(subject)
-        return torch.cat([self.branch.logits_at(planes, p).argmax(-1)
+        frame = plane_frame(self.generator, subject)
+        return torch.cat([self.branch.logits_at(planes, p, frame).argmax(-1)
                           for p in points.split(LABEL_QUERY_CHUNK, dim=1)], dim=1)
 
     @torch.no_grad()

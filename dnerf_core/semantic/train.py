@@ -20,7 +20,7 @@ from ..errors import AnnotationError
 from ..generators.spec import describe
 from ..labels import IGNORE_ID, LabelSet
 from ..render.raymarch import MarchResult, sample_points
-from .branch import SemanticBranch
+from .branch import SemanticBranch, plane_frame
 from .checkpoint import generator_identity, save_semantic
 from .config import SemanticConfig, SemanticTrainConfig
 from .masks import resize_masks
@@ -75,8 +75,13 @@ def prune_march(marched: MarchResult, origins: Tensor, directions: Tensor, thres
     return points[None], index, weights
 
 
-def prepare_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor, prune_weight: float, progress=None):
-    """Sample each annotated subject once and march each view once -> (subjects, views)."""
+def prepare_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor, prune_weight: float, progress=None,
+                  poses: list | None = None):
+    """Sample each annotated subject once and march each view once -> (subjects, views).
+
+    poses: the body pose of each view (articulated generators; None: rigid). A view is marched in
+    its pose, and its samples are stored where they read the subject's canonical planes (the warp
+    is fixed, so it is computed once here, not every step): the branch learns canonical labels."""
     unique = sorted(set(seeds))
     subjects = {s: generator.sample([s]) for s in unique}
     res = generator.rendering.neural_resolution
@@ -85,8 +90,15 @@ def prepare_views(generator, seeds: list[int], cameras: Cameras, masks: Tensor, 
     for i, seed in enumerate(seeds):
         device = subjects[seed].planes.device  # the views' rays, masks and samples live there too
         rays = ray_bundle(cameras[i].to(device, torch.float32), res)
-        marched = march_generator(generator, subjects[seed], rays.origins, rays.directions)
+        subject = subjects[seed]
+        if poses is not None and poses[i] is not None:
+            subject = generator.repose(subject, poses[i])
+        marched = march_generator(generator, subject, rays.origins, rays.directions)
         points, index, weights = prune_march(marched, rays.origins, rays.directions, prune_weight)
+        frame = plane_frame(generator, subject)
+        if frame is not None:
+            with torch.no_grad():
+                points = frame(points)
         mask = masks[i].to(device)
         views.append(AnnotatedView(unique.index(seed), resize_masks(mask, (out_res, out_res)),
                                    resize_masks(mask, (res, res)),
@@ -149,9 +161,12 @@ def batch_loss(branch: SemanticBranch, views: list[AnnotatedView], pick: list[in
 def train_semantic(generator, label_set: LabelSet, seeds: list[int], cameras: Cameras,
                    masks: Tensor, semantic: SemanticConfig | None = None, cfg: SemanticTrainConfig = SemanticTrainConfig(),
                    checkpoint: str | Path | None = None, checkpoint_every: int = 100,
-                   progress: Callable[[int, float], None] | None = None) -> SemanticBranch:
+                   progress: Callable[[int, float], None] | None = None,
+                   poses: list | None = None) -> SemanticBranch:
     """Train a semantic branch on annotated views (masks [N,H,W], 255 = ignore) of `generator`.
 
+    poses: one body pose per view for an articulated generator (anything its repose() takes;
+    None: rigid, or every view in the subject's sampled pose).
     The checkpoint records the generator's spec (`generator.spec`, else its name).
     With `checkpoint`, the branch + optimizer are saved there every `checkpoint_every` steps and at
     the end, and an existing checkpoint of the same run is resumed.
@@ -181,7 +196,11 @@ def train_semantic(generator, label_set: LabelSet, seeds: list[int], cameras: Ca
             order.set_state(saved["order"])
             state = TrainState(int(saved["step"]), list(saved["losses"]))
     prune = cfg.prune_weight if semantic.density_prior else 0.0
-    subjects, views = prepare_views(generator, seeds, cameras, masks, prune)
+    if poses is not None and len(poses) != len(seeds):
+        raise AnnotationError(f"{len(poses)} body poses for {len(seeds)} views must match")
+    if poses is not None and any(p is not None for p in poses) and not hasattr(generator, "repose"):
+        raise AnnotationError("these views carry body poses, but the generator is not articulated")
+    subjects, views = prepare_views(generator, seeds, cameras, masks, prune, poses=poses)
     weight = class_weights(masks, semantic.num_classes, cfg.class_balance)
     weight = None if weight is None else weight.to(subjects[0].planes.device)
 

@@ -507,7 +507,8 @@ class FigureGenerator(ProceduralGenerator):
         """[P,3] posed points of a one-subject batch -> the oracle's inverse map (owner's rest frame)."""
         return subject.params[0].to_canonical(points)
 
-    def render(self, subject: Subject, cameras, resolution: int | None = None, pose=None) -> RenderOutput:
+    def render(self, subject: Subject, cameras, resolution: int | None = None, *, path: str = "volume",
+               pose=None) -> RenderOutput:
         if pose is not None:
             subject = self.repose(subject, pose)
-        return super().render(subject, cameras, resolution)
+        return super().render(subject, cameras, resolution, path=path)
