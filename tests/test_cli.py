@@ -89,6 +89,8 @@ BAD_INPUTS = [
     (["--generator", "procedural:boat"], "unknown category"),
     (["--generator", "procedural:car", "--views", "0"], "--views"),
     (["--generator", "procedural:car", "--bf16-superres"], "has no super-resolution"),
+    # refused up front (the views would be held in memory), not killed by the kernel
+    (["--generator", "procedural:car", "--views", "100000000", "--masks"], "use `dnerf dataset`"),
 ]
 
 

@@ -18,7 +18,8 @@ from typing import Callable
 from ..cameras import Cameras
 from ..device import resolve_device
 from ..errors import DnerfError
-from ..factory.labeled_subject import DEFAULT_MESH_RESOLUTION, LabeledSubject, compute_labeled_subject, orbit_views
+from ..factory.labeled_subject import (DEFAULT_MESH_RESOLUTION, LabeledSubject, check_views_fit,
+                                       compute_labeled_subject, orbit_views)
 from ..factory.export_options import (DEFAULT_FORMATS, DEFAULT_RENDER_PATH, DEFAULT_VIEW_RESOLUTION, FORMATS,
                                      ExportOptions)
 from ..factory.subject_export import ExportResult, NerfOptions, write_subject
@@ -129,6 +130,8 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
     # the ranges of dnerf-export's options, checked in their one place
     ExportOptions(resolution=resolution, truncation=truncation, voxel_size=voxel_size,
                   mesh_resolution=mesh_resolution, render=render).validate()
+    if cameras is None and isinstance(views, int) and not isinstance(views, bool):
+        check_views_fit(views, resolution or generator.rendering.neural_resolution)
     chosen = sample_subject(generator, seed, subject, truncation, pose)
     if cameras is None:
         cameras = orbit_views(generator, views)

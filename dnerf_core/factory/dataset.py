@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..io.sizes import human_bytes
 from ..errors import DnerfError
 from .dataset_plan import (DATASET_FORMAT_VERSION, DatasetConfig, DatasetPlan, PoseFile, identity, make_shards,
                            parse_split, read_pose_file)
@@ -102,14 +103,6 @@ def estimate_bytes(config: DatasetConfig, n_views: int, subjects: int) -> int:
     return int(subjects * n_views * per_view)
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1024 or unit == "PB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} PB"
-
-
 def _differences(old: dict, new: dict) -> list[str]:
     keys = sorted(set(old) | set(new))
     return [f"{k} ({old.get(k)!r} -> {new.get(k)!r})" for k in keys if old.get(k) != new.get(k)]
@@ -162,7 +155,7 @@ def prepare(config: DatasetConfig) -> Prepared:
     need = estimate_bytes(config, n_views, todo_subjects)
     free = shutil.disk_usage(_existing_disk_parent(out)).free
     if need > free:
-        raise DnerfError(f"this dataset needs at least {_human(need)} but {_human(free)} is free on "
+        raise DnerfError(f"this dataset needs at least {human_bytes(need)} but {human_bytes(free)} is free on "
                          f"{_existing_disk_parent(out)}: lower --subjects, --views or --resolution")
     plan = DatasetPlan(config=config, n_views=n_views, split=parse_split(config.split), orbit=generator.orbit,
                        voxel_size=default_voxel_size(generator), labels_json=generator.label_set.to_json(),

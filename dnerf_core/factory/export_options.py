@@ -114,9 +114,9 @@ class ExportOptions:
 
             check_video_request(self.video, self.video_format, self.video_fps)
         if "masks" in self.formats:
-            from .export.nerf_splits import nerfstudio_splits
+            from .export.nerf_splits import check_split_request
 
-            nerfstudio_splits(self.n_views(), self.eval_views)  # a bad --eval-views fails before any work
+            check_split_request(self.n_views(), self.eval_views)  # a bad --eval-views fails before any work
         return self
 
     def pose_file(self):

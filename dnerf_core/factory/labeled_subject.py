@@ -9,6 +9,7 @@ from ..cameras import Cameras, spread_orbit_cameras
 from ..errors import DnerfError
 from ..generators.base import Generator, Subject
 from ..generators.spec import describe
+from ..io.sizes import available_memory, human_bytes
 from ..labels import LabelSet
 from .export_options import DEFAULT_MESH_RESOLUTION, DEFAULT_RENDER_PATH
 from .mesh import extract_mesh
@@ -53,6 +54,22 @@ class LabeledSubject:
         if self.subject_file:
             return {"generator": self.generator, "subject_file": self.subject_file, **body}
         return {"generator": self.generator, "seed": self.seed, **body}
+
+
+# one view in memory: float32 RGB (12), depth (4) and opacity (4), int64 labels (8), and slack for
+# the PNG encoders; the export holds every view of its subject until it writes them
+VIEW_BYTES_PER_PIXEL = 32
+
+
+def check_views_fit(views: int, resolution: int) -> None:
+    """Refuse, before any work, an export whose views cannot be held in the free memory (e.g.
+    --views 100000000): one export keeps its views in memory; `dnerf dataset` streams them."""
+    need = views * resolution * resolution * VIEW_BYTES_PER_PIXEL
+    free = available_memory()
+    if free is not None and need > free:
+        raise DnerfError(f"{views} views at {resolution}x{resolution} need about {human_bytes(need)} of memory but "
+                         f"{human_bytes(free)} is free: an export holds its views in memory; lower --views or "
+                         "--resolution, or use `dnerf dataset`, which streams views to disk")
 
 
 def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cameras, resolution: int | None = None,

@@ -54,16 +54,25 @@ def default_eval_views(n: int) -> int:
 def nerfstudio_splits(n: int, eval_views: int | None = None) -> FrameSplit:
     """Split n frames (see the module docstring); eval_views overrides the held-out count
     (1 .. n - 1; with n = 1 only None or 0 are accepted and the frame is used for all three)."""
+    k = check_split_request(n, eval_views)
+    if n == 1:
+        return FrameSplit([0], [0], [0])
+    held = sorted({min(n - 1, int((j + 0.5) * n / k)) for j in range(k)})
+    held_set = set(held)
+    train = [i for i in range(n) if i not in held_set]
+    return FrameSplit(train, held, list(held))
+
+
+def check_split_request(n: int, eval_views: int | None) -> int:
+    """The held-out count nerfstudio_splits(n, eval_views) will use; a count no split can honour
+    raises DnerfError. Cheap whatever n is, so options are checked before any work."""
     if n < 1:
         raise DnerfError(f"cannot split {n} frames")
     k = default_eval_views(n) if eval_views is None else eval_views
     if n == 1:
         if k not in (0, 1):
             raise DnerfError(f"--eval-views must be 0 or 1 with a single view, got {k}")
-        return FrameSplit([0], [0], [0])
-    if not 1 <= k <= n - 1:
+    elif not 1 <= k <= n - 1:
         raise DnerfError(f"--eval-views must be between 1 and {n - 1} for {n} views (every split needs a frame), "
                          f"got {k}")
-    held = sorted({min(n - 1, int((j + 0.5) * n / k)) for j in range(k)})
-    train = [i for i in range(n) if i not in held]
-    return FrameSplit(train, list(held), list(held))
+    return k
