@@ -52,6 +52,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     **_from("dnerf_core.generators.distill", "DistillConfig", "distill_step", "learning_rate", "point_losses",
             "point_targets", "ray_losses", "ray_targets", "reference_step", "rescale_decoder",
             "resume_training_state", "save_training_state", "supervision_points"),
+    **_from("dnerf_core.generators.training_run", "TrainingRun", "run_steps", "start_run"),
     **_from("dnerf_core.generators.articulated", "ArticulatedTriPlane", "articulated_distill_step",
             "default_figure_config", "load_articulated", "save_articulated"),
     # render kernels

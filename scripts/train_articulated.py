@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -57,13 +56,11 @@ def main() -> None:
 
     import dataclasses
 
-    import numpy as np
     import torch
 
     from dnerf_core import ensure_dir
     from dnerf_core.lab import (articulated_distill_step, ArticulatedTriPlane, default_figure_config, DistillConfig,
-                                FigureGenerator, learning_rate, resume_training_state, save_articulated,
-                                save_training_state)
+                                FigureGenerator, run_steps, save_articulated, start_run)
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -78,8 +75,8 @@ def main() -> None:
 
             atomic_write_text(args.out, text + "\n")
         return
-    run = ensure_dir(args.run)
-    ckpt_path = run / "ckpt.pt"
+    run_dir = ensure_dir(args.run)
+    ckpt_path = run_dir / "ckpt.pt"
     cfg = DistillConfig()
     if args.batch_subjects:
         cfg = dataclasses.replace(cfg, batch_subjects=args.batch_subjects)
@@ -92,15 +89,11 @@ def main() -> None:
     if args.decoder_lr_multiplier:
         config = dataclasses.replace(config, decoder_lr_multiplier=args.decoder_lr_multiplier)
     model = ArticulatedTriPlane(config, name="default_figure").train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-    rng = np.random.default_rng(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    step = 0
-    if ckpt_path.is_file():
-        step = resume_training_state(ckpt_path, model, optimizer, rng, gen)
-        print(f"[train] resumed {ckpt_path} at step {step}", file=sys.stderr)
+    run = start_run(model, cfg.lr, args.seed, ckpt_path)
+    if run.resumed:
+        print(f"[train] resumed {ckpt_path} at step {run.step}", file=sys.stderr)
     elif args.export_now:
-        parser.error(f"--export-now: no checkpoint in {run}")
+        parser.error(f"--export-now: no checkpoint in {run_dir}")
     elif args.warm_start:
         # Only the weights: the shipped file carries no optimizer state, so Adam starts afresh
         # (hence --lr, to start the new schedule below the first run's initial rate).
@@ -111,27 +104,12 @@ def main() -> None:
             parser.error(f"--warm-start {args.warm_start}: its config differs from the default figure config")
         model.load_state_dict(warm.state_dict())
         print(f"[train] warm start from {args.warm_start}", file=sys.stderr)
-
-    def checkpoint() -> None:
-        save_training_state(ckpt_path, model, optimizer, step, rng, gen)
-
-    t0 = time.time()
-    with open(run / "log.jsonl", "a") as log:
-        while step < args.steps and not args.export_now:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step, args.steps)
-            losses = articulated_distill_step(model, oracle, optimizer, cfg, rng, gen)
-            step += 1
-            rec = {"step": step, "elapsed_s": round(time.time() - t0, 1), **vars(losses)}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            if step % 10 == 0 or step == args.steps:
-                print(json.dumps(rec), file=sys.stderr, flush=True)
-            if step % args.ckpt_every == 0 or step == args.steps:
-                checkpoint()
+    if not args.export_now:
+        run_steps(run, cfg, args.steps, lambda r: articulated_distill_step(model, oracle, r.optimizer, cfg, r.rng, r.gen),
+                  run_dir / "log.jsonl", args.ckpt_every, say=lambda line: print(line, file=sys.stderr, flush=True))
     if args.export:
         save_articulated(args.export, model.eval())
-        print(f"[train] wrote {args.export} (step {step})", file=sys.stderr)
+        print(f"[train] wrote {args.export} (step {run.step})", file=sys.stderr)
 
 
 def evaluate(model, oracle, n_subjects: int) -> dict:

@@ -12,9 +12,7 @@ steps. --export writes the inference weights (weights_only-loadable .pt) for `de
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,53 +38,31 @@ def main() -> None:
     if args.warm_start and not args.warm_start.is_file():
         parser.error(f"--warm-start {args.warm_start}: no such checkpoint file")
 
-    import numpy as np
     import torch
 
     from dnerf_core import ensure_dir
-    from dnerf_core.lab import (default_config, distill_step, DistillConfig, learning_rate, ProceduralGenerator,
-                                rescale_decoder, resume_training_state, save_training_state, save_triplane,
-                                TriPlaneGAN)
+    from dnerf_core.lab import (default_config, distill_step, DistillConfig, ProceduralGenerator, rescale_decoder,
+                                run_steps, save_triplane, start_run, TriPlaneGAN)
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    run = ensure_dir(args.run)
-    ckpt_path = run / "ckpt.pt"
+    run_dir = ensure_dir(args.run)
+    ckpt_path = run_dir / "ckpt.pt"
     cfg = DistillConfig()
     oracle = ProceduralGenerator(args.category)
     model = TriPlaneGAN(default_config(args.category)).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-    rng = np.random.default_rng(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    step = 0
-    if ckpt_path.is_file():
-        step = resume_training_state(ckpt_path, model, optimizer, rng, gen)
-        print(f"[train] resumed {ckpt_path} at step {step}", file=sys.stderr)
+    run = start_run(model, cfg.lr, args.seed, ckpt_path)
+    if run.resumed:
+        print(f"[train] resumed {ckpt_path} at step {run.step}", file=sys.stderr)
     elif args.warm_start:
         state = torch.load(args.warm_start, weights_only=True)
         # Checkpoints written before the multiplier was recorded used the plain rate.
         old = float(state.get("decoder_lr_multiplier", 1.0))
         model.load_state_dict(rescale_decoder(state["model"], old, model.config.decoder_lr_multiplier))
         print(f"[train] warm start from {args.warm_start} (step {int(state['step'])})", file=sys.stderr)
-
-    def checkpoint() -> None:
-        save_training_state(ckpt_path, model, optimizer, step, rng, gen,
-                             decoder_lr_multiplier=model.config.decoder_lr_multiplier)
-
-    t0 = time.time()
-    with open(run / "log.jsonl", "a") as log:
-        while step < args.steps:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step, args.steps)
-            losses = distill_step(model, oracle, optimizer, cfg, rng, gen)
-            step += 1
-            if step % 10 == 0 or step == args.steps:
-                rec = {"step": step, "elapsed_s": round(time.time() - t0, 1), **vars(losses)}
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
-                print(json.dumps(rec), file=sys.stderr, flush=True)
-            if step % args.ckpt_every == 0 or step == args.steps:
-                checkpoint()
+    run_steps(run, cfg, args.steps, lambda r: distill_step(model, oracle, r.optimizer, cfg, r.rng, r.gen),
+              run_dir / "log.jsonl", args.ckpt_every, say=lambda line: print(line, file=sys.stderr, flush=True),
+              decoder_lr_multiplier=model.config.decoder_lr_multiplier)
     if args.export:
         save_triplane(args.export, model.eval())
         print(f"[train] wrote {args.export}", file=sys.stderr)

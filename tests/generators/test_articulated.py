@@ -16,6 +16,7 @@ from dnerf_core.generators.distill import DistillConfig
 from dnerf_core.generators.procedural.figure import BOUNDS, FigureGenerator, make_figure, random_pose
 from dnerf_core.generators.procedural.skeleton import named_pose
 from dnerf_core.generators.registry import default_weights_path, load_generator
+from checks import figure_interior_points
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # many small tensor ops
@@ -34,15 +35,8 @@ def tiny():
 
 
 def posed_interior(figure, pose, n_per_part, seed):
-    gen = torch.Generator().manual_seed(seed)
     posed = figure.posed(pose)
-    canon, part = [], []
-    for k, grid in enumerate(figure.check_points):
-        inside = grid[figure.parts[k].sdf(grid) < -2e-3]
-        pick = torch.randperm(len(inside), generator=gen)[:n_per_part]
-        canon.append(inside[pick])
-        part.append(torch.full((len(pick),), k))
-    canon, part = torch.cat(canon), torch.cat(part)
+    canon, part = figure_interior_points(figure, n_per_part, seed)
     return posed, posed.to_posed(canon, part).float(), canon, part
 
 

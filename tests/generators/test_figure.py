@@ -12,6 +12,7 @@ from dnerf_core.generators.procedural.figure import (BOUNDS, LABELS, FigureGener
 from dnerf_core.generators.procedural.skeleton import (JOINTS, POSE_NAMES, Pose, PoseError, named_pose,
                                                        resolve_pose)
 from dnerf_core.generators.registry import load_generator
+from checks import figure_interior_points
 
 N_RANDOM_POSES = 200
 
@@ -27,18 +28,6 @@ def random_poses():
         figure = make_figure(subject_seed)
         out += [(figure, random_pose(figure, 1000 * subject_seed + k)) for k in range(N_RANDOM_POSES // 4)]
     return out
-
-
-def interior_points(figure, n_per_part: int, seed: int):
-    """Rest-frame points strictly inside each part (a random subset of its check grid), with the part index."""
-    gen = torch.Generator().manual_seed(seed)
-    pts, idx = [], []
-    for k, grid in enumerate(figure.check_points):
-        inside = grid[figure.parts[k].sdf(grid) < -2e-3]
-        pick = torch.randperm(len(inside), generator=gen)[:n_per_part]
-        pts.append(inside[pick])
-        idx.append(torch.full((len(pick),), k))
-    return torch.cat(pts), torch.cat(idx)
 
 
 def test_label_set_and_protocol():
@@ -67,7 +56,7 @@ def test_zero_pose_is_the_identity():
 def test_canonical_points_keep_their_label_and_map_back_under_200_random_poses(random_poses):
     moved = 0
     for i, (figure, pose) in enumerate(random_poses):
-        canon, part = interior_points(figure, 40, i)
+        canon, part = figure_interior_points(figure, 40, i)
         posed = figure.posed(pose)
         world = posed.to_posed(canon, part)
         moved += int((world - canon).norm(dim=-1).max() > 0.05)
@@ -89,7 +78,7 @@ def test_posed_samples_never_fall_inside_two_parts(random_poses):
     for i, (figure, pose) in enumerate(random_poses[::4]):
         posed = figure.posed(pose)
         uniform = (torch.rand(20000, 3, generator=gen, dtype=torch.float64) * 2 - 1) * BOUNDS
-        canon, part = interior_points(figure, 400, i)
+        canon, part = figure_interior_points(figure, 400, i)
         near = posed.to_posed(canon, part) + torch.randn(len(canon), 3, generator=gen, dtype=torch.float64) * 0.03
         pts = torch.cat([uniform, near])
         dist = posed.distances(pts)

@@ -14,6 +14,7 @@ from dnerf_core.generators.registry import default_weights_path
 from dnerf_core.generators.spec import GeneratorSpec
 from dnerf_core.semantic.branch import SemanticBranch, SemanticConfig, plane_frame
 from dnerf_core.semantic.labeled import LabeledGenerator
+from checks import figure_interior_points
 
 RES = 16
 
@@ -40,18 +41,6 @@ def small_figure():
     return gen.eval()
 
 
-def interior_points(figure, n_per_part: int, seed: int):
-    """Canonical points strictly inside each part -> (points [P,3] float64, part index [P])."""
-    gen = torch.Generator().manual_seed(seed)
-    canon, part = [], []
-    for k, grid in enumerate(figure.check_points):
-        inside = grid[figure.parts[k].sdf(grid) < -5e-3]
-        pick = torch.randperm(len(inside), generator=gen)[:n_per_part]
-        canon.append(inside[pick])
-        part.append(torch.full((len(pick),), k))
-    return torch.cat(canon), torch.cat(part)
-
-
 def test_a_posed_points_label_is_its_canonical_points_label(small_figure):
     """labels_at of posed points = the branch read at the warped (canonical) points, the same in
     every pose for points that stay in their part; a rigid read of the posed points differs."""
@@ -60,7 +49,7 @@ def test_a_posed_points_label_is_its_canonical_points_label(small_figure):
     labeled = LabeledGenerator(small_figure, branch, FigureGenerator().label_set)
     seed = 5
     figure = make_figure(seed)
-    canon, part = interior_points(figure, 40, 0)
+    canon, part = figure_interior_points(figure, 40, 0, margin=5e-3)
     rest = small_figure.sample([seed])
     planes = branch.planes(rest)
     with torch.no_grad():
