@@ -65,6 +65,7 @@ def _output_dir(s) -> str:
 class _JobOperator:
     """Mixin: subclasses define make_job(context) -> job and finished(context, result) -> str."""
 
+    bl_options = {"REGISTER", "UNDO"}  # every job adds to or changes the scene
     # Set by invoke() for the modal run (plain attributes: annotations would be read as bpy properties).
     _runner = None
     _timer = None
@@ -169,7 +170,6 @@ class DNERF_OT_generate_subject(_JobOperator, bpy.types.Operator):
 
     bl_idname = "dnerf.generate_subject"
     bl_label = "Generate labeled subject"
-    bl_options = {"REGISTER", "UNDO"}
 
     def make_job(self, context):
         s = _settings(context)
@@ -200,7 +200,6 @@ class DNERF_OT_camera_rig(_JobOperator, bpy.types.Operator):
 
     bl_idname = "dnerf.camera_rig"
     bl_label = "Create camera rig"
-    bl_options = {"REGISTER", "UNDO"}
 
     def make_job(self, context):
         s = _settings(context)
@@ -219,6 +218,7 @@ class DNERF_OT_render_multiview(_JobOperator, bpy.types.Operator):
 
     bl_idname = "dnerf.render_multiview"
     bl_label = "Render multi-view masks"
+    bl_options = {"REGISTER"}  # writes files, changes nothing to undo
 
     def make_job(self, context):
         s = _settings(context)
@@ -334,7 +334,6 @@ class DNERF_OT_make_edit_mask(_JobOperator, bpy.types.Operator):
 
     bl_idname = "dnerf.make_edit_mask"
     bl_label = "Make edit mask"
-    bl_options = {"REGISTER", "UNDO"}
 
     camera: StringProperty(name="Camera", default="", description="rig camera (empty: the scene's camera)")
 
@@ -353,7 +352,6 @@ class DNERF_OT_fit_edit(_JobOperator, bpy.types.Operator):
 
     bl_idname = "dnerf.fit_edit"
     bl_label = "Fit edit by inversion"
-    bl_options = {"REGISTER", "UNDO"}
 
     steps: IntProperty(name="Steps", default=0, min=0, max=5000,
                        description="optimization steps (0: the scene's Edit steps setting)")

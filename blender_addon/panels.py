@@ -14,6 +14,11 @@ class _DnerfPanel:
     bl_category = CATEGORY
 
 
+def _props(layout, s, *names: str) -> None:
+    for name in names:
+        layout.prop(s, name)
+
+
 def _draw_job_state(layout, s) -> None:
     runner = operators.ACTIVE["runner"]
     if runner is not None:
@@ -102,8 +107,7 @@ class DNERF_PT_rig(_DnerfPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout, s = self.layout, context.scene.dnerf
-        layout.prop(s, "rig_views")
-        layout.prop(s, "rig_poses_file")
+        _props(layout, s, "rig_views", "rig_poses_file")
         layout.operator(operators.DNERF_OT_camera_rig.bl_idname, icon="CAMERA_DATA")
         layout.prop(s, "rig")
         if s.rig is not None:
@@ -116,9 +120,7 @@ class DNERF_PT_render(_DnerfPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout, s = self.layout, context.scene.dnerf
-        layout.prop(s, "output_dir")
-        layout.prop(s, "render_resolution")
-        layout.prop(s, "render_path")
+        _props(layout, s, "output_dir", "render_resolution", "render_path")
         row = layout.row()
         row.prop(s, "blender_render")
         row.prop(s, "compare_engine", text="")

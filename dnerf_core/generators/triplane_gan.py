@@ -115,6 +115,11 @@ class Backbone(nn.Module):
                                       cfg.mapping_layers, cfg.mapping_lr_multiplier)
 
 
+def _config_attribute(name: str) -> property:
+    """A read-only attribute of the generator that is its config's `name`."""
+    return property(lambda self: getattr(self.config, name), doc=f"config.{name}")
+
+
 class TriPlaneGAN(nn.Module):
     """The tri-plane generator; implements the Generator protocol (generators/base.py)."""
 
@@ -140,29 +145,14 @@ class TriPlaneGAN(nn.Module):
                                                 config.upconv_order) if config.superres else None)
 
     # --- Generator protocol attributes ----------------------------------------------------------
-    @property
-    def z_dim(self) -> int:
-        return self.config.z_dim
-
-    @property
-    def c_dim(self) -> int:
-        return self.config.c_dim
-
-    @property
-    def rendering(self) -> RenderingConfig:
-        return self.config.rendering
-
-    @property
-    def orbit(self) -> OrbitSpec:
-        return self.config.orbit
-
-    @property
-    def bounds(self) -> float:
-        return self.config.half_extent
-
-    @property
-    def density_threshold(self) -> float:
-        return self.config.density_threshold
+    # read from the config: z_dim, c_dim (int), rendering (RenderingConfig), orbit (OrbitSpec),
+    # bounds (float, the config's half_extent), density_threshold (float)
+    z_dim = _config_attribute("z_dim")
+    c_dim = _config_attribute("c_dim")
+    rendering = _config_attribute("rendering")
+    orbit = _config_attribute("orbit")
+    bounds = _config_attribute("half_extent")
+    density_threshold = _config_attribute("density_threshold")
 
     @property
     def device(self) -> torch.device:
