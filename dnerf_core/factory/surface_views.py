@@ -29,6 +29,7 @@ from torch import Tensor
 from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
 from ..generators.base import SURFACE_OPACITY, RenderOutput, Subject
+from ..generators.posing import base_generator
 from ..labels import BACKGROUND_ID
 from ..render.surface_cast import DEFAULT_CASTER, MeshCaster, RayHits, check_caster
 from .mesh import MeshConfig, SurfaceGeometry, extract_surface
@@ -111,11 +112,6 @@ class SurfaceRender:
     face: Tensor
 
 
-def _base(generator):
-    """The geometry-giving generator under a labeler (LabelingWrapper), or the generator itself."""
-    return getattr(generator, "generator", generator)
-
-
 def bake_surface(generator, subject: Subject, config: SurfaceConfig = SurfaceConfig()) -> SurfaceBake:
     """The subject's baked surface, built once and cached on subject.surface (rebuilt only when a
     different mesh resolution or caster is asked for)."""
@@ -128,8 +124,8 @@ def bake_surface(generator, subject: Subject, config: SurfaceConfig = SurfaceCon
     check_caster(config.caster)  # a missing extra fails before the (slow) marching cubes
     start = time.perf_counter()
     # the oracle's exact surface has no thin shell to catch: its bake is the labeled mesh's level
-    scale = config.level_scale if hasattr(_base(generator), "field") else 1.0
-    geometry = extract_surface(_base(generator), subject, MeshConfig(resolution=config.mesh_resolution), scale)
+    scale = config.level_scale if hasattr(base_generator(generator), "field") else 1.0
+    geometry = extract_surface(base_generator(generator), subject, MeshConfig(resolution=config.mesh_resolution), scale)
     geometry.level_scale = config.level_scale
     caster = MeshCaster(geometry.vertices, geometry.faces, config.caster)
     subject.surface = SurfaceBake(geometry, caster, time.perf_counter() - start)
@@ -138,7 +134,7 @@ def bake_surface(generator, subject: Subject, config: SurfaceConfig = SurfaceCon
 
 def _window(generator, config: SurfaceConfig, device) -> Tensor:
     """[S] offsets along the ray around the hit (0 alone for one sample)."""
-    rc = _base(generator).rendering
+    rc = base_generator(generator).rendering
     step = (rc.ray_end - rc.ray_start) / max(rc.depth_resolution - 1, 1)
     if config.samples_per_hit == 1:
         return _point(generator, config, device)
@@ -148,7 +144,7 @@ def _window(generator, config: SurfaceConfig, device) -> Tensor:
 
 def _point(generator, config: SurfaceConfig, device) -> Tensor:
     """[1] the one sample's offset along the ray from the hit."""
-    rc = _base(generator).rendering
+    rc = base_generator(generator).rendering
     step = (rc.ray_end - rc.ray_start) / max(rc.depth_resolution - 1, 1)
     return torch.full((1,), config.hit_offset * step, device=device)
 
@@ -188,7 +184,7 @@ def _shade_hits(generator, subject, bake: SurfaceBake, o: Tensor, d: Tensor, t: 
     segment's); else the S samples are one point each (S = 1), opaque, depth = that point's."""
     from ..render.raymarch import compute_weights
 
-    base = _base(generator)
+    base = base_generator(generator)
     rc = base.rendering
     depths = (t[:, None] + offsets[None]).clamp(rc.ray_start, rc.ray_end)  # [P,S]
     seg = o[:, None] + depths[..., None] * d[:, None]  # [P,S,3]
@@ -249,7 +245,7 @@ def render_surface(generator, subject: Subject, cameras: Cameras, resolution: in
                    config: SurfaceConfig = SurfaceConfig()) -> SurfaceRender:
     """Render len(cameras) views of the one-subject `subject` through its baked surface."""
     bake = bake_surface(generator, subject, config)
-    base = _base(generator)
+    base = base_generator(generator)
     rc = base.rendering
     res = resolution or rc.neural_resolution
     n = len(cameras)

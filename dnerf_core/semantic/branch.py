@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
 from ..generators.base import Subject
+from ..generators.posing import base_generator
 from ..render.config import DEFAULT_CHUNK_RAYS, check_march_path
 from ..render.triplane import channels_innermost, sample_planes, sample_planes_summed
 from . import augmented
@@ -52,8 +53,7 @@ def plane_frame(generator, subject: Subject) -> PlaneFrame | None:
     (the same points), the posed-to-canonical warp for an articulated one (its `plane_points`).
     The branch reads the generator's planes, so it must read them where the generator does: a
     posed point's label is then the label of its canonical point, and labels follow the pose."""
-    base = getattr(generator, "generator", generator)  # a LabeledGenerator's own generator
-    to_planes = getattr(base, "plane_points", None)
+    to_planes = getattr(base_generator(generator), "plane_points", None)
     if to_planes is None:
         return None
     return lambda points: to_planes(subject, points)
