@@ -30,7 +30,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import generator_spec, parts
+from . import armature, generator_spec, parts
 from . import rig as rig_mod
 from . import subject as subject_mod
 from .coords import to_numpy
@@ -290,8 +290,11 @@ def read_part_paint(ob, num_labels: int) -> PartPaint:
     if bad.size:
         raise _error(f"{ob.name}: the part attribute has ids that are not in the label set: {bad.tolist()} "
                      f"(valid: 0..{num_labels - 1})")
-    co = np.zeros(3 * len(me.vertices), np.float32)
-    me.vertices.foreach_get("co", co)
+    if armature.armature_of(ob) is not None:  # where the scene shows them (the views render that pose)
+        co = armature.deformed_vertices(ob).ravel()
+    else:
+        co = np.zeros(3 * len(me.vertices), np.float32)
+        me.vertices.foreach_get("co", co)
     corners = np.zeros(len(me.loops), np.int32)
     me.loops.foreach_get("vertex_index", corners)
     starts = np.zeros(len(me.polygons), np.int32)

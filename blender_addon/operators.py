@@ -42,10 +42,14 @@ def _panel_spec(s) -> str:
     return generator_spec.generator_spec(s.generator_kind, s.category, bpy.path.abspath(s.checkpoint))
 
 
+def panel_posable(s) -> bool:
+    return s.generator_kind != "checkpoint" and s.category in generator_spec.POSABLE_CATEGORIES
+
+
 def panel_pose(s) -> str | None:
     """The body pose the panel asks for: a named pose or "random:SEED" for the posable category;
     None (no pose) for the rigid ones, whose subjects refuse one."""
-    if s.generator_kind == "checkpoint" or s.category not in generator_spec.POSABLE_CATEGORIES:
+    if not panel_posable(s):
         return None
     return f"random:{int(s.body_pose_seed)}" if s.body_pose == "RANDOM" else s.body_pose
 
@@ -177,7 +181,7 @@ class DNERF_OT_generate_subject(_JobOperator, bpy.types.Operator):
             spec=_panel_spec(s), seed=s.seed, truncation=s.truncation, representation=s.representation,
             semantic_checkpoint=bpy.path.abspath(s.semantic_checkpoint) if s.semantic_checkpoint else "",
             mesh_resolution=s.mesh_resolution, views=s.cloud_views, resolution=s.cloud_resolution or None,
-            pose=panel_pose(s))
+            pose=panel_pose(s), rig=panel_posable(s) and s.representation == "MESH" and s.body_armature)
         return subject.generate_subject_job(req, context.scene.collection)
 
     def finished(self, context, ob) -> str:

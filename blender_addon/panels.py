@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import dnerf_env, generator_spec, operators, parts, rig, subject
+from . import dnerf_env, operators, parts, rig, subject
 
 CATEGORY = "DatasetNeRF"
 
@@ -48,7 +48,8 @@ class DNERF_PT_generate(_DnerfPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(s, "seed")
         row.prop(s, "truncation")
-        if s.generator_kind != "checkpoint" and s.category in generator_spec.POSABLE_CATEGORIES:
+        posable = operators.panel_posable(s)
+        if posable:
             row = layout.row(align=True)
             row.prop(s, "body_pose")
             if s.body_pose == "RANDOM":
@@ -56,6 +57,8 @@ class DNERF_PT_generate(_DnerfPanel, bpy.types.Panel):
         layout.prop(s, "representation", expand=True)
         if s.representation == "MESH":
             layout.prop(s, "mesh_resolution")
+            if posable:
+                layout.prop(s, "body_armature")
         else:
             row = layout.row(align=True)
             row.prop(s, "cloud_views")

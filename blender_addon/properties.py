@@ -118,6 +118,11 @@ class DNERF_SettingsBase:
                                     "from the pose seed")])
     body_pose_seed: IntProperty(name="Pose seed", min=0, default=0,
                                 description="seed of the random body pose (the same seed, the same pose)")
+    body_armature: BoolProperty(
+        name="Armature", default=True,
+        description="mesh of an articulated subject: extract it in the rest pose and add an armature standing in the "
+                    "body pose, so it can be posed in Blender with its part ids kept (bone rotations are the joint "
+                    "angles, limits set); off: the mesh is extracted in the body pose, no armature")
     rig_views: IntProperty(name="Cameras", min=1, max=256, default=8)
     rig_poses_file: StringProperty(name="Poses file", subtype="FILE_PATH", default="",
                                    description="transforms.json or [yaw, pitch, radius] list (radians) whose cameras "

@@ -24,7 +24,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import generator_spec
+from . import armature, generator_spec
 from .coords import DNERF_TO_BLENDER
 from .jobs import Offload, Progress
 from .materials import assign_label_materials
@@ -34,6 +34,7 @@ PART_ATTRIBUTE = "part"  # integer part id: FACE domain on meshes, POINT domain 
 PART_COLOR_ATTRIBUTE = "part_color"  # CORNER byte color: Workbench shows it with color_type VERTEX
 APPEARANCE_ATTRIBUTE = "rgb"  # the generator's own colors (vertex / point)
 POINT_RADIUS_FRACTION = 0.6  # point radius as a fraction of the voxel size: neighbours just touch
+KEEP = object()  # sample_subject: the request's own pose
 
 # Custom properties on a spawned subject.
 PROP_KIND = "dnerf_subject"
@@ -46,6 +47,7 @@ PROP_SUBJECT_FILE = "dnerf_subject_file"  # fitted-subject file defining the sub
 PROP_POSE = "dnerf_pose"  # the body pose asked for (an articulated subject; a --pose spec)
 PROP_BODY_POSE = "dnerf_body_pose"  # its resolved joint angles (JSON), as export.json's body_pose
 PART_ORIGINAL_ATTRIBUTE = "part_original"  # the part ids as spawned (same domain as `part`)
+PROP_RIG = "dnerf_rig_armature"  # True: a rest-pose mesh deformed by an armature (armature.py)
 
 
 # SubjectRequest fields that are dnerf-export options (dnerf_core.ExportOptions holds their defaults)
@@ -60,7 +62,10 @@ class SubjectRequest:
     (point clouds: view size) are dnerf-export's options; None takes its default (options()).
     subject_file: absolute path of a fitted-subject file, the subject's latents (seed unused).
     pose: the body pose of an articulated subject (dnerf-export's --pose: a named pose, "random",
-    "random:N", JSON of joint angles); None: the rest pose; refused for rigid generators."""
+    "random:N", JSON of joint angles); None: the rest pose; refused for rigid generators.
+    rig: articulated meshes only: extract the mesh in the rest pose and deform it with an armature
+    (armature.py) standing in `pose`, so the subject can be posed in Blender with its part ids kept;
+    False: the mesh is extracted in the pose (the generator's own posed geometry)."""
 
     spec: str
     seed: int | None = None
@@ -73,6 +78,7 @@ class SubjectRequest:
     name: str = ""
     subject_file: str = ""
     pose: str | None = None
+    rig: bool = False
 
     def options(self):
         """The request's dnerf-export options (dnerf_core.ExportOptions), validated."""
@@ -90,6 +96,8 @@ class SubjectData:
     cloud: object = None  # LabeledPointCloud
     voxel_size: float = 0.0
     body_pose: dict | None = None  # the resolved body pose (articulated subjects)
+    skeleton: object = None  # dnerf_core Skeleton (rig: the armature's bones and pose)
+    vertex_joints: np.ndarray | None = None  # rig: [V] the joint whose bone moves each mesh vertex
 
 
 def _validate(req: SubjectRequest):
@@ -100,17 +108,21 @@ def _validate(req: SubjectRequest):
         raise DnerfError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {req.representation!r}")
     if req.subject_file and not Path(req.subject_file).is_file():
         raise DnerfError(f"fitted subject file not found: {req.subject_file}")
+    if req.rig and req.representation != "MESH":
+        raise DnerfError("an armature deforms meshes only: choose the mesh representation to rig the subject")
     return req.options()
 
 
-def sample_subject(gen, req: SubjectRequest):
-    """The dnerf Subject a request names: its fitted-subject file's latents, else its seed."""
+def sample_subject(gen, req: SubjectRequest, pose=KEEP):
+    """The dnerf Subject a request names: its fitted-subject file's latents, else its seed; in the
+    request's pose, or in `pose` if given."""
     import dnerf_core as dn
 
     opts = _validate(req)
+    pose = opts.pose if pose is KEEP else pose
     if req.subject_file:
-        return dn.sample_subject(gen, subject=req.subject_file, pose=opts.pose)
-    return dn.sample_subject(gen, opts.seed, truncation=opts.truncation, pose=opts.pose)
+        return dn.sample_subject(gen, subject=req.subject_file, pose=pose)
+    return dn.sample_subject(gen, opts.seed, truncation=opts.truncation, pose=pose)
 
 
 def request_of(ob) -> SubjectRequest:
@@ -127,10 +139,14 @@ def request_of(ob) -> SubjectRequest:
     given = {name: ob[prop] for prop, name in stored.items() if prop in ob}
     if ob.get(PROP_POSE):
         given["pose"] = ob[PROP_POSE]
+    rigged = armature.armature_of(ob) if ob.get(PROP_RIG) else None
+    if rigged is not None:  # what the scene shows: the armature's current pose
+        given["pose"] = armature.pose_json(rigged)
     if not given.get("resolution"):
         given["resolution"] = None  # stored as 0: the generator's own view size
     return SubjectRequest(spec=ob[PROP_GENERATOR], representation=kind, semantic_checkpoint=ob.get(PROP_SEMANTIC, ""),
-                          name=ob.name, subject_file=bpy.path.abspath(path) if path else "", **given)
+                          name=ob.name, subject_file=bpy.path.abspath(path) if path else "", rig=rigged is not None,
+                          **given)
 
 
 def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> SubjectData:
@@ -142,6 +158,10 @@ def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> Subject
     gen = generator_spec.load_labeled(req.spec, req.semantic_checkpoint)
     report(0.1, "sample subject")
     subject = sample_subject(gen, req)
+    skeleton = None
+    if req.rig:  # the mesh in the rest pose, the armature in the asked pose
+        skeleton = dn.subject_skeleton(gen, subject)
+        subject = sample_subject(gen, req, pose="rest")
     mesh = req.representation == "MESH"
     done = [0]
 
@@ -157,6 +177,9 @@ def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> Subject
                                mesh_resolution=opts.mesh_resolution, progress=None if mesh else progress)
     data = SubjectData(req, labeled.label_set, mesh=labeled.mesh, cloud=labeled.cloud,
                        voxel_size=labeled.voxel_size or 0.0, body_pose=labeled.pose)
+    if skeleton is not None:
+        data.skeleton, data.body_pose = skeleton, skeleton.pose.to_dict()
+        data.vertex_joints = skeleton.bind(labeled.mesh.vertices)
     report(1.0, "done")
     return data
 
@@ -245,10 +268,19 @@ def spawn_subject(data: SubjectData, collection=None) -> bpy.types.Object:
         collection.objects.link(ob)
     else:
         ob = _pointcloud_object(name, data.cloud, collection, data.voxel_size)
+    rig = None
     try:
         _finish_subject(ob, data)
+        if data.skeleton is not None:
+            rig = armature.build_armature(data.skeleton, f"{name} armature", collection)
+            rig.matrix_world = DNERF_TO_BLENDER
+            armature.skin(ob, rig, data.skeleton.names, data.vertex_joints)
+            armature.set_pose(rig, data.body_pose["angles"])
+            _select(ob)
     except Exception:
         bpy.data.objects.remove(ob)  # no half-made subject left in the scene
+        if rig is not None:
+            bpy.data.objects.remove(rig)
         raise
     return ob
 
@@ -269,6 +301,10 @@ def _finish_subject(ob, data: SubjectData) -> None:
     _label_materials(ob.data, data)
     ob.matrix_world = DNERF_TO_BLENDER
     _store_properties(ob, data)
+    _select(ob)
+
+
+def _select(ob) -> None:
     for other in bpy.context.view_layer.objects.selected:
         other.select_set(False)
     ob.select_set(True)
@@ -295,7 +331,8 @@ def _store_properties(ob, data: SubjectData) -> None:
     elif PROP_SUBJECT_FILE in ob:
         del ob[PROP_SUBJECT_FILE]
     for prop, value in ((PROP_POSE, opts.pose),
-                        (PROP_BODY_POSE, json.dumps(data.body_pose, sort_keys=True) if data.body_pose else None)):
+                        (PROP_BODY_POSE, json.dumps(data.body_pose, sort_keys=True) if data.body_pose else None),
+                        (PROP_RIG, True if data.skeleton is not None else None)):
         if value is not None:
             ob[prop] = value
         elif prop in ob:
@@ -312,6 +349,9 @@ def replace_subject_data(ob, data: SubjectData) -> None:
     if ob.type != want:
         raise DnerfError(f"{ob.name} is a {ob.type.lower()}, the new subject data a {want.lower()}")
     old = ob.data
+    rigged = armature.armature_of(ob)
+    if (data.skeleton is not None) != (rigged is not None):
+        raise DnerfError(f"{ob.name}: the new subject data and the object disagree on the armature")
     if want == "MESH":
         new = _mesh_datablock(old.name, data.mesh, data.label_set)
     else:
@@ -336,6 +376,8 @@ def replace_subject_data(ob, data: SubjectData) -> None:
     if old.users == 0:
         _remove_data(old)
     new.name = name
+    if rigged is not None:  # the new vertices, bound again; the armature keeps the user's pose
+        armature.assign_groups(ob, data.skeleton.names, data.vertex_joints)
     _store_properties(ob, data)
     ob.update_tag()
 

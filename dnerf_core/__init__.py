@@ -18,7 +18,8 @@ __all__ = ["__version__", "AnnotationKit", "Cameras", "DatasetConfig", "DEFAULT_
            "KitOptions", "label_subject", "LabeledSubject", "LabelSet", "load_generator", "load_kit",
            "make_dataset", "make_kit", "MAX_ABS_PITCH", "NerfOptions", "option_fields", "orbit_views", "Pose", "PoseFile",
            "ray_bundle", "read_pose_file", "render_view", "require_branch", "sample_subject", "save_edited",
-           "SemanticConfig", "SemanticTrainConfig", "train_semantic", "TrainSemanticOptions", "write_mask_png",
+           "SemanticConfig", "SemanticTrainConfig", "Skeleton", "subject_skeleton", "train_semantic",
+           "TrainSemanticOptions", "write_mask_png",
            "write_view_mask"]
 
 # public name -> module that defines it
@@ -37,6 +38,7 @@ _LAZY = {
     **{name: "dnerf_core.api.inversion" for name in ("EditStart", "JobOutcome", "MAX_ABS_PITCH", "Pose", "edit",
                                                      "edit_start", "edit_subject", "invert", "render_view",
                                                      "require_branch", "save_edited", "write_view_mask")},
+    **{name: "dnerf_core.generators.skeleton_rig" for name in ("Skeleton", "subject_skeleton")},
     "DatasetConfig": "dnerf_core.factory.dataset_plan",
     "make_dataset": "dnerf_core.factory.dataset",
     "KitOptions": "dnerf_core.semantic.kit_options",

@@ -18,7 +18,7 @@ PUBLIC = {"__version__", "AnnotationKit", "Cameras", "DatasetConfig", "DEFAULT_F
           "JobOutcome", "KitOptions", "label_subject", "LabeledSubject", "LabelSet", "load_generator", "load_kit",
           "make_dataset", "make_kit", "MAX_ABS_PITCH", "NerfOptions", "option_fields", "orbit_views", "Pose",
           "PoseFile", "ray_bundle", "read_pose_file", "render_view", "require_branch", "sample_subject",
-          "save_edited", "SemanticConfig", "SemanticTrainConfig", "train_semantic", "TrainSemanticOptions",
+          "save_edited", "SemanticConfig", "SemanticTrainConfig", "Skeleton", "subject_skeleton", "train_semantic", "TrainSemanticOptions",
           "write_mask_png", "write_view_mask"}
 
 
