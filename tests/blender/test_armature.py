@@ -157,3 +157,19 @@ def test_errors(scene):
     with pytest.raises(dn.DnerfError, match="meshes only"):
         subject.generate_subject(_request(rig=True, representation="POINTCLOUD"))
     assert not [o for o in bpy.data.objects]  # nothing half-made left in the scene
+
+
+def test_the_panel_spawns_a_posed_armature_by_default(scene):
+    """Generate labeled subject from the panel: figure, Body pose Sit -> an armature in that pose
+    (Armature on by default); Armature off -> the mesh extracted in the pose, no armature."""
+    s = scene.dnerf
+    s.category, s.seed, s.body_pose, s.mesh_resolution = "figure", SEED, "sit", 32
+    assert s.body_armature
+    bpy.ops.dnerf.generate_subject()
+    ob = s.subject
+    arm = armature.armature_of(ob)
+    assert arm is not None and ob[subject.PROP_POSE] == "sit"
+    assert Pose.from_dict({"angles": armature.read_pose(arm)}).angles == named_pose("sit").angles
+    s.body_armature = False
+    bpy.ops.dnerf.generate_subject()
+    assert armature.armature_of(s.subject) is None and not s.subject.vertex_groups
