@@ -98,6 +98,8 @@ def child_generator(task: dict) -> dict:
 
     if task.get("retain_freed_memory"):  # before anything is allocated, as the CLI does
         retain_freed_memory()
+    if task.get("exact_memory"):
+        task["exact_memory"] = exact_memory_accounting()
     if task["kind"] == "labeled_views":
         return _labeled_views(task)
     if task["kind"] == "eg3d_views":
@@ -200,6 +202,29 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
+# glibc's mallopt M_MMAP_THRESHOLD, and the fixed threshold the memory-measuring children set: any
+# buffer above it is its own mmap, unmapped the moment it is freed, so resident memory follows the
+# live tensors. With glibc's default *dynamic* threshold a freed buffer raises the threshold and the
+# next ones come from a heap that is not trimmed, so the same computation measured 48 or 96 MB of
+# peak increase from run to run (issue 23's lazy-vs-materialized figure: 15x or 30x).
+M_MMAP_THRESHOLD = -3
+EXACT_MMAP_THRESHOLD_BYTES = 1 << 17
+
+
+def exact_memory_accounting() -> bool:
+    """Fix glibc's mmap threshold (see M_MMAP_THRESHOLD); False where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        libc = None
+    return bool(libc is not None and hasattr(libc, "mallopt")
+                and libc.mallopt(M_MMAP_THRESHOLD, EXACT_MMAP_THRESHOLD_BYTES) == 1)
+
+
 def _peak_rss_increase_mb(fn) -> float:
     """Peak resident memory above the level at the call, sampled by a thread while fn runs
     (ru_maxrss cannot tell: it keeps the high-water mark of everything before)."""
@@ -247,7 +272,8 @@ def _semantic_view(gen, task: dict, repeats: int) -> dict:
     sec = _median_seconds(run, repeats, warmup=0)
     extra = _peak_rss_increase_mb(run)
     return {"seconds": sec, "resolution": res, "augmented_channels_per_plane": branch.layout.channels_per_plane,
-            "hidden_channels": branch.config.hidden, "chunk_rays": SEMANTIC_CHUNK_RAYS, "peak_increase_mb": extra}
+            "hidden_channels": branch.config.hidden, "chunk_rays": SEMANTIC_CHUNK_RAYS, "peak_increase_mb": extra,
+            "exact_memory_accounting": bool(task.get("exact_memory"))}
 
 
 def bench_semantic(quick: bool) -> dict:
@@ -788,7 +814,7 @@ def bench_fast(quick: bool) -> dict:
         return row
 
     save("eg3d_before_superres", share(_run_child({"kind": "fast_eg3d", "views": 1 if quick else 2, "repeats": 1})))
-    sem = {kind: _run_child({"spec": EG3D_SPEC, "kind": kind, "resolution": 32, "repeats": 1})
+    sem = {kind: _run_child({"spec": EG3D_SPEC, "kind": kind, "resolution": 32, "repeats": 1, "exact_memory": True})
            for kind in ("semantic_lazy_fast", "semantic_lazy", "semantic_materialized")}
     mat = sem["semantic_materialized"]
     for kind in ("semantic_lazy_fast", "semantic_lazy"):

@@ -19,9 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..render.triplane import channels_innermost
 
 N_PLANES = 3
+# Hidden channels upsampled at once (project): each channel is upsampled on its own, so this only
+# bounds the temporary (16 channels of a 256^2 plane: 4 MB).
+UPSAMPLE_CHANNELS = 16
 
 
 @dataclass(frozen=True)
@@ -81,18 +83,26 @@ def project(features: list[Tensor], layout: AugmentedLayout, weight: Tensor) -> 
     b = features[0].shape[0]
     r, h = layout.plane_resolution, weight.shape[0]
     pieces = list(layout.pieces())
-    # one plane at a time, written into one buffer: only a plane's worth of temporaries is alive;
-    # the buffer stores each texel's h features side by side (what the bilinear lookups read
-    # fastest), so no second, reordered copy is ever made
-    planes = channels_innermost(features[0].new_zeros(b, N_PLANES, h, r, r))
+    # One plane at a time, written into one buffer stored the way the bilinear lookups read it
+    # fastest (each texel's h features side by side), allocated in that layout. Within a plane the
+    # blocks of one resolution are summed in place, upsampled a few channels at a time and added,
+    # before the next resolution's are made: at EG3D size the temporaries stay at one full-size
+    # channel map (17 MB) next to the 50 MB of planes. Same sums in the same order as summing every
+    # resolution first, so the numbers do not depend on any of this.
+    planes = torch.empty(b * N_PLANES, h, r, r, dtype=features[0].dtype, device=features[0].device,
+                         memory_format=torch.channels_last).zero_().reshape(b, N_PLANES, h, r, r)
     for k in range(N_PLANES):
-        by_res: dict[int, Tensor] = {}  # blocks of one resolution are summed before upsampling
-        for blk, plane, (c0, c1), off in pieces:
-            if plane != k:
-                continue
-            x = torch.einsum("hc,bcxy->bhxy", weight[:, off:off + (c1 - c0)], features[blk][:, c0:c1])
-            res = layout.block_resolutions[blk]
-            by_res[res] = by_res[res] + x if res in by_res else x.contiguous()
-        for res in list(by_res):
-            planes[:, k] += _upsample(by_res.pop(res), r)
+        groups: dict[int, list] = {}  # resolution -> the plane's pieces there, in first-seen order
+        for piece in pieces:
+            if piece[1] == k:
+                groups.setdefault(layout.block_resolutions[piece[0]], []).append(piece)
+        for res, group in groups.items():
+            acc = None
+            for blk, _, (c0, c1), off in group:
+                x = torch.einsum("hc,bcxy->bhxy", weight[:, off:off + (c1 - c0)], features[blk][:, c0:c1])
+                acc = x.contiguous() if acc is None else acc.add_(x)
+                del x
+            for h0 in range(0, h, UPSAMPLE_CHANNELS):
+                planes[:, k, h0:h0 + UPSAMPLE_CHANNELS] += _upsample(acc[:, h0:h0 + UPSAMPLE_CHANNELS], r)
+            del acc
     return planes

@@ -19,6 +19,30 @@ def test_project_equals_projected_materialized(spec):
     assert torch.allclose(project(feats, layout, w), reference, atol=1e-12)
 
 
+def test_upsampling_a_few_channels_at_a_time_changes_no_bit(monkeypatch):
+    """project upsamples UPSAMPLE_CHANNELS hidden channels at a time to bound its temporaries: in
+    float32, as the product runs it, any group size gives the same bits as one group."""
+    from dnerf_core.semantic import augmented
+
+    feats = [f.float() for f in _features([(10, 4), (10, 8), (7, 16), (5, 16)])]
+    layout = AugmentedLayout.from_features(feats)
+    w = torch.randn(7, layout.channels_per_plane)
+    monkeypatch.setattr(augmented, "UPSAMPLE_CHANNELS", 7)
+    whole = project(feats, layout, w)
+    for group in (1, 2, 3):
+        monkeypatch.setattr(augmented, "UPSAMPLE_CHANNELS", group)
+        assert torch.equal(project(feats, layout, w), whole), group
+
+
+def test_projected_planes_are_stored_channels_innermost():
+    """The lazy planes come out in the layout the bilinear lookups read fastest (no reordered copy)."""
+    from dnerf_core.render.triplane import channels_innermost
+
+    feats = _features([(10, 4), (7, 16)])
+    planes = project(feats, AugmentedLayout.from_features(feats), torch.randn(5, 6, dtype=torch.float64))
+    assert planes.stride() == channels_innermost(planes.contiguous()).stride()
+
+
 def test_materialize_is_upsample_concat_reshape():
     feats = _features([(4, 2), (4, 4)], batch=1)
     layout = AugmentedLayout.from_features(feats)
