@@ -61,7 +61,9 @@ def load_generator(spec: str | GeneratorSpec, semantic: str | Path | bool | None
 def _to_device(generator, device):
     if device.type == "cpu":
         return generator
-    base = getattr(generator, "generator", generator)
+    from ..generators.posing import base_generator
+
+    base = base_generator(generator)
     if hasattr(base, "to"):
         base.to(device)
     branch = getattr(generator, "branch", None)

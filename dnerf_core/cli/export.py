@@ -12,9 +12,10 @@ def use_bf16_superres(generator) -> None:
     """Run the generator's super-resolution convolutions in bfloat16 (refused when it has none)."""
     import torch
 
+    from ..generators.posing import base_generator
     from ..generators.spec import describe
 
-    base = getattr(generator, "generator", generator)  # a labeled generator renders through its generator
+    base = base_generator(generator)  # a labeled generator renders through its generator
     if getattr(base, "superresolution", None) is None:
         raise DnerfError(f"--bf16-superres: {describe(generator)} has no super-resolution to run in bfloat16")
     base.superres_dtype = torch.bfloat16

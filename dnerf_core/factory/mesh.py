@@ -204,10 +204,11 @@ def _fill_from_nearest(labels: np.ndarray, centroids: np.ndarray, background: in
 def _composited_probabilities(generator, subject, vertices, faces, centroids: torch.Tensor, step: float):
     """[F,K] the branch's probabilities composited with the generator's density along each face's
     inward normal, as a view looking straight at the face would composite them."""
+    from ..generators.posing import base_generator
     from ..render.raymarch import compute_weights
     from ..render.surface_cast import face_normals
 
-    base = getattr(generator, "generator", generator)
+    base = base_generator(generator)
     normals = torch.from_numpy(face_normals(vertices, faces))
     ts = torch.linspace(0, (COMPOSITE_OUTSIDE + COMPOSITE_INSIDE) * step, COMPOSITE_SAMPLES)
     from ..semantic.branch import plane_frame
