@@ -14,7 +14,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import dnerf_env, edit, generator_spec, multiview, parts, preferences, rig, subject
+from . import armature, dnerf_env, edit, generator_spec, multiview, parts, preferences, rig, subject
 from .jobs import ModalRunner, run_sync
 
 TIMER_INTERVAL_S = 0.1
@@ -189,6 +189,29 @@ class DNERF_OT_generate_subject(_JobOperator, bpy.types.Operator):
         n = len(ob.data.polygons) if ob.type == "MESH" else len(ob.data.points)
         unit = "faces" if ob.type == "MESH" else "points"
         return f"{ob.name}: {n} {unit} labeled"
+
+
+class DNERF_OT_generate_in_armature_pose(_JobOperator, bpy.types.Operator):
+    """Build the subject again with dnerf in its armature's current pose, as a new object: the
+    generator's own posed geometry and labels (the armature shows their rigid approximation)"""
+
+    bl_idname = "dnerf.generate_in_armature_pose"
+    bl_label = "Generate in armature pose"
+
+    def make_job(self, context):
+        import dataclasses
+
+        from dnerf_core import DnerfError
+
+        ob = _settings(context).subject
+        if ob is None or armature.armature_of(ob) is None:
+            raise DnerfError("select a subject with an armature (a figure mesh generated with Armature on)")
+        req = dataclasses.replace(subject.request_of(ob), rig=False, name=f"{ob.name} posed")
+        return subject.generate_subject_job(req, context.scene.collection)
+
+    def finished(self, context, ob) -> str:
+        _settings(context).subject = ob
+        return f"{ob.name}: {len(ob.data.polygons)} faces labeled in the armature's pose"
 
 
 def _rig_job(spec: str, n: int, collection, poses_file: str | None = None):
@@ -380,5 +403,5 @@ class DNERF_OT_fit_edit(_JobOperator, bpy.types.Operator):
                 f"them now show the painted part; {out.seconds:.1f} s; saved to {where}")
 
 
-CLASSES = (DNERF_OT_generate_subject, DNERF_OT_make_edit_mask, DNERF_OT_fit_edit, DNERF_OT_camera_rig, DNERF_OT_render_multiview, DNERF_OT_select_part,
+CLASSES = (DNERF_OT_generate_subject, DNERF_OT_generate_in_armature_pose, DNERF_OT_make_edit_mask, DNERF_OT_fit_edit, DNERF_OT_camera_rig, DNERF_OT_render_multiview, DNERF_OT_select_part,
            DNERF_OT_hide_part, DNERF_OT_show_all_parts)

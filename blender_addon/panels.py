@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import dnerf_env, operators, parts, rig, subject
+from . import armature, dnerf_env, operators, parts, rig, subject
 
 CATEGORY = "DatasetNeRF"
 
@@ -65,6 +65,8 @@ class DNERF_PT_generate(_DnerfPanel, bpy.types.Panel):
             row.prop(s, "cloud_resolution")
         layout.operator(operators.DNERF_OT_generate_subject.bl_idname, icon="MESH_MONKEY")
         layout.prop(s, "subject")
+        if s.subject is not None and armature.armature_of(s.subject) is not None:
+            layout.operator(operators.DNERF_OT_generate_in_armature_pose.bl_idname, icon="ARMATURE_DATA")
         _draw_job_state(layout, s)
 
 

@@ -36,6 +36,17 @@ def scene(addon):
     return bpy.context.scene
 
 
+def one_error(op, **kwargs) -> str:
+    """Run an operator that must fail; return its single error report."""
+    with pytest.raises(RuntimeError) as info:
+        op(**kwargs)
+    lines = str(info.value).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in lines[0]
+    return lines[0][len("Error: "):]
+
+
 def dnerf_export(out: Path, *args: str) -> Path:
     """Run the real `dnerf-export` command line (the venv's console script) into `out`."""
     exe = Path(sys.executable).with_name("dnerf-export")

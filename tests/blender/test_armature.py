@@ -19,6 +19,7 @@ import torch
 
 import dnerf_core as dn
 from blender_addon import armature, subject
+from conftest import one_error
 from dnerf_core.generators.procedural.figure import make_figure
 from dnerf_core.generators.procedural.skeleton import JOINTS, Pose, named_pose
 
@@ -173,3 +174,24 @@ def test_the_panel_spawns_a_posed_armature_by_default(scene):
     s.body_armature = False
     bpy.ops.dnerf.generate_subject()
     assert armature.armature_of(s.subject) is None and not s.subject.vertex_groups
+
+
+def test_generate_in_armature_pose_builds_the_generators_posed_subject(scene):
+    """Pose the armature by hand, then Generate in armature pose: a new, unrigged subject whose
+    mesh is the one dnerf extracts in that pose (the same vertices as a subject asked for in the
+    pose directly), recording the pose."""
+    s = scene.dnerf
+    s.category, s.seed, s.mesh_resolution = "figure", SEED, MESH_RESOLUTION
+    assert one_error(bpy.ops.dnerf.generate_in_armature_pose).startswith("select a subject with an armature")
+    bpy.ops.dnerf.generate_subject()
+    rigged = s.subject
+    angles = {"elbow_l": {"flex": 60.0}, "hip_r": {"flex": 45.0}}
+    armature.set_pose(armature.armature_of(rigged), angles)
+    assert bpy.ops.dnerf.generate_in_armature_pose() == {"FINISHED"}
+    posed = s.subject
+    assert posed is not rigged and armature.armature_of(posed) is None
+    direct = subject.generate_subject(_request(pose=json.dumps({"angles": angles})))
+    np.testing.assert_array_equal(_rest_vertices(posed), _rest_vertices(direct))
+    got = Pose.from_dict(json.loads(posed[subject.PROP_BODY_POSE]))
+    assert got.angle("elbow_l", "flex") == 60.0 and got.angle("hip_r", "flex") == 45.0
+

@@ -5,20 +5,12 @@ import bpy
 import pytest
 
 from blender_addon import subject
+from conftest import one_error as _one_error
 from dnerf_core.errors import DnerfError
 
 pytestmark = pytest.mark.e2e
 
 
-def _one_error(op, **kwargs) -> str:
-    """Run an operator that must fail; return its single error report."""
-    with pytest.raises(RuntimeError) as info:
-        op(**kwargs)
-    lines = str(info.value).strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in lines[0]
-    return lines[0][len("Error: "):]
 
 
 def test_missing_checkpoint_file(scene, tmp_path):
