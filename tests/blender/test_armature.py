@@ -23,6 +23,8 @@ from conftest import one_error
 from dnerf_core.generators.procedural.figure import make_figure
 from dnerf_core.generators.procedural.skeleton import JOINTS, Pose, named_pose
 
+pytestmark = pytest.mark.e2e  # Blender (bpy) like the rest of the folder
+
 SEED = 4
 MESH_RESOLUTION = 48
 # Face ids are the generator's; the oracle's label at a face's posed centroid may differ only near
