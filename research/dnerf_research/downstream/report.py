@@ -136,16 +136,23 @@ def _f(x) -> str:
 
 def _table(doc: dict) -> list[str]:
     lines = ["| row | subjects | images | 2D mIoU | pixel acc. | video mIoU | video consistency (truth) | "
-             "3D instance mIoU | 3D part-avg mIoU | 3D point acc. | clouds / points | data s | train s (2D + 3D) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "3D instance mIoU | 3D part-avg mIoU | 3D point acc. | clouds / points | data s | train s (2D + 3D) | train CPU s (2D + 3D) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         v = r["video"]
         lines.append(f"| {r['key']} | {r['subjects']} | {r['images']} | {_f(r['2d']['miou'])} | {_f(r['2d']['accuracy'])} | "
                      f"{_f(v['segmentation']['miou'])} | {_f(v['consistency'])} ({_f(v['consistency_truth'])}) | "
                      f"{_f(r['3d']['instance_miou'])} | {_f(r['3d']['part_mean'])} | {_f(r['3d']['accuracy'])} | "
                      f"{r['clouds']} / {r['points']} | {'-' if r['data_seconds'] is None else round(r['data_seconds'])} | "
-                     f"{round(r['train_seconds_2d'])} + {round(r['train_seconds_3d'])} |")
+                     f"{round(r['train_seconds_2d'])} + {round(r['train_seconds_3d'])} | {_cpu(r)} |")
     return lines
+
+
+def _cpu(r: dict) -> str:
+    """CPU seconds of the row's two trainings ('-' for rows recorded before they were measured)."""
+    if r.get("train_cpu_seconds_2d") is None:
+        return "-"
+    return f"{round(r['train_cpu_seconds_2d'])} + {round(r['train_cpu_seconds_3d'])}"
 
 
 def _delta(a: float, b: float) -> str:
@@ -236,8 +243,10 @@ def write_report(results: str | Path, page: str | Path | None = None, figures: s
               "- **Small, short training.** Both networks are small and trained briefly (see Networks); at 64x64 the "
               "2D net learns no few-pixel face part (eye, brow, mouth, ear) for any row, not even the oracle's, so "
               "the face's 2D mIoU compares mostly large parts, and the 3D rows separate the labelers more clearly.",
-              "- **Times.** Wall seconds with 10 niced processes on 2 cores shared with other engineers (load 15-20); "
-              "one row costs about 80 CPU-seconds (2D ~0.085 s and 3D ~0.075 s per step on one core).", ""]
+              "- **Times.** `data s` and `train s` are wall seconds of one process at a time at the lowest CPU "
+              "priority (nice 19) on 2 cores shared with other engineers' jobs, so they depend on that load; "
+              "`train CPU s` is the CPU time of the training process itself (one torch thread), the cost to "
+              "compare. Training cost does not grow with N (fixed steps and batch); generating a subject does.", ""]
     missing = [m for w in WORLDS for m in _missing(docs.get(w), w)]
     lines += ["## Missing rows", "", *(missing or ["- none: every row of both worlds is in the tables."]), ""]
     _atomic_write_text(page, "\n".join(lines))
