@@ -85,11 +85,18 @@ def plot_sweep(docs: dict, path: Path) -> Path:
             dn_rows = sorted(_rows(doc, "dnerf"), key=lambda r: r["subjects"])
             line, = ax.plot([r["subjects"] for r in dn_rows], [get(r) for r in dn_rows], style, label=f"(c) dnerf, {label}")
             color = line.get_color()
-            for row, ls in (("kit", ":"), ("baseline", "--"), ("oracle", "-.")):
-                r = _largest(doc, row)
-                if r is not None:
-                    ax.axhline(get(r), color=color, ls=ls, lw=1,
-                               label=f"{ROW_NAMES[row].split(' ')[0]} {row}, {label}")
+            kit = _largest(doc, "kit")
+            if kit is not None:
+                ax.axhline(get(kit), color=color, ls=":", lw=1, label=f"(a) kit, {label}")
+            # baseline and oracle: a thin line over the N they were trained at (one N: a horizontal line)
+            for row, ls in (("baseline", "--"), ("oracle", "-.")):
+                rs = sorted(_rows(doc, row), key=lambda r: r["subjects"])
+                tag = f"{ROW_NAMES[row].split(' ')[0]} {row}, {label}"
+                if len(rs) == 1:
+                    ax.axhline(get(rs[0]), color=color, ls=ls, lw=1, label=tag)
+                elif rs:
+                    ax.plot([r["subjects"] for r in rs], [get(r) for r in rs], ls, color=color, lw=1,
+                            marker=style[-1], markersize=3, label=tag)
         ax.set_xscale("log")
         ns = sorted(r["subjects"] for r in _rows(doc, "dnerf"))
         ax.set_xticks(ns, [str(n) for n in ns])
@@ -220,8 +227,8 @@ def write_report(results: str | Path, page: str | Path | None = None, figures: s
             lines += [f"Three held-out test views ({world}); columns: RGB, exact truth, then the predictions of "
                       + ", ".join(keys) + ".", "", f"![predictions vs truth, {world}]({rel(pred_png)})", ""]
     lines += ["## mIoU against the number of generated subjects", "",
-              "Lines: the dnerf rows; horizontal lines: kit, baseline and oracle rows (baseline and oracle at the "
-              "largest N).", "", f"![mIoU vs N]({rel(sweep_png)})", ""]
+              "Thick line: the dnerf rows; thin lines: the baseline (dashed) and oracle (dash-dot) rows at the same N; "
+              "dotted: the kit row (no generated subjects).", "", f"![mIoU vs N]({rel(sweep_png)})", ""]
     if len(docs) == 2:
         lines += ["## 3D, class-averaged over the two categories", "",
                   "ShapeNet-part's class average is the mean over categories; here the categories are car and face.", "",

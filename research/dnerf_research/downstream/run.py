@@ -53,9 +53,9 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def row_plan(rows: list[str], sweep: list[int], available: int) -> list[tuple[str, str, int | None]]:
-    """(key, row, generated subjects) for every row asked: the dnerf row at each N of the sweep
-    that is on disk, baseline and oracle at the largest such N (the same seeds and poses).
-    rows: row kinds (ROWS) or single keys (e.g. dnerf@50)."""
+    """(key, row, generated subjects) for every row asked: the dnerf, baseline and oracle rows at
+    each N of the sweep that is on disk (at one N the three share seeds and poses, so every
+    comparison is at equal N), and the kit row. rows: row kinds (ROWS) or single keys (e.g. dnerf@50)."""
     kinds = {r.split("@")[0] for r in rows}
     unknown = sorted(kinds - set(ROWS))
     if unknown:
@@ -67,10 +67,8 @@ def row_plan(rows: list[str], sweep: list[int], available: int) -> list[tuple[st
     for row in ROWS:
         if row == "kit":
             plan.append(("kit", "kit", None))
-        elif row == "dnerf":
-            plan += [(f"dnerf@{n}", "dnerf", n) for n in ns]
         else:
-            plan.append((f"{row}@{ns[-1]}", row, ns[-1]))
+            plan += [(f"{row}@{n}", row, n) for n in ns]
     return [p for p in plan if p[0] in rows or p[1] in rows]
 
 
