@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--rows", default="kit,baseline,dnerf,oracle", help="which rows (comma-separated)")
     train.add_argument("--steps-2d", type=int, default=None, help="2D training steps (default: TrainConfig's)")
     train.add_argument("--steps-3d", type=int, default=None, help="3D training steps (default: TrainConfig's)")
+    train.add_argument("--seed", type=int, default=None,
+                       help="initialization and batch-order seed (default: TrainConfig's); another seed is another "
+                            "schedule, so give it its own --root copy and --out, or it retrains the rows")
     train.add_argument("--out", required=True, help="JSON file (rewritten after every row)")
     train.add_argument("--figures", default=None, help="folder for prediction-vs-truth images")
     train.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -91,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             build_all(cfg, args.root, log=lambda m: print(m, flush=True))
         elif args.stage == "train":
             from dnerf_research.downstream.run import run_world
+            from dnerf_research.downstream.train import TrainConfig
 
             torch.set_num_threads(args.threads)
+            cfg = TrainConfig() if args.seed is None else TrainConfig(seed=args.seed)
             run_world(args.world, args.root, args.out, sweep=args.sweep, rows=args.rows.split(","),
-                      steps_2d=args.steps_2d, steps_3d=args.steps_3d, figures=args.figures,
+                      steps_2d=args.steps_2d, steps_3d=args.steps_3d, figures=args.figures, cfg=cfg,
                       log=lambda m: print(m, flush=True))
         else:
             from dnerf_research.downstream.report import write_report

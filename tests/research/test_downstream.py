@@ -159,7 +159,8 @@ def test_whole_pipeline_on_a_tiny_case(tmp_path):
     tiny = TrainConfig(steps_2d=3, steps_3d=3, points=64)
     doc = run_world("face", root, out, sweep=[1, 3], cfg=tiny, figures=tmp_path / "results" / "downstream",
                     log=lambda m: None)
-    assert [r["key"] for r in doc["rows"]] == ["kit", "baseline@3", "dnerf@1", "dnerf@3", "oracle@3"]
+    assert [r["key"] for r in doc["rows"]] == ["kit", "baseline@1", "baseline@3", "dnerf@1", "dnerf@3", "oracle@1",
+                                               "oracle@3"]
     saved = json.loads(out.read_text())
     assert saved["rows"] == doc["rows"]
     for r in saved["rows"]:
@@ -178,9 +179,11 @@ def test_whole_pipeline_on_a_tiny_case(tmp_path):
 
 def test_row_plan_uses_only_subjects_on_disk():
     plan = row_plan(["kit", "baseline", "dnerf", "oracle"], [25, 50, 100], available=60)
-    assert plan == [("kit", "kit", None), ("baseline@50", "baseline", 50), ("dnerf@25", "dnerf", 25),
-                    ("dnerf@50", "dnerf", 50), ("oracle@50", "oracle", 50)]
+    assert plan == [("kit", "kit", None), ("baseline@25", "baseline", 25), ("baseline@50", "baseline", 50),
+                    ("dnerf@25", "dnerf", 25), ("dnerf@50", "dnerf", 50), ("oracle@25", "oracle", 25),
+                    ("oracle@50", "oracle", 50)]
     assert row_plan(["dnerf@50", "kit"], [25, 50], available=60) == [("kit", "kit", None), ("dnerf@50", "dnerf", 50)]
+    assert row_plan(["baseline@25"], [25, 50], available=60) == [("baseline@25", "baseline", 25)]
     with pytest.raises(dn.DnerfError, match="unknown rows"):
         row_plan(["kitt"], [1], 1)
 

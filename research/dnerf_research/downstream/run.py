@@ -53,9 +53,9 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def row_plan(rows: list[str], sweep: list[int], available: int) -> list[tuple[str, str, int | None]]:
-    """(key, row, generated subjects) for every row asked: the dnerf row at each N of the sweep
-    that is on disk, baseline and oracle at the largest such N (the same seeds and poses).
-    rows: row kinds (ROWS) or single keys (e.g. dnerf@50)."""
+    """(key, row, generated subjects) for every row asked: the dnerf, baseline and oracle rows at
+    each N of the sweep that is on disk (at one N the three share seeds and poses, so every
+    comparison is at equal N), and the kit row. rows: row kinds (ROWS) or single keys (e.g. dnerf@50)."""
     kinds = {r.split("@")[0] for r in rows}
     unknown = sorted(kinds - set(ROWS))
     if unknown:
@@ -67,10 +67,8 @@ def row_plan(rows: list[str], sweep: list[int], available: int) -> list[tuple[st
     for row in ROWS:
         if row == "kit":
             plan.append(("kit", "kit", None))
-        elif row == "dnerf":
-            plan += [(f"dnerf@{n}", "dnerf", n) for n in ns]
         else:
-            plan.append((f"{row}@{ns[-1]}", row, ns[-1]))
+            plan += [(f"{row}@{n}", row, n) for n in ns]
     return [p for p in plan if p[0] in rows or p[1] in rows]
 
 
@@ -140,7 +138,8 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
         record = {"key": key, "row": row, "subjects": data.subjects, "images": len(data.images),
                   "clouds": len(data.clouds), "points": data.n_points,
                   "data_seconds": data_seconds, "train_seconds_2d": round(t2.seconds, 1),
-                  "train_seconds_3d": round(t3.seconds, 1), "final_loss_2d": round(t2.final_loss, 4),
+                  "train_seconds_3d": round(t3.seconds, 1), "train_cpu_seconds_2d": round(t2.cpu_seconds, 1),
+                  "train_cpu_seconds_3d": round(t3.cpu_seconds, 1), "final_loss_2d": round(t2.final_loss, 4),
                   "final_loss_3d": round(t3.final_loss, 4),
                   "2d": as_dict(s2), "video": as_dict(sv), "3d": as_dict(s3)}
         _save_tensor(pred[list(FIGURE_VIEWS)].to(torch.uint8), rows_dir / f"{key}.pt")
@@ -149,7 +148,8 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
         log(f"{world} {key}: 2D mIoU {s2.miou:.3f} acc {s2.accuracy:.3f} | video mIoU {sv.segmentation.miou:.3f} "
             f"consistency {sv.consistency:.3f} (truth {sv.consistency_truth:.3f}) | 3D instance mIoU "
             f"{s3.instance_miou:.3f} | {len(data.images)} images, {data.n_points} points | "
-            f"train {t2.seconds:.0f}+{t3.seconds:.0f} s, row {time.time() - t0:.0f} s")
+            f"train {t2.seconds:.0f}+{t3.seconds:.0f} s (CPU {t2.cpu_seconds:.0f}+{t3.cpu_seconds:.0f} s), "
+            f"row {time.time() - t0:.0f} s")
     doc = _assemble(doc, rows_dir, schedule, full_order)
     _write_json(out, doc)
     shown = {r["key"]: torch.load(rows_dir / f"{r['key']}.pt", weights_only=True) for r in doc["rows"]

@@ -44,10 +44,22 @@ class TrainConfig:
 
 
 @dataclass
+class Fit:
+    """What one training run cost and where it ended: wall seconds, CPU seconds of this process
+    (on a shared machine the wall time depends on the other jobs, the CPU time much less), and the
+    final loss smoothed over ~20 steps."""
+
+    seconds: float
+    cpu_seconds: float
+    final_loss: float
+
+
+@dataclass
 class Trained2D:
     model: Seg2D
     seconds: float
     final_loss: float
+    cpu_seconds: float
 
 
 @dataclass
@@ -56,6 +68,7 @@ class Trained3D:
     seconds: float
     final_loss: float
     scale: float  # coordinates were divided by this
+    cpu_seconds: float
 
 
 def _cosine(step: int, steps: int) -> float:
@@ -70,12 +83,12 @@ def random_hflip(images: Tensor, labels: Tensor, gen: torch.Generator) -> tuple[
 
 
 def fit_schedule(model: torch.nn.Module, lr: float, steps: int, seed: int,
-                 batch_loss: Callable[[torch.Generator], Tensor]) -> tuple[float, float]:
+                 batch_loss: Callable[[torch.Generator], Tensor]) -> Fit:
     """Adam with a cosine decay of `lr` to 0 over `steps` steps of batch_loss(batch order
-    generator) -> (seconds, final loss smoothed over ~20 steps); leaves the model in eval mode."""
+    generator); leaves the model in eval mode."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     loss_avg = float("nan")
     model.train()
     for step in range(steps):
@@ -87,7 +100,7 @@ def fit_schedule(model: torch.nn.Module, lr: float, steps: int, seed: int,
         opt.step()
         loss_avg = loss.item() if step == 0 else 0.95 * loss_avg + 0.05 * loss.item()
     model.eval()
-    return time.time() - start, loss_avg
+    return Fit(time.time() - start, time.process_time() - cpu_start, loss_avg)
 
 
 def train_seg2d(images: ImageSet, num_classes: int, cfg: TrainConfig = TrainConfig()) -> Trained2D:
@@ -103,8 +116,8 @@ def train_seg2d(images: ImageSet, num_classes: int, cfg: TrainConfig = TrainConf
         x, y = random_hflip(rgb[pick].float() / 255, images.labels[pick], order)
         return F.cross_entropy(model(x), y, ignore_index=IGNORE_ID)
 
-    seconds, loss = fit_schedule(model, cfg.lr_2d, cfg.steps_2d, cfg.seed, batch_loss)
-    return Trained2D(model, seconds, loss)
+    fit = fit_schedule(model, cfg.lr_2d, cfg.steps_2d, cfg.seed, batch_loss)
+    return Trained2D(model, fit.seconds, fit.final_loss, fit.cpu_seconds)
 
 
 @torch.no_grad()
@@ -136,8 +149,8 @@ def train_pointnet(clouds: list[Cloud], num_parts: int, scale: float, cfg: Train
         y = torch.stack(labs) - 1
         return F.cross_entropy(model(x).reshape(-1, num_parts), y.reshape(-1))
 
-    seconds, loss = fit_schedule(model, cfg.lr_3d, cfg.steps_3d, cfg.seed, batch_loss)
-    return Trained3D(model, seconds, loss, scale)
+    fit = fit_schedule(model, cfg.lr_3d, cfg.steps_3d, cfg.seed, batch_loss)
+    return Trained3D(model, fit.seconds, fit.final_loss, scale, fit.cpu_seconds)
 
 
 @torch.no_grad()
