@@ -83,7 +83,7 @@ def build_armature(skeleton, name: str, collection) -> bpy.types.Object:
     arm = bpy.data.armatures.new(name)
     ob = bpy.data.objects.new(name, arm)
     collection.objects.link(ob)
-    rest = skeleton.rest_positions
+    rest, frames = skeleton.rest_positions, _frames(skeleton)
     children = {i: [k for k, p in enumerate(skeleton.parents) if p == i] for i in range(len(skeleton.names))}
     with bpy.context.temp_override(active_object=ob, object=ob, selected_objects=[ob], selected_editable_objects=[ob]):
         bpy.context.view_layer.objects.active = ob
@@ -91,7 +91,7 @@ def build_armature(skeleton, name: str, collection) -> bpy.types.Object:
         try:
             bones = []
             for i, joint in enumerate(skeleton.names):
-                y, z = _bone_frame(BONE_DIRECTION[_family(joint)])
+                y, z = frames[i][:, 1], frames[i][:, 2]
                 reach = [float(np.dot(rest[k] - rest[i], y)) for k in children[i]]
                 length = max(reach) if reach and max(reach) > 1e-3 else LEAF_LENGTH.get(_family(joint), 0.1)
                 eb = arm.edit_bones.new(joint)
@@ -104,7 +104,7 @@ def build_armature(skeleton, name: str, collection) -> bpy.types.Object:
                 bones.append(eb)
         finally:
             bpy.ops.object.mode_set(mode="OBJECT")
-    for joint, frame, dofs in zip(skeleton.names, _frames(skeleton), skeleton.dofs):
+    for joint, frame, dofs in zip(skeleton.names, frames, skeleton.dofs):
         pb = ob.pose.bones[joint]
         channels = _dof_channels(frame, dofs)
         pb[DOFS_PROP] = json.dumps(channels)

@@ -34,7 +34,6 @@ PART_ATTRIBUTE = "part"  # integer part id: FACE domain on meshes, POINT domain 
 PART_COLOR_ATTRIBUTE = "part_color"  # CORNER byte color: Workbench shows it with color_type VERTEX
 APPEARANCE_ATTRIBUTE = "rgb"  # the generator's own colors (vertex / point)
 POINT_RADIUS_FRACTION = 0.6  # point radius as a fraction of the voxel size: neighbours just touch
-KEEP = object()  # sample_subject: the request's own pose
 
 # Custom properties on a spawned subject.
 PROP_KIND = "dnerf_subject"
@@ -113,16 +112,14 @@ def _validate(req: SubjectRequest):
     return req.options()
 
 
-def sample_subject(gen, req: SubjectRequest, pose=KEEP):
-    """The dnerf Subject a request names: its fitted-subject file's latents, else its seed; in the
-    request's pose, or in `pose` if given."""
+def sample_subject(gen, req: SubjectRequest):
+    """The dnerf Subject a request names: its fitted-subject file's latents, else its seed."""
     import dnerf_core as dn
 
     opts = _validate(req)
-    pose = opts.pose if pose is KEEP else pose
     if req.subject_file:
-        return dn.sample_subject(gen, subject=req.subject_file, pose=pose)
-    return dn.sample_subject(gen, opts.seed, truncation=opts.truncation, pose=pose)
+        return dn.sample_subject(gen, subject=req.subject_file, pose=opts.pose)
+    return dn.sample_subject(gen, opts.seed, truncation=opts.truncation, pose=opts.pose)
 
 
 def request_of(ob) -> SubjectRequest:
@@ -159,9 +156,9 @@ def compute_subject(req: SubjectRequest, report=lambda f, m="": None) -> Subject
     report(0.1, "sample subject")
     subject = sample_subject(gen, req)
     skeleton = None
-    if req.rig:  # the mesh in the rest pose, the armature in the asked pose
+    if req.rig:  # the mesh in the rest pose (the same planes, reposed), the armature in the asked pose
         skeleton = dn.subject_skeleton(gen, subject)
-        subject = sample_subject(gen, req, pose="rest")
+        subject = dn.sample_subject(gen, subject=subject, pose="rest")
     mesh = req.representation == "MESH"
     done = [0]
 

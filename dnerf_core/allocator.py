@@ -19,9 +19,12 @@ import ctypes.util
 
 # mallopt parameter numbers from glibc's <malloc.h>
 M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
 M_MMAP_MAX = -4
 # Free heap above this is returned to the OS: 2**30 bytes keeps any step's buffers for reuse.
 TRIM_THRESHOLD_BYTES = 1 << 30
+# exact_resident_memory's threshold: anything larger than a few small tensors gets its own mapping.
+EXACT_MMAP_THRESHOLD_BYTES = 1 << 17
 
 
 def _libc():
@@ -33,6 +36,15 @@ def _libc():
         return libc if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version") else None
     except OSError:
         return None
+
+
+def exact_resident_memory(threshold_bytes: int = EXACT_MMAP_THRESHOLD_BYTES) -> bool:
+    """For memory measurements (scripts/bench.py): fix glibc's mmap threshold, so every buffer above
+    it is its own mmap, unmapped when freed, and resident memory follows the live tensors. glibc's
+    default *dynamic* threshold rises after a big free and later buffers come from a heap that is
+    not trimmed: the same computation then measured 48 or 96 MB from run to run. False elsewhere."""
+    libc = _libc()
+    return libc is not None and libc.mallopt(M_MMAP_THRESHOLD, threshold_bytes) == 1
 
 
 def retain_freed_memory() -> bool:

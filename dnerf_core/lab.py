@@ -34,7 +34,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     **_from("dnerf_core.io.splits", "EVAL_POSE_SEED", "HELDOUT_SEED_START", "heldout_seeds"),
     **_from("dnerf_core.io.metrics", "confusion_matrix", "mask_iou", "masked_abs_error", "psnr",
             "segmentation_scores"),
-    **_from("dnerf_core.allocator", "retain_freed_memory"),
+    **_from("dnerf_core.allocator", "exact_resident_memory", "retain_freed_memory"),
     # generators and oracle worlds
     **_from("dnerf_core.generators.base", "Generator", "LabelingWrapper", "RenderOutput", "Subject"),
     **_from("dnerf_core.generators.registry", "shipped_semantic"),

@@ -94,12 +94,12 @@ def _load(spec: str):
 def child_generator(task: dict) -> dict:
     """One measurement: synthesis, or N views of one subject rendered from a cached subject
     ('cached') or re-synthesized for every view as EG3D's sampling loop does ('uncached')."""
-    from dnerf_core.lab import random_orbit_cameras, retain_freed_memory
+    from dnerf_core.lab import exact_resident_memory, random_orbit_cameras, retain_freed_memory
 
     if task.get("retain_freed_memory"):  # before anything is allocated, as the CLI does
         retain_freed_memory()
-    if task.get("exact_memory"):
-        task["exact_memory"] = exact_memory_accounting()
+    if task.get("exact_memory"):  # resident memory follows the live tensors (allocator.exact_resident_memory)
+        task["exact_memory"] = exact_resident_memory()
     if task["kind"] == "labeled_views":
         return _labeled_views(task)
     if task["kind"] == "eg3d_views":
@@ -200,29 +200,6 @@ def _rss_mb() -> float:
 
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
-# glibc's mallopt M_MMAP_THRESHOLD, and the fixed threshold the memory-measuring children set: any
-# buffer above it is its own mmap, unmapped the moment it is freed, so resident memory follows the
-# live tensors. With glibc's default *dynamic* threshold a freed buffer raises the threshold and the
-# next ones come from a heap that is not trimmed, so the same computation measured 48 or 96 MB of
-# peak increase from run to run (issue 23's lazy-vs-materialized figure: 15x or 30x).
-M_MMAP_THRESHOLD = -3
-EXACT_MMAP_THRESHOLD_BYTES = 1 << 17
-
-
-def exact_memory_accounting() -> bool:
-    """Fix glibc's mmap threshold (see M_MMAP_THRESHOLD); False where there is no glibc."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        libc = None
-    return bool(libc is not None and hasattr(libc, "mallopt")
-                and libc.mallopt(M_MMAP_THRESHOLD, EXACT_MMAP_THRESHOLD_BYTES) == 1)
 
 
 def _peak_rss_increase_mb(fn) -> float:

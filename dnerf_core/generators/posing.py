@@ -71,8 +71,9 @@ def subject_pose(generator, subject) -> Pose | None:
 def require_posable(generator, pose, what: str = "--pose") -> None:
     """PoseError when a pose is given for a rigid generator (one line, names the generator)."""
     if pose is not None and not is_posable(generator):
-        spec = getattr(generator, "spec", None) or getattr(generator, "name", "this generator")
-        raise PoseError(f"{what}: {spec} is a rigid generator; a body pose applies only to articulated "
+        from .spec import describe
+
+        raise PoseError(f"{what}: {describe(generator)} is a rigid generator; a body pose applies only to articulated "
                         "ones (procedural:figure, default:figure)")
 
 

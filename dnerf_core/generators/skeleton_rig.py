@@ -18,6 +18,7 @@ import torch
 
 from ..errors import DnerfError
 from .posing import base_generator, is_posable
+from .spec import describe
 from .procedural.skeleton import JOINTS, PARENT_INDEX, Dof, Pose, forward_kinematics, resolve_pose
 
 
@@ -72,8 +73,7 @@ def subject_skeleton(generator, subject) -> Skeleton:
     """The skeleton of a one-subject batch of a posable generator (procedural:figure,
     default:figure, or a labeled generator on one); DnerfError for a rigid generator."""
     if not is_posable(generator):
-        spec = getattr(generator, "spec", None) or getattr(generator, "name", "this generator")
-        raise DnerfError(f"{spec} is a rigid generator: only articulated subjects have a skeleton")
+        raise DnerfError(f"{describe(generator)} is a rigid generator: only articulated subjects have a skeleton")
     posed = subject.params[0]
     figure = posed.figure
     return Skeleton(names=tuple(j.name for j in JOINTS), parents=tuple(PARENT_INDEX),
