@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--steps-3d", type=int, default=None, help="3D training steps (default: TrainConfig's)")
     train.add_argument("--seed", type=int, default=None,
                        help="initialization and batch-order seed (default: TrainConfig's); another seed is another "
-                            "schedule, so give it its own --root copy and --out, or it retrains the rows")
+                            "schedule: its rows are kept in their own folder of the same --root, give it its own --out")
     train.add_argument("--out", required=True, help="JSON file (rewritten after every row)")
     train.add_argument("--figures", default=None, help="folder for prediction-vs-truth images")
     train.add_argument("--threads", type=int, default=1, help="torch threads")

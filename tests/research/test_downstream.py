@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ import dnerf_core as dn
 from dnerf_research.baseline import BaselineConfig, DatasetGANBaseline, PixelClassifier
 from dnerf_research.downstream.data import (Cloud, DataConfig, ImageSet, build_all, load_generated_row, load_kit_row,
                                             load_test, render_generated, train_cameras)
-from dnerf_research.downstream.report import write_report
-from dnerf_research.downstream.run import row_plan, run_world
+from dnerf_research.downstream.report import seed_table, write_report
+from dnerf_research.downstream.run import ROWS_DIR, row_plan, rows_dir_name, run_world
 from dnerf_research.downstream.score import scores_2d, scores_3d, shape_miou, video_scores, warp_pairs
 from dnerf_research.downstream.train import (TrainConfig, predict_pointnet, predict_seg2d, train_pointnet,
                                              train_seg2d)
@@ -166,7 +167,7 @@ def test_whole_pipeline_on_a_tiny_case(tmp_path):
     for r in saved["rows"]:
         assert 0 <= r["2d"]["miou"] <= 1 and 0 <= r["3d"]["instance_miou"] <= 1 and r["points"] > 0
         assert math.isfinite(r["video"]["consistency"])
-    assert (root / "face" / "rows" / "dnerf@3.json").is_file()
+    assert (root / "face" / rows_dir_name(doc["schedule"]) / "dnerf@3.json").is_file()
     # resumed: nothing is trained again, the document is the same
     again = run_world("face", root, out, sweep=[1, 3], cfg=tiny, log=lambda m: (_ for _ in ()).throw(AssertionError(m)))
     assert again["rows"] == doc["rows"]
@@ -196,3 +197,30 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "no data for car" in run.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_each_schedule_keeps_its_rows_in_its_own_folder():
+    """Rows of another seed or schedule must not overwrite (retrain) the default rows' files."""
+    default = json.loads(json.dumps(asdict(TrainConfig())))
+    assert rows_dir_name(default) == ROWS_DIR
+    assert rows_dir_name({**default, "seed": 1}) == f"{ROWS_DIR}-seed=1"
+    assert rows_dir_name({**default, "seed": 2, "steps_2d": 2000}) == f"{ROWS_DIR}-seed=2,steps_2d=2000"
+    wider = {**default, "seg2d": {**default["seg2d"], "width": 16}}
+    assert rows_dir_name(wider).startswith(f"{ROWS_DIR}-seg2d~") and rows_dir_name(wider) != ROWS_DIR
+
+
+def _doc(seed: int, scores: dict) -> dict:
+    rows = [{"key": k, "row": k.split("@")[0], "subjects": int(k.split("@")[1]) if "@" in k else 0,
+             "2d": {"miou": a}, "video": {"segmentation": {"miou": a}}, "3d": {"instance_miou": b}}
+            for k, (a, b) in scores.items()]
+    return {"schedule": {"seed": seed}, "rows": rows}
+
+
+def test_seed_table_calls_a_gap_within_the_seeds_spread_a_tie():
+    docs = [_doc(0, {"baseline@10": (0.50, 0.40), "dnerf@10": (0.52, 0.70), "dnerf@3": (0.1, 0.1)}),
+            _doc(1, {"baseline@10": (0.60, 0.42), "dnerf@10": (0.50, 0.72)})]
+    text = "\n".join(seed_table("car", docs))
+    assert "| dnerf@10 | 0.510 ± 0.014" in text and "dnerf@3" not in text  # only keys every seed has
+    assert "2D mIoU, dnerf@10: 0.510; ties with the baseline (-0.040, within the seeds spread)" in text
+    assert "3D instance mIoU, dnerf@10: 0.710; beats the baseline (+0.300)" in text
+    assert seed_table("car", docs[:1]) == []

@@ -188,6 +188,92 @@ def comparison(doc: dict) -> list[str]:
     return out
 
 
+METRICS = (("2D mIoU", lambda r: r["2d"]["miou"]), ("video mIoU", lambda r: r["video"]["segmentation"]["miou"]),
+           ("3D instance mIoU", lambda r: r["3d"]["instance_miou"]))
+
+
+def _by_key(doc: dict) -> dict:
+    return {r["key"]: r for r in doc["rows"]}
+
+
+def seed_runs(results: Path, world: str) -> list[dict]:
+    """The world's documents of every training seed: downstream_<world>.json (its own seed) and
+    downstream_<world>_seed<k>.json, each with the default steps."""
+    docs = []
+    for f in [results / f"downstream_{world}.json", *sorted(results.glob(f"downstream_{world}_seed*.json"))]:
+        if f.is_file():
+            docs.append(json.loads(f.read_text()))
+    return docs
+
+
+def _mean_sd(xs: list[float]) -> tuple[float, float]:
+    a = np.asarray(xs, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def seed_table(world: str, docs: list[dict]) -> list[str]:
+    """Each row kind at the largest N trained with every seed on record: mean and standard deviation
+    over the seeds, and the dnerf row's verdicts from the means."""
+    if len(docs) < 2:
+        return []
+    keys = set.intersection(*(set(_by_key(d)) for d in docs))
+    chosen = {}
+    for row in ("kit", "baseline", "dnerf", "oracle"):
+        mine = [k for k in keys if k.split("@")[0] == row]
+        if mine:
+            chosen[row] = max(mine, key=lambda k: _by_key(docs[0])[k]["subjects"])
+    if "dnerf" not in chosen:
+        return []
+    seeds = [d["schedule"]["seed"] for d in docs]
+    lines = [f"### {world}: {len(docs)} training seeds ({', '.join(map(str, seeds))}), same data", "",
+             "| row | " + " | ".join(f"{m} (mean ± sd)" for m, _ in METRICS) + " | per seed (2D / 3D) |",
+             "|---|" + "---|" * (len(METRICS) + 1)]
+    means = {}
+    for row, key in chosen.items():
+        rs = [_by_key(d)[key] for d in docs]
+        cells = []
+        for m, get in METRICS:
+            mu, sd = _mean_sd([get(r) for r in rs])
+            means[(row, m)] = (mu, sd)
+            cells.append(f"{mu:.3f} ± {sd:.3f}")
+        per = ", ".join(f"{r['2d']['miou']:.3f} / {r['3d']['instance_miou']:.3f}" for r in rs)
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {per} |")
+    lines.append("")
+    d = chosen["dnerf"]
+    for m, _ in METRICS:
+        mu, sd = means[("dnerf", m)]
+        parts = [f"{m}, {d}: {mu:.3f}"]
+        for row, what in (("kit", "the kit"), ("baseline", "the baseline")):
+            if row in chosen:
+                mu_r, sd_r = means[(row, m)]
+                gap = mu - mu_r
+                clear = abs(gap) > sd + sd_r
+                verdict = ("beats" if gap > 0 else "loses to") if clear else "ties with"
+                parts.append(f"{verdict} {what} ({gap:+.3f}{'' if clear else ', within the seeds spread'})")
+        if "oracle" in chosen:
+            parts.append(f"{means[('oracle', m)][0] - mu:.3f} below the oracle")
+        lines.append("- " + "; ".join(parts) + ".")
+    return lines + [""]
+
+
+def schedule_table(world: str, base: dict | None, long: dict | None) -> list[str]:
+    """The same rows trained with the default and a longer schedule (seed 0): does training
+    length, not the data, limit the numbers?"""
+    if base is None or long is None:
+        return []
+    b, l = _by_key(base), _by_key(long)
+    keys = [k for k in l if k in b]
+    if not keys:
+        return []
+    s0, s1 = base["schedule"], long["schedule"]
+    lines = [f"### {world}: {s0['steps_2d']} + {s0['steps_3d']} steps vs {s1['steps_2d']} + {s1['steps_3d']} steps (seed {s1['seed']})", "",
+             "| row | 2D mIoU | video mIoU | 3D instance mIoU | train CPU s (2D + 3D), long |", "|---|---|---|---|---|"]
+    for k in keys:
+        cells = [f"{get(b[k]):.3f} -> {get(l[k]):.3f}" for _, get in METRICS]
+        lines.append(f"| {k} | " + " | ".join(cells) + f" | {_cpu(l[k])} |")
+    return lines + [""]
+
+
 def _missing(doc: dict | None, world: str) -> list[str]:
     cmd = (f"`nice -n 15 .venv/bin/python scripts/downstream.py train --world {world} --root runs/downstream "
            f"--out research/results/downstream_{world}.json --figures research/results/downstream`")
@@ -259,6 +345,17 @@ def write_report(results: str | Path, page: str | Path | None = None, figures: s
               "priority (nice 19) on 2 cores shared with other engineers' jobs, so they depend on that load; "
               "`train CPU s` is the CPU time of the training process itself (one torch thread), the cost to "
               "compare. Training cost does not grow with N (fixed steps and batch); generating a subject does.", ""]
+    robustness = []
+    for world in docs:
+        robustness += seed_table(world, seed_runs(results, world))
+        long_f = results / f"downstream_{world}_long.json"
+        robustness += schedule_table(world, docs[world], json.loads(long_f.read_text()) if long_f.is_file() else None)
+    if robustness:
+        lines += ["## Training seeds and schedule length", "",
+                  "The tables above are one training run each (seed 0). The same data trained again with other seeds "
+                  "(`train --seed k`, `downstream_<world>_seed<k>.json`) and with a longer schedule "
+                  "(`downstream_<world>_long.json`). A gap is called a tie when it is smaller than the two rows' "
+                  "standard deviations over the seeds added together.", "", *robustness]
     missing = [m for w in WORLDS for m in _missing(docs.get(w), w)]
     lines += ["## Missing rows", "", *(missing or ["- none: every row of both worlds is in the tables."]), ""]
     _atomic_write_text(page, "\n".join(lines))

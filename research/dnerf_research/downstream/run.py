@@ -2,6 +2,7 @@
 and rows already in it with the same schedule are skipped, so a killed run resumes."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -28,6 +29,19 @@ def _save_tensor(t, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save(t, tmp)
     os.replace(tmp, path)
+
+
+def rows_dir_name(schedule: dict) -> str:
+    """The folder holding the rows trained with `schedule`: ROWS_DIR for the default schedule,
+    else ROWS_DIR plus the fields that differ (e.g. rows-seed=1), so rows of several seeds or
+    schedules live side by side in one data folder instead of retraining each other's files."""
+    default = json.loads(json.dumps(asdict(TrainConfig())))
+    changed = [k for k in sorted(schedule) if schedule[k] != default.get(k)]
+    if not changed:
+        return ROWS_DIR
+    return ROWS_DIR + "-" + ",".join(f"{k}={schedule[k]}" if not isinstance(schedule[k], dict) else
+                                     f"{k}~{hashlib.sha1(json.dumps(schedule[k], sort_keys=True).encode()).hexdigest()[:8]}"
+                                     for k in changed)
 
 
 def _finished(rows_dir: Path, key: str, schedule: dict) -> dict | None:
@@ -93,10 +107,10 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
     plan = row_plan(rows, sweep, available)
     test = load_test(root, world)
     schedule = json.loads(json.dumps(asdict(cfg)))  # as it reads back from the JSON (tuples -> lists)
-    # Each finished row is kept in its own file (ROWS_DIR/<key>.json + its figure predictions),
+    # Each finished row is kept in its own file (<rows dir>/<key>.json + its figure predictions),
     # so rows of one world can train in parallel processes; the world's JSON is rebuilt from all of
     # them after every row (the last writer's copy holds every row finished before it).
-    rows_dir = wdir / ROWS_DIR
+    rows_dir = wdir / rows_dir_name(schedule)
     rows_dir.mkdir(exist_ok=True)
     old = json.loads(out.read_text()) if out.is_file() else {}
     if old.get("schedule") == schedule and old.get("world") == world:
