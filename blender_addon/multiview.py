@@ -40,7 +40,7 @@ class RenderRequest:
     resolution: int | None = None  # None: the generator's own resolution
     blender_render: bool = True
     engine: str = "CYCLES"  # one of ENGINES
-    render: str = "volume"  # dnerf's render path for its views (dnerf_core.ExportOptions.render)
+    render: str = "auto"  # dnerf's render path for its views (dnerf_core.ExportOptions.render)
 
 
 @dataclass
@@ -59,7 +59,7 @@ class RenderResult:
         return float(sum(a * n for a, n in zip(self.agreement, self.foreground)) / total)
 
 
-def _dnerf_views(source, cameras, resolution, report, render: str = "volume"):
+def _dnerf_views(source, cameras, resolution, report, render: str = "auto"):
     """source: the subject's SubjectRequest (seed, or fitted-subject file after an edit) ->
     a dnerf_core.LabeledSubject with the rig's views (no cloud, no mesh)."""
     import dnerf_core as dn

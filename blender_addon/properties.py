@@ -82,7 +82,7 @@ def _derived_annotations() -> dict:
     out = {}
     for prop, (cls, field_name, blender) in DERIVED.items():
         if fields is None and prop == "render_path":
-            out[prop] = EnumProperty(name=blender["name"], items=[("volume", "Volume", "")],
+            out[prop] = EnumProperty(name=blender["name"], items=[("auto", "Auto", "")],
                                      description="dnerf_core not found (see the add-on preferences)")
         elif fields is None:  # dnerf not found yet: a placeholder of the right kind
             kind = FloatProperty if prop in ("truncation", "edit_keep_weight", "edit_label_keep_weight") else IntProperty
@@ -128,7 +128,7 @@ class DNERF_SettingsBase:
                                    description="transforms.json or [yaw, pitch, radius] list (radians) whose cameras "
                                                "the rig gets instead of Cameras (empty: spread on the orbit)")
     render_resolution: IntProperty(name="Size", min=0, max=4096, default=0,
-                                   description="render size in pixels (0: the generator's own)")
+                                   description="render size in pixels (0: the generator's own, at least 128)")
     output_dir: StringProperty(name="Output folder", subtype="DIR_PATH", default="//dnerf_views/",
                                 options={"PATH_SUPPORTS_BLEND_RELATIVE"})
     blender_render: BoolProperty(name="Blender comparison render", default=True,

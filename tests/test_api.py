@@ -89,5 +89,5 @@ def test_label_subject_with_cameras_and_export_round_trip(tmp_path):
 
 def test_views_that_cannot_fit_in_memory_are_refused_before_any_work():
     gen = dn.load_generator("procedural:car", device="cpu")
-    with pytest.raises(dn.DnerfError, match=r"100000000 views at 64x64 need about .* TB of memory"):
+    with pytest.raises(dn.DnerfError, match=r"100000000 views at 128x128 need about .* TB of memory"):
         dn.label_subject(gen, 1, views=100_000_000)

@@ -23,6 +23,7 @@ from ..factory.labeled_subject import (DEFAULT_MESH_RESOLUTION, LabeledSubject, 
 from ..factory.export_options import (DEFAULT_FORMATS, DEFAULT_RENDER_PATH, DEFAULT_VIEW_RESOLUTION, FORMATS,
                                      ExportOptions)
 from ..factory.subject_export import ExportResult, NerfOptions, write_subject
+from ..factory.views import default_view_resolution
 from ..generators.base import Generator, Subject
 from ..generators.registry import load_generator as _load_base, shipped_semantic
 from ..generators.spec import GeneratorSpec
@@ -108,13 +109,15 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
 
     seed or subject: which subject (subject: a Subject or a fitted subject.pt path);
     cameras: the views to render (Cameras), else `views` cameras spread over the generator's
-    orbit (0: no views, for a mesh alone); resolution: view size in pixels (None: the generator's); cloud / mesh: False skips
+    orbit (0: no views, for a mesh alone); resolution: view size in pixels (None: the generator's
+    neural resolution, at least 128); cloud / mesh: False skips
     them; voxel_size: point-cloud voxel (None: bounds/128); mesh_resolution: marching-cubes grid;
     progress(stage, n): called as work is done (n views rendered, 0 when a stage starts);
     video: frames of an orbit video to render too (LabeledSubject.video; 0: none);
-    render: how views are rendered, "volume" (the full ray march, the reference), "fast" (the march
-    skipping empty space) or "surface" (rays cast against the subject's baked mesh, fields
-    evaluated at the hit; needs the `fast` extra); recorded as LabeledSubject.render;
+    render: how views are rendered, "auto" (the default: "fast" where the generator has it, else
+    "volume"), "volume" (the full ray march, the reference), "fast" (the march skipping empty
+    space) or "surface" (rays cast against the subject's baked mesh, fields evaluated at the hit;
+    needs the `fast` extra); recorded, resolved, as LabeledSubject.render;
     pose: the body pose of an articulated subject (procedural:figure, default:figure): a named pose
     ("t", "walk", "sit", "wave", "rest"), "random" (a pose seed derived from the seed), "random:N" or
     an int N (pose seed N), JSON text or a .json file of joint angles, or a Pose; refused (PoseError)
@@ -133,7 +136,7 @@ def label_subject(generator: Generator, seed: int | None = None, *, subject=None
     ExportOptions(resolution=resolution, truncation=truncation, voxel_size=voxel_size,
                   mesh_resolution=mesh_resolution, render=render).validate()
     if cameras is None and isinstance(views, int) and not isinstance(views, bool):
-        check_views_fit(views, resolution or generator.rendering.neural_resolution)
+        check_views_fit(views, resolution or default_view_resolution(generator))
     chosen = sample_subject(generator, seed, subject, truncation, pose)
     if cameras is None:
         cameras = orbit_views(generator, views)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from ..errors import DnerfError
-from ..factory.export_options import POSE_HELP
+from ..factory.export_options import DEFAULT_RENDER_PATH, POSE_HELP
 from .common import device_option
 
 GENERATOR_HELP = ("generator spec: procedural:car|face|figure (exact oracle), default:car|face|figure (shipped tri-plane "
@@ -41,8 +41,9 @@ def _formats(ctx, param, value: str):
 @click.option("--shard-size", "-K", type=int, default=100, show_default=True, help="subjects per shard")
 @click.option("--seed-start", type=int, default=0, show_default=True, help="first subject seed")
 @click.option("--truncation", type=float, default=1.0, show_default=True, help="latent truncation psi")
-@click.option("--render", default="volume", show_default=True,
-              help="how views are rendered: volume (full ray march), fast (march skipping empty space) or surface "
+@click.option("--render", default=DEFAULT_RENDER_PATH, show_default=True,
+              help="how views are rendered: auto (fast where the generator has it, else volume), volume (full ray "
+                   "march), fast (march skipping empty space) or surface "
                    "(rays cast against each subject's baked mesh; needs dnerf[fast]); a resume keeps it")
 @click.option("--pose", default=None, help=POSE_HELP + "; random gives each subject its own pose; a resume keeps it")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,

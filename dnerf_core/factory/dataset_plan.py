@@ -293,7 +293,7 @@ def identity(config: DatasetConfig, n_views: int, generator_sha: str | None, sem
         "poses": config.poses, "poses_sha256": pose_sha, "split": config.split,
         "formats": list(config.formats), "shard_size": config.shard_size, "seed_start": config.seed_start,
         "truncation": config.truncation, "view_chunk": VIEW_CHUNK,
-        # only when not the default, so datasets written before --render existed still resume
-        **({"render": config.render} if config.render != DEFAULT_RENDER_PATH else {}),
+        # left out for "volume", what datasets written before --render existed rendered, so they resume
+        **({"render": config.render} if config.render != "volume" else {}),
         **({"pose": config.pose} if config.pose is not None else {}),
     }

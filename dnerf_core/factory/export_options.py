@@ -16,15 +16,16 @@ NEEDS_CLOUD = ("ply", "pts")
 NEEDS_MESH = ("glb",)
 DEFAULT_MESH_RESOLUTION = 128
 # How labeled views are rendered unless asked otherwise (dnerf-export / dataset / annotate-kit
-# --render, the Blender add-on, label_subject), one of render/config.RENDER_PATHS: the full volume
-# march stays the default until the faster paths' agreement with it is accepted
-# (scripts/bench.py --only surface measures it).
-DEFAULT_RENDER_PATH = "volume"
-# The view size exports render when none is asked for; None = the generator's neural resolution
-# (64 for default:<category>). Issue 23 item 5 moves it to 128 once labeled views are cheap by
-# default (the surface path renders 128x128 views ~20x faster than the volume path, see
-# scripts/bench.py --only surface); it stays None while tests and shipped datasets pin 64x64 bytes.
+# --render, the Blender add-on, label_subject), one of render/config.RENDER_PATHS: "auto" = the
+# fast march where the generator has it (mIoU >= 0.99, RGB >= 100 dB against the full march on
+# held-out default:car / default:face views, 4-7x faster at 128x128: scripts/bench.py --only fast),
+# else the full march. The surface path is faster still but agrees less (mIoU ~0.95): asked for.
+DEFAULT_RENDER_PATH = "auto"
+# The view size exports render when none is asked for; None = the generator's neural resolution,
+# at least MIN_DEFAULT_VIEW_RESOLUTION (factory/views.default_view_resolution): a 128x128 labeled
+# view on the fast path costs about what a 64x64 one cost on the full march.
 DEFAULT_VIEW_RESOLUTION: int | None = None
+MIN_DEFAULT_VIEW_RESOLUTION = 128
 # --pose (dnerf-export, dnerf dataset, the add-on): a body pose, unlike --poses (camera poses).
 # generators/posing.py reads it; "random" is a pose seed derived from the subject seed.
 POSE_HELP = ("body pose of an articulated subject (named pose, random pose seed, or JSON of joint angles): "
@@ -66,13 +67,13 @@ class ExportOptions:
     views: int = field(default=8, metadata=opt("number of views spread over the generator's camera range",
                                                 min=1, short="-n"))
     resolution: int | None = field(default=DEFAULT_VIEW_RESOLUTION, metadata=opt(
-                                   "view size in pixels [default: the generator's]",
+                                   "view size in pixels [default: the generator's, at least 128]",
                                                                min=8, max=4096, short="-r"))
     truncation: float = field(default=1.0, metadata=opt("latent truncation psi"))
     pose: str | None = field(default=None, metadata=opt(POSE_HELP))
     render: str = field(default=DEFAULT_RENDER_PATH, metadata=opt(
-        "how views are rendered: volume = the full ray march (reference); fast = the march skipping empty "
-        "space; surface = rays cast against the subject's baked mesh, fields evaluated at the hit "
+        "how views are rendered: auto = fast where the generator has it, else volume; volume = the full ray "
+        "march (reference); fast = the march skipping empty space; surface = rays cast against the subject's baked mesh, fields evaluated at the hit "
         "[surface needs dnerf[fast]]", choices=RENDER_PATHS))
     ply: bool = field(default=False, metadata=opt("labeled point cloud: cloud.ply"))
     glb: bool = field(default=False, metadata=opt("one mesh node per part: mesh.glb"))

@@ -15,7 +15,7 @@ from .export_options import DEFAULT_MESH_RESOLUTION, DEFAULT_RENDER_PATH
 from .mesh import extract_mesh
 from .pointcloud import backproject, default_voxel_size, voxel_downsample
 from .types import LabeledMesh, LabeledPointCloud
-from .views import ViewSet, render_views
+from .views import ViewSet, default_view_resolution, render_views, resolve_render_path
 
 @dataclass
 class LabeledSubject:
@@ -89,6 +89,9 @@ def compute_labeled_subject(generator: Generator, subject: Subject, cameras: Cam
         raise DnerfError(f"{describe(generator)} has no part labels: pass a semantic checkpoint (--semantic) "
                          "or a procedural world")
     report = progress or (lambda stage, n: None)
+    # recorded as resolved (export.json says which path and size the views took)
+    render = resolve_render_path(generator, render)
+    resolution = resolution or default_view_resolution(generator)
     views = None
     if len(cameras):
         views = render_views(generator, subject, cameras, resolution=resolution,

@@ -12,7 +12,7 @@ from ..cameras import Cameras, ray_bundle
 from ..errors import DnerfError
 from ..generators.base import Generator, RenderOutput, Subject
 from ..render.config import RENDER_PATHS
-from .export_options import DEFAULT_RENDER_PATH
+from .export_options import DEFAULT_RENDER_PATH, MIN_DEFAULT_VIEW_RESOLUTION
 
 
 @dataclass
@@ -75,9 +75,29 @@ def supports_render_path(generator: Generator) -> bool:
         return False
 
 
+def resolve_render_path(generator: Generator, render: str) -> str:
+    """The path "auto" stands for with this generator: the fast march where the generator has it
+    (it agrees with the full march to mIoU >= 0.99 on the default generators, research/RESULTS.md
+    sec. 9, and falls back to the full march by itself when its occupancy grid skips nothing), else
+    the full volume march; any other path as asked."""
+    check_render_path(render)
+    if render != "auto":
+        return render
+    return "fast" if supports_render_path(generator) else "volume"
+
+
+def default_view_resolution(generator: Generator) -> int:
+    """The view size exports render when none is asked for: the generator's neural rendering
+    resolution, at least MIN_DEFAULT_VIEW_RESOLUTION."""
+    rendering = getattr(generator, "rendering", None)
+    neural = getattr(rendering, "neural_resolution", None) or MIN_DEFAULT_VIEW_RESOLUTION
+    return max(int(neural), MIN_DEFAULT_VIEW_RESOLUTION)
+
+
 def render_batch(generator: Generator, subject: Subject, cameras: Cameras, resolution: int | None,
                  render: str = DEFAULT_RENDER_PATH) -> tuple[RenderOutput, Tensor | None]:
     """One batch of views through the chosen path -> (RenderOutput, normals [V,3,h,w] or None)."""
+    render = resolve_render_path(generator, render)
     if render == "surface":
         from .surface_views import render_surface
 
@@ -106,9 +126,9 @@ def render_views(generator: Generator, subject: Subject, cameras: Cameras, resol
     """Render every camera (in batches) for a one-subject Subject.
 
     render: "volume" (the full march), "fast" (the march with empty-space skipping and early
-    termination) or "surface" (rays cast against the subject's baked mesh, cached on the subject;
-    needs the optional `fast` extra)."""
-    check_render_path(render)
+    termination), "surface" (rays cast against the subject's baked mesh, cached on the subject;
+    needs the optional `fast` extra) or "auto" (resolve_render_path)."""
+    render = resolve_render_path(generator, render)
     if len(subject) != 1:
         raise DnerfError(f"render_views takes one subject, got {len(subject)}")
     if batch_size < 1:

@@ -19,8 +19,9 @@ IMPORTANCE_BINS = ("eg3d", "samples")
 # How labeled views are rendered: "volume" = the full two-pass march (the reference, slow twin of
 # the others); "fast" = the same march with empty-space skipping (a per-subject occupancy grid) and
 # early ray termination; "surface" = each pixel's ray cast against the subject's baked labeled
-# mesh, the field evaluated only at the hit.
-RENDER_PATHS = ("volume", "fast", "surface")
+# mesh, the field evaluated only at the hit; "auto" = "fast" for a generator that marches it
+# (every tri-plane generator), else "volume" (factory/views.resolve_render_path).
+RENDER_PATHS = ("auto", "volume", "fast", "surface")
 # The paths a generator's render() takes itself (the surface path is built on top of them).
 MARCH_PATHS = ("volume", "fast")
 

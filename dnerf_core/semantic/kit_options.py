@@ -36,7 +36,8 @@ class KitOptions:
         "pose file replacing the frontal/side rig for every subject: a transforms.json or a JSON list of "
         "[yaw, pitch] / [yaw, pitch, radius] in radians", path="file"))
     render: str = field(default=DEFAULT_KIT_RENDER, metadata=opt(
-        "how images are rendered: volume = the full ray march; fast = the march skipping empty space; "
+        "how images are rendered: auto = fast where the generator has it, else volume; volume = the full "
+        "ray march; fast = the march skipping empty space; "
         "surface = rays cast against each subject's baked mesh [surface needs dnerf[fast]]", choices=RENDER_PATHS))
 
     def validate(self) -> "KitOptions":

@@ -116,7 +116,7 @@ def test_errors(car, monkeypatch):
     # the default path never needs it
     labeled = dn.label_subject(dn.load_generator("procedural:car", device="cpu"), seed=1, views=1, resolution=16,
                                mesh=False)
-    assert labeled.render == "volume"
+    assert labeled.render == "fast"  # "auto" resolved and recorded
 
 
 @pytest.mark.slow
