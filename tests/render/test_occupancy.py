@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dnerf_core.render.config import RenderingConfig
-from dnerf_core.render.occupancy import (OccupancyGrid, build_occupancy, grid_half_extent, lattice, occupied,
+from dnerf_core.render.occupancy import (FULL_PROBE_POINTS, OccupancyGrid, build_occupancy, grid_half_extent, lattice, occupied,
                                          occupied_slow, ray_box_hits, triplane_reach)
 
 RADIUS = 0.3
@@ -145,3 +145,21 @@ def test_ray_box_culling_keeps_every_ray_that_meets_an_occupied_cell():
     assert hits[meets].all()  # culling never drops a ray that meets an occupied cell
     empty = OccupancyGrid(torch.zeros(1, 8, 8, 8, dtype=torch.bool), 0.5, 1e-3)
     assert not ray_box_hits(empty.box, origins, dirs, 0.5, 4.0).any()
+
+
+def test_a_field_with_no_empty_space_is_recognised_by_the_probe_alone():
+    """A density above the threshold everywhere (random EG3D weights) gives a full grid from the
+    probe's points alone, and the same grid the full lattice would give; one empty probe point
+    sends the build through the lattice."""
+    calls = []
+
+    def everywhere(points):
+        calls.append(points.shape[1])
+        return 0.2 + points.norm(dim=-1)
+
+    grid = build_occupancy(everywhere, 2, 0.5, 16, 1e-3)
+    assert sum(calls) == FULL_PROBE_POINTS ** 3 and grid.cells.shape == (2, 16, 16, 16) and grid.cells.all()
+    assert not grid.skips_anything()
+    calls.clear()
+    grid = build_occupancy(lambda p: calls.append(p.shape[1]) or shell_density(p), 1, 0.5, 16, 1e-3)
+    assert sum(calls) == FULL_PROBE_POINTS ** 3 + (16 * 2 + 1) ** 3 and grid.skips_anything()
