@@ -35,6 +35,16 @@ def _ints(text: str) -> list[int]:
     return values
 
 
+def _part(text: str) -> tuple[int, int]:
+    try:
+        index, parts = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected i/k, got {text!r}") from None
+    if not 0 <= index < parts:
+        raise argparse.ArgumentTypeError(f"expected i/k with 0 <= i < k, got {text!r}")
+    return index, parts
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -53,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--video-frames", type=int, default=61)
     data.add_argument("--chunk", type=int, default=10)
     data.add_argument("--threads", type=int, default=1, help="torch threads")
+    data.add_argument("--part", type=_part, default=(0, 1),
+                      help="i/k: write only generated chunks i, i+k, ... so k processes share a world "
+                           "(start the others once the first has written the kit and test sets)")
 
     train = sub.add_parser("train", help="train and score every row of one world")
     train.add_argument("--world", required=True, choices=["car", "face"])
@@ -91,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                              baseline_steps=args.baseline_steps, test_subjects=args.test_subjects,
                              test_views=args.test_views, video_subjects=args.video_subjects,
                              video_frames=args.video_frames, chunk=args.chunk).validate()
-            build_all(cfg, args.root, log=lambda m: print(m, flush=True))
+            build_all(cfg, args.root, log=lambda m: print(m, flush=True), part=args.part)
         elif args.stage == "train":
             from dnerf_research.downstream.run import run_world
             from dnerf_research.downstream.train import TrainConfig

@@ -14,8 +14,9 @@ import torch
 
 import dnerf_core as dn
 from dnerf_research.baseline import BaselineConfig, DatasetGANBaseline, PixelClassifier
-from dnerf_research.downstream.data import (Cloud, DataConfig, ImageSet, build_all, load_generated_row, load_kit_row,
-                                            load_test, render_generated, train_cameras)
+from dnerf_research.downstream.data import (STUDY_RENDER, Cloud, DataConfig, ImageSet, build_all, generated_subjects,
+                                            load_generated_row, load_kit_row, load_test, render_generated,
+                                            train_cameras)
 from dnerf_research.downstream.report import seed_table, write_report
 from dnerf_research.downstream.run import ROWS_DIR, row_plan, rows_dir_name, run_world
 from dnerf_research.downstream.score import scores_2d, scores_3d, shape_miou, video_scores, warp_pairs
@@ -131,11 +132,11 @@ def test_one_render_gives_the_librarys_views_for_both_generated_rows(car):
     clf = PixelClassifier(35, len(car.label_set), BaselineConfig(n_models=1)).eval()
     cams = train_cameras(car.orbit, 4, 2)
     got = render_generated(car, clf, 4, cams, 32)
-    ref = dn.label_subject(car, 4, cameras=cams, resolution=32, cloud=False, mesh=False)
+    ref = dn.label_subject(car, 4, cameras=cams, resolution=32, cloud=False, mesh=False, render=STUDY_RENDER)
     assert torch.equal(got.dnerf.rgb, ref.views.rgb) and torch.equal(got.dnerf.labels, ref.views.labels)
     assert torch.equal(got.dnerf.depth, ref.views.depth)
     base = dn.label_subject(DatasetGANBaseline(plain, clf, car.label_set), 4, cameras=cams, resolution=32,
-                            cloud=False, mesh=False)
+                            cloud=False, mesh=False, render=STUDY_RENDER)
     assert torch.equal(got.baseline.rgb, base.views.rgb) and torch.equal(got.baseline.labels, base.views.labels)
 
 
@@ -144,7 +145,13 @@ def test_whole_pipeline_on_a_tiny_case(tmp_path):
     root = tmp_path / "data"
     cfg = DataConfig(world="face", resolution=32, subjects=3, views=2, kit_subjects=1, kit_views=3, baseline_steps=5,
                      test_subjects=2, test_views=2, video_subjects=1, video_frames=3, chunk=2)
-    build_all(cfg, root, log=lambda m: None)
+    # two processes sharing the world: part 1/2 writes only the second chunk (a gap at 0 counts nothing)
+    build_all(cfg, root, log=lambda m: None, part=(1, 2))
+    assert generated_subjects(root, "face") == 0 and (root / "face" / "generated" / "000002.pt").is_file()
+    build_all(cfg, root, log=lambda m: None, part=(0, 2))
+    assert generated_subjects(root, "face") == 3
+    with pytest.raises(dn.DnerfError, match="part"):
+        build_all(cfg, root, part=(2, 2))
     kit = load_kit_row(root, "face")
     assert len(kit.images) == 3 and kit.n_points > 0
     rows = {r: load_generated_row(root, "face", r, 3) for r in ("dnerf", "baseline", "oracle")}

@@ -30,8 +30,12 @@ Test sets (all from the oracle, seeds >= 1 000 000 never trained on): `test_subj
 `video_subjects` orbit videos of `video_frames` frames with the oracle's depth, for temporal
 consistency.
 
+Every row is rendered by the plain volume march (`STUDY_RENDER`), the reference path: the
+study's numbers must not move when the product's default render path changes.
+
 Everything is written atomically; the generated subjects in chunks, so a killed run restarted
-with the same arguments continues where it stopped.
+with the same arguments continues where it stopped, and `part=(i, k)` lets k processes share
+the chunks of one world (process i writes chunks i, i+k, ...; data is a pure function of the seed).
 """
 from __future__ import annotations
 
@@ -54,6 +58,7 @@ from dnerf_core.lab import (backproject, default_voxel_size, heldout_seeds, rand
 from ..baseline import BaselineConfig, load_baseline, pixel_features, save_baseline, train_baseline
 
 WORLDS = ("car", "face")
+STUDY_RENDER = "volume"
 # Pose streams: training poses of subject s come from TRAIN_POSE_SEED + s, test poses from one
 # stream; both differ from semantic_quality's EVAL_POSE_SEED so nothing here reuses its views.
 TRAIN_POSE_SEED = 25_000_000
@@ -279,8 +284,11 @@ def build_kit_and_baseline(cfg: DataConfig, root: Path, log: Callable[[str], Non
            "subjects": cfg.kit_subjects}, wdir / "kit_row.pt")
 
 
-def build_generated(cfg: DataConfig, root: Path, log: Callable[[str], None] = print) -> None:
-    """Rows dnerf, baseline and oracle for subjects 0 .. cfg.subjects-1, chunk by chunk."""
+def build_generated(cfg: DataConfig, root: Path, log: Callable[[str], None] = print,
+                    part: tuple[int, int] = (0, 1)) -> None:
+    """Rows dnerf, baseline and oracle for subjects 0 .. cfg.subjects-1, chunk by chunk; with
+    part=(i, k) only chunks i, i+k, i+2k, ... (k processes sharing one world)."""
+    index, parts = part
     wdir = world_dir(root, cfg.world)
     gen_dir = wdir / "generated"
     gen_dir.mkdir(parents=True, exist_ok=True)
@@ -288,7 +296,7 @@ def build_generated(cfg: DataConfig, root: Path, log: Callable[[str], None] = pr
     oracle = dn.load_generator(f"procedural:{cfg.world}", device="cpu")
     classifier, _, _ = load_baseline(wdir / "baseline.pt")
     voxel = default_voxel_size(oracle)
-    for start in range(0, cfg.subjects, cfg.chunk):
+    for start in range(index * cfg.chunk, cfg.subjects, parts * cfg.chunk):
         path = gen_dir / f"{start:06d}.pt"
         if path.is_file():
             continue
@@ -298,7 +306,7 @@ def build_generated(cfg: DataConfig, root: Path, log: Callable[[str], None] = pr
             cams = train_cameras(labeled.orbit, seed, cfg.views)
             got = render_generated(labeled, classifier, seed, cams, cfg.resolution)
             truth = dn.label_subject(oracle, seed, cameras=cams, resolution=cfg.resolution, mesh=False,
-                                     voxel_size=voxel)
+                                     voxel_size=voxel, render=STUDY_RENDER)
             for key, views in (("dnerf", got.dnerf), ("baseline", got.baseline)):
                 rows[key]["rgb"].append(_to_u8(views.rgb))
                 rows[key]["labels"].append(views.labels.to(torch.uint8))
@@ -331,7 +339,7 @@ def build_test(cfg: DataConfig, root: Path, log: Callable[[str], None] = print) 
     rgb, labels, clouds = [], [], []
     for i, seed in enumerate(seeds):
         got = dn.label_subject(oracle, seed, cameras=cams[i * cfg.test_views:(i + 1) * cfg.test_views],
-                               resolution=cfg.resolution, mesh=False, voxel_size=voxel)
+                               resolution=cfg.resolution, mesh=False, voxel_size=voxel, render=STUDY_RENDER)
         rgb.append(_to_u8(got.views.rgb))
         labels.append(got.views.labels.to(torch.uint8))
         clouds.append(Cloud(torch.from_numpy(np.ascontiguousarray(got.cloud.points, dtype=np.float32)),
@@ -339,7 +347,8 @@ def build_test(cfg: DataConfig, root: Path, log: Callable[[str], None] = print) 
     vcams = video_orbit_cameras(cfg.video_frames, oracle.orbit)
     video = {k: [] for k in ("rgb", "labels", "depth", "opacity")}
     for seed in heldout_seeds(cfg.video_subjects, offset=VIDEO_SEED_OFFSET):
-        got = dn.label_subject(oracle, seed, cameras=vcams, resolution=cfg.resolution, cloud=False, mesh=False)
+        got = dn.label_subject(oracle, seed, cameras=vcams, resolution=cfg.resolution, cloud=False, mesh=False,
+                               render=STUDY_RENDER)
         video["rgb"].append(_to_u8(got.views.rgb))
         video["labels"].append(got.views.labels.to(torch.uint8))
         video["depth"].append(got.views.depth.float())
@@ -353,9 +362,14 @@ def build_test(cfg: DataConfig, root: Path, log: Callable[[str], None] = print) 
     log(f"{cfg.world}: test sets in {time.time() - t:.0f} s")
 
 
-def build_all(cfg: DataConfig, root: str | Path, log: Callable[[str], None] = print) -> Path:
-    """Kit + baseline, test sets, generated rows; records the configuration and returns the world's folder."""
+def build_all(cfg: DataConfig, root: str | Path, log: Callable[[str], None] = print,
+              part: tuple[int, int] = (0, 1)) -> Path:
+    """Kit + baseline, test sets, generated rows (only the chunks of `part`, see build_generated);
+    records the configuration and returns the world's folder."""
     cfg.validate()
+    index, parts = part
+    if not (isinstance(parts, int) and isinstance(index, int) and 0 <= index < parts):
+        raise dn.DnerfError(f"part must be i/k with 0 <= i < k, got {index}/{parts}")
     root = Path(root)
     wdir = world_dir(root, cfg.world)
     wdir.mkdir(parents=True, exist_ok=True)
@@ -371,7 +385,7 @@ def build_all(cfg: DataConfig, root: str | Path, log: Callable[[str], None] = pr
     os.replace(tmp, recorded)
     build_kit_and_baseline(cfg, root, log)
     build_test(cfg, root, log)
-    build_generated(cfg, root, log)
+    build_generated(cfg, root, log, part)
     return wdir
 
 

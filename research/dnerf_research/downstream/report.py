@@ -336,11 +336,11 @@ def write_report(results: str | Path, page: str | Path | None = None, figures: s
               "- **Small, short training.** Both networks are small and trained briefly (see Networks); at 64x64 the "
               "2D net learns no few-pixel face part (eye, brow, mouth, ear) for any row, not even the oracle's, so "
               "the face's 2D mIoU compares mostly large parts, and the 3D rows separate the labelers more clearly.",
-              "- **One training seed.** Every row above is one training run (seed 0). A few rows trained again with "
-              "seed 1 on the same data (`downstream_<world>_seed1.json`, research/RESULTS.md sec. 8) show how much "
-              "the small 2D net moves with the initialization alone: a class it never predicts in one run (all or "
-              "nothing) changes the mIoU by ~0.1; the generated rows' 3D numbers move much less (the kit's, "
-              "from 90 views, moves as much).",
+              "- **Training seeds.** Every row of the tables above is one training run (seed 0); the small 2D net "
+              "moves with the initialization alone (a class it never predicts in one run changes the mIoU by ~0.1). "
+              "The section *Training seeds and schedule length* trains the largest-N rows again with other seeds and "
+              "a longer schedule and calls each gap a win, a loss or a tie from the seeds' spread: read the "
+              "verdicts there.",
               "- **Times.** `data s` and `train s` are wall seconds of one process at a time at the lowest CPU "
               "priority (nice 19) on 2 cores shared with other engineers' jobs, so they depend on that load; "
               "`train CPU s` is the CPU time of the training process itself (one torch thread), the cost to "
