@@ -175,12 +175,14 @@ def test_whole_pipeline_on_a_tiny_case(tmp_path):
         assert 0 <= r["2d"]["miou"] <= 1 and 0 <= r["3d"]["instance_miou"] <= 1 and r["points"] > 0
         assert math.isfinite(r["video"]["consistency"])
     assert (root / "face" / rows_dir_name(doc["schedule"]) / "dnerf@3.json").is_file()
+    assert doc["figure_rows"] == ["kit", "baseline@3", "dnerf@3", "oracle@3"]  # one column per labeler, largest N
     # resumed: nothing is trained again, the document is the same
     again = run_world("face", root, out, sweep=[1, 3], cfg=tiny, log=lambda m: (_ for _ in ()).throw(AssertionError(m)))
     assert again["rows"] == doc["rows"]
     page = write_report(tmp_path / "results", page=tmp_path / "downstream.md")
     text = page.read_text()
     assert "| dnerf@3 |" in text and "car: no rows" in text
+    assert "then the predictions of kit, baseline@3, dnerf@3, oracle@3." in text
     for png in ("miou_vs_subjects.png", "parts_face.png", "predictions_face.png"):
         assert (tmp_path / "results" / "downstream" / png).stat().st_size > 1000
 

@@ -309,7 +309,7 @@ def write_report(results: str | Path, page: str | Path | None = None, figures: s
                   f"![mIoU per part, {world}]({rel(parts_png)})", ""]
         pred_png = figures / f"predictions_{world}.png"
         if pred_png.is_file():
-            keys = [r["key"] for r in doc["rows"]]
+            keys = doc.get("figure_rows") or [r["key"] for r in doc["rows"]]
             lines += [f"Three held-out test views ({world}); columns: RGB, exact truth, then the predictions of "
                       + ", ".join(keys) + ".", "", f"![predictions vs truth, {world}]({rel(pred_png)})", ""]
     lines += ["## mIoU against the number of generated subjects", "",

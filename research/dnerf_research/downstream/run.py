@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from torch import Tensor
 
 import dnerf_core as dn
 
@@ -165,12 +166,24 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
             f"train {t2.seconds:.0f}+{t3.seconds:.0f} s (CPU {t2.cpu_seconds:.0f}+{t3.cpu_seconds:.0f} s), "
             f"row {time.time() - t0:.0f} s")
     doc = _assemble(doc, rows_dir, schedule, full_order)
-    _write_json(out, doc)
-    shown = {r["key"]: torch.load(rows_dir / f"{r['key']}.pt", weights_only=True) for r in doc["rows"]
-             if (rows_dir / f"{r['key']}.pt").is_file()}
+    shown = _figure_predictions(doc["rows"], rows_dir)
+    doc["figure_rows"] = list(shown)  # the prediction figure's columns, in order (a function of the rows)
     if figures is not None and shown:
         from .report import prediction_figure
 
         prediction_figure(test.images.rgb[list(FIGURE_VIEWS)], test.images.labels[list(FIGURE_VIEWS)],
                           shown, label_set.palette(), Path(figures) / f"predictions_{world}.png")
+    _write_json(out, doc)
     return doc
+
+
+def _figure_predictions(rows: list[dict], rows_dir: Path) -> dict[str, Tensor]:
+    """The figure's columns: of each row kind its largest-N row whose predictions are on disk
+    (rows imported from an older JSON have none), so the figure compares the labelers, not the sweep."""
+    shown = {}
+    for kind in ROWS:
+        kept = [r for r in rows if r["row"] == kind and (rows_dir / f"{r['key']}.pt").is_file()]
+        if kept:
+            key = max(kept, key=lambda r: r["subjects"])["key"]
+            shown[key] = torch.load(rows_dir / f"{key}.pt", weights_only=True)
+    return shown
