@@ -222,13 +222,14 @@ def _doc(seed: int, scores: dict) -> dict:
     rows = [{"key": k, "row": k.split("@")[0], "subjects": int(k.split("@")[1]) if "@" in k else 0,
              "2d": {"miou": a}, "video": {"segmentation": {"miou": a}}, "3d": {"instance_miou": b}}
             for k, (a, b) in scores.items()]
-    return {"schedule": {"seed": seed}, "rows": rows}
+    return {"schedule": {"seed": seed, "steps_2d": 500, "steps_3d": 400}, "rows": rows}
 
 
 def test_seed_table_calls_a_gap_within_the_seeds_spread_a_tie():
     docs = [_doc(0, {"baseline@10": (0.50, 0.40), "dnerf@10": (0.52, 0.70), "dnerf@3": (0.1, 0.1)}),
             _doc(1, {"baseline@10": (0.60, 0.42), "dnerf@10": (0.50, 0.72)})]
     text = "\n".join(seed_table("car", docs))
+    assert "### car, 500 + 400 steps: 2 training seeds (0, 1), same data" in text
     assert "| dnerf@10 | 0.510 ± 0.014" in text and "dnerf@3" not in text  # only keys every seed has
     assert "2D mIoU, dnerf@10: 0.510; ties with the baseline (-0.040, within the seeds spread)" in text
     assert "3D instance mIoU, dnerf@10: 0.710; beats the baseline (+0.300)" in text

@@ -196,11 +196,13 @@ def _by_key(doc: dict) -> dict:
     return {r["key"]: r for r in doc["rows"]}
 
 
-def seed_runs(results: Path, world: str) -> list[dict]:
-    """The world's documents of every training seed: downstream_<world>.json (its own seed) and
-    downstream_<world>_seed<k>.json, each with the default steps."""
+def seed_runs(results: Path, world: str, schedule: str = "") -> list[dict]:
+    """The world's documents of every training seed of one schedule: downstream_<world>[_<schedule>].json
+    (its own seed) and downstream_<world>[_<schedule>]_seed<k>.json; schedule "" is the default steps,
+    "long" the longer schedule."""
+    stem = f"downstream_{world}" + (f"_{schedule}" if schedule else "")
     docs = []
-    for f in [results / f"downstream_{world}.json", *sorted(results.glob(f"downstream_{world}_seed*.json"))]:
+    for f in [results / f"{stem}.json", *sorted(results.glob(f"{stem}_seed*.json"))]:
         if f.is_file():
             docs.append(json.loads(f.read_text()))
     return docs
@@ -225,7 +227,9 @@ def seed_table(world: str, docs: list[dict]) -> list[str]:
     if "dnerf" not in chosen:
         return []
     seeds = [d["schedule"]["seed"] for d in docs]
-    lines = [f"### {world}: {len(docs)} training seeds ({', '.join(map(str, seeds))}), same data", "",
+    steps = docs[0]["schedule"]
+    lines = [f"### {world}, {steps['steps_2d']} + {steps['steps_3d']} steps: {len(docs)} training seeds "
+             f"({', '.join(map(str, seeds))}), same data", "",
              "| row | " + " | ".join(f"{m} (mean ± sd)" for m, _ in METRICS) + " | per seed (2D / 3D) |",
              "|---|" + "---|" * (len(METRICS) + 1)]
     means = {}
@@ -341,8 +345,9 @@ def write_report(results: str | Path, page: str | Path | None = None, figures: s
               "The section *Training seeds and schedule length* trains the largest-N rows again with other seeds and "
               "a longer schedule and calls each gap a win, a loss or a tie from the seeds' spread: read the "
               "verdicts there.",
-              "- **Times.** `data s` and `train s` are wall seconds of one process at a time at the lowest CPU "
-              "priority (nice 19) on 2 cores shared with other engineers' jobs, so they depend on that load; "
+              "- **Times.** `data s` and `train s` are wall seconds of niced processes on 2 cores shared with other "
+              "jobs (other engineers', or a second process of this study: the N=1000 rows' data and training ran "
+              "two at a time), so they depend on that load; "
               "`train CPU s` is the CPU time of the training process itself (one torch thread), the cost to "
               "compare. Training cost does not grow with N (fixed steps and batch); generating a subject does.", ""]
     robustness = []
@@ -350,12 +355,14 @@ def write_report(results: str | Path, page: str | Path | None = None, figures: s
         robustness += seed_table(world, seed_runs(results, world))
         long_f = results / f"downstream_{world}_long.json"
         robustness += schedule_table(world, docs[world], json.loads(long_f.read_text()) if long_f.is_file() else None)
+        robustness += seed_table(world, seed_runs(results, world, "long"))
     if robustness:
         lines += ["## Training seeds and schedule length", "",
                   "The tables above are one training run each (seed 0). The same data trained again with other seeds "
                   "(`train --seed k`, `downstream_<world>_seed<k>.json`) and with a longer schedule "
-                  "(`downstream_<world>_long.json`). A gap is called a tie when it is smaller than the two rows' "
-                  "standard deviations over the seeds added together.", "", *robustness]
+                  "(`downstream_<world>_long.json`, its other seeds `downstream_<world>_long_seed<k>.json`). A gap "
+                  "is called a tie when it is smaller than the two rows' standard deviations over the seeds added "
+                  "together.", "", *robustness]
     missing = [m for w in WORLDS for m in _missing(docs.get(w), w)]
     lines += ["## Missing rows", "", *(missing or ["- none: every row of both worlds is in the tables."]), ""]
     _atomic_write_text(page, "\n".join(lines))
@@ -394,6 +401,7 @@ def _intro(doc: dict, sweeps: dict[str, list[int]]) -> list[str]:
         "Both from scratch: nothing pretrained.",
         f"- **Scaled down** to fit the shared 2-core machine: {sc['resolution']}x{sc['resolution']} images, "
         f"{sc['views']} views per generated subject, N in {', '.join(f'{v} ({w})' for w, v in sweeps.items())} instead of the issue's {sc['asked_by_issue']}, "
-        "short schedules. `data s` is the wall time to generate the row's N subjects (all three generated rows come from "
-        "the same pass: the labeled generator's render dominates); `train s` the wall time of each training, on 2 cores "
-        "shared with other work (niced).", ""]
+        "short schedules. `data s` is the wall time to generate the row's N subjects, summed over the chunks of 10 "
+        "subjects that made them (chunks made by parallel `data --part` processes add up; all three generated rows come "
+        "from the same pass: the labeled generator's render dominates); `train s` the wall time of each training, on "
+        "2 cores shared with other work (niced).", ""]
