@@ -78,6 +78,9 @@ _LAZY: dict[str, tuple[str, str]] = {
             "labeled_point_cloud", "voxel_downsample"),
     **_from("dnerf_core.factory.mesh", "FACE_LABELINGS", "MeshConfig", "extract_surface", "face_labels"),
     **_from("dnerf_core.factory.surface_views", "SurfaceConfig", "bake_surface", "render_surface"),
+    # reading back what `dnerf dataset` wrote
+    **_from("dnerf_core.factory.torch_dataset", "FolderViews"),
+    **_from("dnerf_core.factory.export.shapenet_part", "read_pts_seg"),
     # inversion
     **_from("dnerf_core.inversion.config", "FitConfig"),
     **_from("dnerf_core.inversion.objective", "ViewObjective"),

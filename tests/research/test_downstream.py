@@ -18,7 +18,8 @@ from dnerf_research.downstream.data import (STUDY_RENDER, Cloud, DataConfig, Ima
                                             load_generated_row, load_kit_row, load_test, render_generated,
                                             train_cameras)
 from dnerf_research.downstream.report import seed_table, write_report
-from dnerf_research.downstream.run import ROWS_DIR, row_plan, rows_dir_name, run_world
+from dnerf_research.downstream.dataset_row import load_dataset_row
+from dnerf_research.downstream.run import ROWS_DIR, row_plan, rows_dir_name, run_dataset_row, run_world
 from dnerf_research.downstream.score import scores_2d, scores_3d, shape_miou, video_scores, warp_pairs
 from dnerf_research.downstream.train import (TrainConfig, predict_pointnet, predict_seg2d, train_pointnet,
                                              train_seg2d)
@@ -179,6 +180,30 @@ def test_whole_pipeline_on_a_tiny_case(tmp_path):
     # resumed: nothing is trained again, the document is the same
     again = run_world("face", root, out, sweep=[1, 3], cfg=tiny, log=lambda m: (_ for _ in ()).throw(AssertionError(m)))
     assert again["rows"] == doc["rows"]
+    # a row trained on what `dnerf dataset` writes, scored on the same test sets
+    ds = tmp_path / "faces"
+    dn.make_dataset(dn.DatasetConfig(generator="default:face", subjects=3, views=2, resolution=32, poses="random",
+                                     formats=("folders", "pts"), shard_size=2, render="volume", progress=False,
+                                     out=str(ds)))
+    names = list(dn.load_generator("procedural:face", device="cpu").label_set.names)
+    row = load_dataset_row(ds, names, 32, split=None)
+    assert len(row.images) == 6 and len(row.clouds) == 3 and row.subjects == 3 and row.n_points > 0
+    assert row.images.rgb.dtype == torch.uint8 and int(row.images.labels.max()) < len(names)
+    assert all(int(c.labels.min()) >= 1 for c in row.clouds)  # ShapeNet-part clouds: background left out
+    ds_out = tmp_path / "results" / "downstream_face_datasets.json"
+    rec = run_dataset_row("face", root, ds, ds_out, split=None, cfg=tiny, log=lambda m: None)
+    assert rec["key"] == "dataset:faces" and rec["images"] == 6 and rec["dataset"]["arguments"]["subjects"] == 3
+    assert json.loads(ds_out.read_text())["rows"] == [rec] and 0 <= rec["2d"]["miou"] <= 1
+    with pytest.raises(dn.DnerfError, match="resolution 48"):
+        load_dataset_row(ds, names, 48)
+    with pytest.raises(dn.DnerfError, match="same world"):
+        load_dataset_row(ds, names[:-1], 32)
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "downstream.py"), "train", "--world", "face", "--root",
+                          str(root), "--dataset", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.json")],
+                         capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin"})
+    assert run.returncode == 2 and "is not a dnerf dataset" in run.stderr and run.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "x.json").exists()
+
     page = write_report(tmp_path / "results", page=tmp_path / "downstream.md")
     text = page.read_text()
     assert "| dnerf@3 |" in text and "car: no rows" in text

@@ -15,8 +15,9 @@ from torch import Tensor
 
 import dnerf_core as dn
 
-from .data import (DATA_FILE, generated_subjects, generation_seconds, load_generated_row, load_kit_row, load_test,
+from .data import (DATA_FILE, TestSet, TrainingSet, generated_subjects, generation_seconds, load_generated_row, load_kit_row, load_test,
                    world_dir)
+from .dataset_row import load_dataset_row
 from .score import as_dict, scores_2d, scores_3d, video_scores
 from .train import TrainConfig, predict_pointnet, predict_seg2d, train_pointnet, train_seg2d
 
@@ -135,36 +136,15 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
         "rows": [],
     }
     full_order = [k for k, _, _ in row_plan(list(ROWS), sweep, available)]
-    n_parts = len(names) - 1
     for key, row, n in plan:
         if _finished(rows_dir, key, schedule) is not None:
             continue
-        t0 = time.time()
         data = load_kit_row(root, world) if row == "kit" else load_generated_row(root, world, row, n)
         data_seconds = None if row == "kit" else round(generation_seconds(root, world, n), 1)
-        t2 = train_seg2d(data.images, len(names), cfg)
-        pred = predict_seg2d(t2.model, test.images.rgb)
-        s2 = scores_2d(pred, test.images.labels, names)
-        m, f = test.video.rgb.shape[:2]
-        vpred = predict_seg2d(t2.model, test.video.rgb.flatten(0, 1)).reshape(m, f, *test.video.rgb.shape[2:4])
-        sv = video_scores(vpred, test.video, names)
-        t3 = train_pointnet(data.clouds, n_parts, scale, cfg)
-        s3 = scores_3d([predict_pointnet(t3, c) for c in test.clouds], test.clouds, names)
-        record = {"key": key, "row": row, "subjects": data.subjects, "images": len(data.images),
-                  "clouds": len(data.clouds), "points": data.n_points,
-                  "data_seconds": data_seconds, "train_seconds_2d": round(t2.seconds, 1),
-                  "train_seconds_3d": round(t3.seconds, 1), "train_cpu_seconds_2d": round(t2.cpu_seconds, 1),
-                  "train_cpu_seconds_3d": round(t3.cpu_seconds, 1), "final_loss_2d": round(t2.final_loss, 4),
-                  "final_loss_3d": round(t3.final_loss, 4),
-                  "2d": as_dict(s2), "video": as_dict(sv), "3d": as_dict(s3)}
+        record, pred = train_and_score(key, row, data, data_seconds, test, names, scale, cfg, log=lambda m: log(f"{world} {m}"))
         _save_tensor(pred[list(FIGURE_VIEWS)].to(torch.uint8), rows_dir / f"{key}.pt")
         _write_json(rows_dir / f"{key}.json", {"schedule": schedule, "record": record})
         _write_json(out, _assemble(doc, rows_dir, schedule, full_order))
-        log(f"{world} {key}: 2D mIoU {s2.miou:.3f} acc {s2.accuracy:.3f} | video mIoU {sv.segmentation.miou:.3f} "
-            f"consistency {sv.consistency:.3f} (truth {sv.consistency_truth:.3f}) | 3D instance mIoU "
-            f"{s3.instance_miou:.3f} | {len(data.images)} images, {data.n_points} points | "
-            f"train {t2.seconds:.0f}+{t3.seconds:.0f} s (CPU {t2.cpu_seconds:.0f}+{t3.cpu_seconds:.0f} s), "
-            f"row {time.time() - t0:.0f} s")
     doc = _assemble(doc, rows_dir, schedule, full_order)
     shown = _figure_predictions(doc["rows"], rows_dir)
     doc["figure_rows"] = list(shown)  # the prediction figure's columns, in order (a function of the rows)
@@ -175,6 +155,60 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
                           shown, label_set.palette(), Path(figures) / f"predictions_{world}.png")
     _write_json(out, doc)
     return doc
+
+
+def train_and_score(key: str, row: str, data: TrainingSet, data_seconds: float | None, test: TestSet,
+                    names: list[str], scale: float, cfg: TrainConfig,
+                    log: Callable[[str], None] = print) -> tuple[dict, Tensor]:
+    """Train both networks on one row's data, score them on the test sets: (the row's JSON record,
+    the 2D predictions of every test image [N,H,W])."""
+    t0 = time.time()
+    t2 = train_seg2d(data.images, len(names), cfg)
+    pred = predict_seg2d(t2.model, test.images.rgb)
+    s2 = scores_2d(pred, test.images.labels, names)
+    m, f = test.video.rgb.shape[:2]
+    vpred = predict_seg2d(t2.model, test.video.rgb.flatten(0, 1)).reshape(m, f, *test.video.rgb.shape[2:4])
+    sv = video_scores(vpred, test.video, names)
+    t3 = train_pointnet(data.clouds, len(names) - 1, scale, cfg)
+    s3 = scores_3d([predict_pointnet(t3, c) for c in test.clouds], test.clouds, names)
+    record = {"key": key, "row": row, "subjects": data.subjects, "images": len(data.images),
+              "clouds": len(data.clouds), "points": data.n_points,
+              "data_seconds": data_seconds, "train_seconds_2d": round(t2.seconds, 1),
+              "train_seconds_3d": round(t3.seconds, 1), "train_cpu_seconds_2d": round(t2.cpu_seconds, 1),
+              "train_cpu_seconds_3d": round(t3.cpu_seconds, 1), "final_loss_2d": round(t2.final_loss, 4),
+              "final_loss_3d": round(t3.final_loss, 4),
+              "2d": as_dict(s2), "video": as_dict(sv), "3d": as_dict(s3)}
+    log(f"{key}: 2D mIoU {s2.miou:.3f} acc {s2.accuracy:.3f} | video mIoU {sv.segmentation.miou:.3f} "
+        f"consistency {sv.consistency:.3f} (truth {sv.consistency_truth:.3f}) | 3D instance mIoU "
+        f"{s3.instance_miou:.3f} | {len(data.images)} images, {data.n_points} points | "
+        f"train {t2.seconds:.0f}+{t3.seconds:.0f} s (CPU {t2.cpu_seconds:.0f}+{t3.cpu_seconds:.0f} s), "
+        f"row {time.time() - t0:.0f} s")
+    return record, pred
+
+
+def run_dataset_row(world: str, root: str | Path, dataset: str | Path, out: str | Path, split: str | None = "train",
+                    cfg: TrainConfig | None = None, log: Callable[[str], None] = print) -> dict:
+    """One row trained on a `dnerf dataset` folder and scored on `world`'s oracle test sets (made by
+    `scripts/downstream.py data`); written to `out` (one row per dataset folder, replaced if present).
+    Returns the record."""
+    root, out, dataset = Path(root), Path(out), Path(dataset)
+    if not (world_dir(root, world) / DATA_FILE).is_file():
+        raise dn.DnerfError(f"no test set for {world} in {root}: run `scripts/downstream.py data --world {world}` first")
+    cfg = cfg or TrainConfig()
+    data_cfg = json.loads((world_dir(root, world) / DATA_FILE).read_text())
+    world_gen = dn.load_generator(f"procedural:{world}", device="cpu")
+    names = list(world_gen.label_set.names)
+    data = load_dataset_row(dataset, names, data_cfg["resolution"], split)
+    header = json.loads((dataset / "dataset.json").read_text())
+    key = f"dataset:{dataset.name}"
+    record, _ = train_and_score(key, "dataset", data, None, load_test(root, world), names, world_gen.bounds, cfg,
+                                log=lambda m: log(f"{world} {m}"))
+    record["dataset"] = {"path": str(dataset), "split": split, "arguments": header.get("arguments")}
+    old = json.loads(out.read_text()) if out.is_file() else {}
+    rows = [r for r in old.get("rows", []) if r["key"] != key] + [record]
+    _write_json(out, {"format": FORMAT, "world": world, "labels": names,
+                      "schedule": json.loads(json.dumps(asdict(cfg))), "rows": rows})
+    return record
 
 
 def _figure_predictions(rows: list[dict], rows_dir: Path) -> dict[str, Tensor]:
