@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="instead of the study's rows: train one row on this `dnerf dataset` folder (formats "
                             "folders,pts, the world's labels, the test set's resolution) and score it on --root's "
                             "test sets of --world")
-    train.add_argument("--split", default="train", help="with --dataset: which split's views to train on ('all': every view)")
+    train.add_argument("--split", default="train",
+                       help="with --dataset: which split's views to train on ('all': every view)")
 
     report = sub.add_parser("report", help="the Markdown page and plots from downstream_{car,face}.json")
     report.add_argument("--results", required=True, help="folder holding downstream_{car,face}.json")
@@ -116,15 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
             cfg = TrainConfig() if args.seed is None else TrainConfig(seed=args.seed)
             if args.dataset is not None:
-                from dataclasses import replace
-
                 from dnerf_research.downstream.run import run_dataset_row
 
-                steps = (("steps_2d", args.steps_2d), ("steps_3d", args.steps_3d))
-                cfg = replace(cfg, **{k: v for k, v in steps if v is not None})
                 run_dataset_row(args.world, args.root, args.dataset, args.out,
-                                split=None if args.split == "all" else args.split, cfg=cfg,
-                                log=lambda m: print(m, flush=True))
+                                split=None if args.split == "all" else args.split, steps_2d=args.steps_2d,
+                                steps_3d=args.steps_3d, cfg=cfg, log=lambda m: print(m, flush=True))
                 return 0
             run_world(args.world, args.root, args.out, sweep=args.sweep, rows=args.rows.split(","),
                       steps_2d=args.steps_2d, steps_3d=args.steps_3d, figures=args.figures, cfg=cfg,

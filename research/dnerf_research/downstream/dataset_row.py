@@ -52,7 +52,8 @@ def load_dataset_row(folder: str | Path, names: list[str], resolution: int, spli
     for seed in dict.fromkeys(seeds):  # each subject once, in manifest order
         stems = sorted(folder.glob(f"shards/*/subjects/{seed:08d}/cloud.pts"))
         if not stems:
-            raise dn.DnerfError(f"{folder}: subject {seed} has no cloud.pts: write the dataset with --formats folders,pts")
+            raise dn.DnerfError(f"{folder}: subject {seed} has no cloud.pts: "
+                                "write the dataset with --formats folders,pts")
         pts, seg = read_pts_seg(stems[0].with_suffix(""))
         clouds.append(Cloud(torch.from_numpy(pts), torch.from_numpy(seg).long()))
     return TrainingSet(f"dataset:{folder.name}", ImageSet(torch.stack(rgb), torch.stack(labels).long()), clouds,

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -15,8 +15,8 @@ from torch import Tensor
 
 import dnerf_core as dn
 
-from .data import (DATA_FILE, TestSet, TrainingSet, generated_subjects, generation_seconds, load_generated_row, load_kit_row, load_test,
-                   world_dir)
+from .data import (DATA_FILE, TestSet, TrainingSet, generated_subjects, generation_seconds, load_generated_row,
+                   load_kit_row, load_test, world_dir)
 from .dataset_row import load_dataset_row
 from .score import as_dict, scores_2d, scores_3d, video_scores
 from .train import TrainConfig, predict_pointnet, predict_seg2d, train_pointnet, train_seg2d
@@ -88,23 +88,31 @@ def row_plan(rows: list[str], sweep: list[int], available: int) -> list[tuple[st
     return [p for p in plan if p[0] in rows or p[1] in rows]
 
 
+def _data_config(root: Path, world: str) -> dict:
+    """The world's data.json (written by `scripts/downstream.py data`), or one clear error."""
+    path = world_dir(root, world) / DATA_FILE
+    if not path.is_file():
+        raise dn.DnerfError(f"no data for {world} in {root}: run `scripts/downstream.py data --world {world}` first")
+    return json.loads(path.read_text())
+
+
+def _with_steps(cfg: TrainConfig | None, steps_2d: int | None, steps_3d: int | None) -> TrainConfig:
+    """cfg (default: TrainConfig()) with the step counts given (None: keep cfg's)."""
+    steps = {k: v for k, v in (("steps_2d", steps_2d), ("steps_3d", steps_3d)) if v is not None}
+    return replace(cfg or TrainConfig(), **steps)
+
+
 def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], rows: list[str] = list(ROWS),
               steps_2d: int | None = None, steps_3d: int | None = None, figures: str | Path | None = None,
               cfg: TrainConfig | None = None, log: Callable[[str], None] = print) -> dict:
     """Every row of `world` trained and scored; returns (and writes to `out`) the JSON document."""
     root, out = Path(root), Path(out)
     wdir = world_dir(root, world)
-    if not (wdir / DATA_FILE).is_file():
-        raise dn.DnerfError(f"no data for {world} in {root}: run `scripts/downstream.py data --world {world}` first")
-    cfg = cfg or TrainConfig()
-    if steps_2d is not None or steps_3d is not None:
-        from dataclasses import replace
-
-        cfg = replace(cfg, **{k: v for k, v in (("steps_2d", steps_2d), ("steps_3d", steps_3d)) if v is not None})
-    data_cfg = json.loads((wdir / DATA_FILE).read_text())
-    label_set = dn.load_generator(f"procedural:{world}", device="cpu").label_set
+    data_cfg = _data_config(root, world)
+    cfg = _with_steps(cfg, steps_2d, steps_3d)
+    world_gen = dn.load_generator(f"procedural:{world}", device="cpu")
+    label_set, scale = world_gen.label_set, world_gen.bounds
     names = label_set.names
-    scale = dn.load_generator(f"procedural:{world}", device="cpu").bounds
     available = generated_subjects(root, world)
     plan = row_plan(rows, sweep, available)
     test = load_test(root, world)
@@ -141,7 +149,8 @@ def run_world(world: str, root: str | Path, out: str | Path, sweep: list[int], r
             continue
         data = load_kit_row(root, world) if row == "kit" else load_generated_row(root, world, row, n)
         data_seconds = None if row == "kit" else round(generation_seconds(root, world, n), 1)
-        record, pred = train_and_score(key, row, data, data_seconds, test, names, scale, cfg, log=lambda m: log(f"{world} {m}"))
+        record, pred = train_and_score(key, row, data, data_seconds, test, names, scale, cfg,
+                                       log=lambda m: log(f"{world} {m}"))
         _save_tensor(pred[list(FIGURE_VIEWS)].to(torch.uint8), rows_dir / f"{key}.pt")
         _write_json(rows_dir / f"{key}.json", {"schedule": schedule, "record": record})
         _write_json(out, _assemble(doc, rows_dir, schedule, full_order))
@@ -187,15 +196,14 @@ def train_and_score(key: str, row: str, data: TrainingSet, data_seconds: float |
 
 
 def run_dataset_row(world: str, root: str | Path, dataset: str | Path, out: str | Path, split: str | None = "train",
-                    cfg: TrainConfig | None = None, log: Callable[[str], None] = print) -> dict:
+                    steps_2d: int | None = None, steps_3d: int | None = None, cfg: TrainConfig | None = None,
+                    log: Callable[[str], None] = print) -> dict:
     """One row trained on a `dnerf dataset` folder and scored on `world`'s oracle test sets (made by
     `scripts/downstream.py data`); written to `out` (one row per dataset folder, replaced if present).
     Returns the record."""
     root, out, dataset = Path(root), Path(out), Path(dataset)
-    if not (world_dir(root, world) / DATA_FILE).is_file():
-        raise dn.DnerfError(f"no test set for {world} in {root}: run `scripts/downstream.py data --world {world}` first")
-    cfg = cfg or TrainConfig()
-    data_cfg = json.loads((world_dir(root, world) / DATA_FILE).read_text())
+    data_cfg = _data_config(root, world)
+    cfg = _with_steps(cfg, steps_2d, steps_3d)
     world_gen = dn.load_generator(f"procedural:{world}", device="cpu")
     names = list(world_gen.label_set.names)
     data = load_dataset_row(dataset, names, data_cfg["resolution"], split)
