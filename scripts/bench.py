@@ -478,11 +478,12 @@ def _mesh_label_scores(gen, subject, oracle, seed: int) -> dict:
     return out
 
 
-# The surface path's shading modes side by side (factory/surface_views.SurfaceConfig): the window
-# composite (the default), one point per hit with the window only near silhouettes and label
-# borders, one point per hit alone.
-SURFACE_VARIANTS = {"surface": {}, "surface_refined": {"hit_offset": 1.0, "refine_margin": 1},
-                    "surface_point": {"samples_per_hit": 1, "hit_offset": 1.0}}
+# The surface path's shading modes side by side (factory/surface_views.SurfaceConfig): the default
+# window (19 samples per hit), a shorter one (11), one opaque point per hit.
+SURFACE_VARIANTS = {"surface": {}, "surface_11": {"samples_per_hit": 11, "tail_samples": 3},
+                    "surface_point": {"samples_per_hit": 1}}
+# Agreement with the volume path is measured at the resolution the speed is (FAST_RESOLUTION).
+SURFACE_AGREEMENT_RESOLUTION = 128
 
 
 def _surface_variants(labeled, subject, cams, repeats: int) -> dict:
@@ -569,25 +570,28 @@ def bench_surface(quick: bool) -> dict:
     out["variants_128"] = _surface_variants(gen, subject, cams, repeats)
     _save_surface(out)
     agreement = {}
+    res = SURFACE_AGREEMENT_RESOLUTION
     for category in ("car", "face"):
         g = gen if category == "car" else dn.load_generator("default:face", device="cpu")
         rows = []
         for i, seed in enumerate(range(HELDOUT_SEED_START, HELDOUT_SEED_START + (1 if quick else 2))):
             subj = g.sample([seed])
             c = random_orbit_cameras(2 if quick else 3, g.orbit, torch.Generator().manual_seed(seed))
-            volume = g.render(subj, c, 64)
+            volume = g.render(subj, c, res)
             row = {"seed": seed}
             if "fast" in paths:
-                row["fast"] = render_agreement(volume, g.render(subj, c, 64, path="fast"), 2 * g.bounds,
+                row["fast"] = render_agreement(volume, g.render(subj, c, res, path="fast"), 2 * g.bounds,
                                                len(g.label_set)).to_dict()
             for name, kw in SURFACE_VARIANTS.items():
-                row[name] = render_agreement(volume, render_surface(g, subj, c, 64, SurfaceConfig(**kw)).output,
+                row[name] = render_agreement(volume, render_surface(g, subj, c, res, SurfaceConfig(**kw)).output,
                                              2 * g.bounds, len(g.label_set)).to_dict()
             rows.append(row)
             print(f"[bench] surface: agreement {category} {seed} "
                   + " ".join(f"{k} {row[k]['miou']:.3f}" for k in row if k != "seed"), file=sys.stderr, flush=True)
         agreement[category] = rows
-    out["agreement_vs_volume_64"] = agreement
+    out[f"agreement_vs_volume_{res}"] = agreement
+    out[f"worst_miou_vs_volume_{res}"] = {name: min(r[name]["miou"] for rows in agreement.values() for r in rows)
+                                          for name in ["fast", *SURFACE_VARIANTS] if name in agreement["car"][0]}
     _save_surface(out)
     if not quick:  # the views vote renders 16 more views and bakes again
         oracle = dn.load_generator("procedural:car", device="cpu")

@@ -21,7 +21,7 @@ The oracle (no density field) is shaded at the hit point alone.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 from torch import Tensor
@@ -35,22 +35,37 @@ from ..render.surface_cast import DEFAULT_CASTER, MeshCaster, RayHits, check_cas
 from .mesh import MeshConfig, SurfaceGeometry, extract_surface
 
 # Marching-cubes grid of the bake (the labeled mesh export's default grid; the bake's level is
-# lower than the mesh's, see BAKE_LEVEL_SCALE, so the two are separate extractions).
+# lower than the mesh's, see WINDOW_LEVEL_SCALE, so the two are separate extractions).
 SURFACE_MESH_RESOLUTION = 128
-# The bake's iso level as a fraction of the generator's density threshold. Below 1 the mesh is a
-# little larger than the labeled mesh's surface: a ray that accumulates opacity 0.5 through the
-# thin outer shell (silhouettes, grazing rays) still hits it, and the segment composite below
-# decides how opaque the pixel is, as the volume path does.
-BAKE_LEVEL_SCALE = 0.25
-# Field evaluations per hit pixel, spread over a segment from WINDOW_BEFORE to WINDOW_AFTER
-# coarse volume sample spacings around the hit, composited with the generator's own density as
-# the volume path composites its samples. Measured on default:car seed 7 (4 views, 48x48) against
-# the volume path: 9 samples over (0.5, 3) steps gave mIoU 0.82 / pixel accuracy 0.972 / 26 dB;
-# over (2, 6) 0.93 / 0.990 / 32 dB; 17 over (2, 10) 0.948 / 0.993 / 32.6 dB, mean depth error
-# 0.1% of the object size (the iso point alone, at the labeled mesh's level: 0.79 / 0.967 /
-# 18 dB). The far side of the window matters: grazing rays gather their opacity behind the hit.
-DEFAULT_SAMPLES_PER_HIT = 17
-WINDOW_BEFORE, WINDOW_AFTER = 2.0, 10.0
+# The bake's iso level as a fraction of the generator's density threshold. A window (several
+# samples per hit) wants a mesh around the whole faint outer shell: a ray whose volume composite
+# gathers some opacity there (silhouettes, grazing rays) must hit the mesh, or the pixel turns
+# background, and its neighbours' labels with it (the semantic super-resolution reads them).
+# Held-out default:car seeds 1000000-1, 3 views each, 128^2, mIoU vs the volume path with 17
+# samples over (-2, 10) steps: level 0.25 0.975 / 0.959, 0.1 0.982 / 0.975, 0.03 0.988 / 0.978,
+# 0.01 0.988 / 0.977. One opaque point per hit wants the surface itself: at 0.03 its
+# silhouettes are fat (mIoU 0.73-0.79), at 0.25 0.85.
+WINDOW_LEVEL_SCALE = 0.03
+POINT_LEVEL_SCALE = 0.25
+# Where one point per hit sits, in coarse volume sample spacings behind the hit: 1 labels best of
+# 0..3 (default:car training seeds 7 and 11, 64^2, level 0.25: mIoU 0.85 vs the volume path).
+POINT_HIT_OFFSET = 1.0
+# The window: DEFAULT_SAMPLES_PER_HIT evaluations per hit pixel from WINDOW_BEFORE coarse volume
+# sample spacings in front of the hit to WINDOW_AFTER behind it, composited with the generator's
+# own density as the volume path composites its samples; all but TAIL_SAMPLES of them evenly up
+# to WINDOW_DENSE (where the shell's weight lies, as the volume path's importance samples do),
+# the tail evenly beyond (grazing rays gather their opacity behind the hit). Same held-out views,
+# car / face mIoU at level 0.03: 17 even over (-2, 10) 0.987 / 0.978 and 0.978 / 0.947; 25 even
+# 0.992 / 0.985 and 0.989 / 0.974; 19 = 14 over (-1, 4) + 5 to 10: 0.993 / 0.987 and
+# 0.994 / 0.981; 15 = 11 over (-1, 3) + 4 to 10: 0.984 / 0.978 and 0.980 / 0.955.
+DEFAULT_SAMPLES_PER_HIT = 19
+WINDOW_BEFORE, WINDOW_DENSE, WINDOW_AFTER = 1.0, 4.0, 10.0
+TAIL_SAMPLES = 5
+# Samples one shading pass takes at a time on a CPU: the plane features, hidden units and
+# per-sample outputs of this many samples stay in the caches from the lookup to the blend.
+# default:car, 16 views at 128^2, 17 samples per hit: 3.6 views/s in one pass over all hits,
+# 8.2 in blocks of 2048 hits (35k samples), 7.3 with 1024, 6.8 with 4096, 5.4 with 8192.
+SHADE_BLOCK_POINTS = 2048 * 17
 
 
 @dataclass(frozen=True)
@@ -58,36 +73,45 @@ class SurfaceConfig:
     """How the surface path bakes and shades.
 
     mesh_resolution: marching-cubes grid per axis of the bake; level_scale: the bake's iso level
-    over the generator's density threshold; caster: ray-casting library
-    (render/surface_cast.CASTERS); samples_per_hit: field evaluations per hit pixel (1 = the hit
-    point only, opaque); window_before / window_after: the segment around the hit, in coarse
-    volume sample spacings; hit_offset: where a single evaluation sits, in coarse volume sample
-    spacings behind the hit (1 labels best of 0..3 on default:car training seeds 7 and 11, mIoU
-    0.85 vs the volume path, 64^2); refine_margin: None = every hit gets the same
-    `samples_per_hit` samples; an integer = one point per hit (at hit_offset), and the window
-    only for hit pixels within refine_margin pixels of a silhouette or of a label border of that
-    first pass (mIoU 0.92 with 1, 0.94 with 2, against the full window's 0.95, same seeds).
+    over the generator's density threshold (None: WINDOW_LEVEL_SCALE with a window,
+    POINT_LEVEL_SCALE for one point per hit); caster: ray-casting library
+    (render/surface_cast.CASTERS); samples_per_hit: field evaluations per hit pixel (1 = one
+    point, opaque); window_before / window_dense / window_after / tail_samples: the segment
+    around the hit in coarse volume sample spacings and how its samples spread (see
+    TAIL_SAMPLES); hit_offset: where a single evaluation sits, in coarse volume sample spacings
+    behind the hit.
 
-    The window (the default) agrees best with the volume path; the single point is about 5x
-    cheaper per view; neither reaches mIoU 0.98 against the volume path on the default
-    generators, whose density shell is several samples thick (scripts/bench.py --only surface)."""
+    The default window agrees with the volume path to mIoU >= 0.98 at 128^2; fewer samples or one
+    point per hit trade agreement for speed (scripts/bench.py --only surface measures each). A
+    first pass of one point or a short window, refined with the full window only near label
+    borders and silhouettes, was measured and dropped: it misses small parts (held-out car / face
+    mIoU 0.954 / 0.952 at 62% / 68% of the window's evaluations) where 11 samples (8 up to
+    window_dense, 3 beyond) give 0.984 / 0.976 at 58% / 66%."""
 
     mesh_resolution: int = SURFACE_MESH_RESOLUTION
-    level_scale: float = BAKE_LEVEL_SCALE
+    level_scale: float | None = None
     caster: str = DEFAULT_CASTER
     samples_per_hit: int = DEFAULT_SAMPLES_PER_HIT
     window_before: float = WINDOW_BEFORE
+    window_dense: float = WINDOW_DENSE
     window_after: float = WINDOW_AFTER
-    hit_offset: float = 0.0
-    refine_margin: int | None = None
+    tail_samples: int = TAIL_SAMPLES
+    hit_offset: float = POINT_HIT_OFFSET
 
     def __post_init__(self) -> None:
         if self.samples_per_hit < 1:
             raise DnerfError(f"samples_per_hit must be at least 1, got {self.samples_per_hit}")
-        if not 0 < self.level_scale <= 1:
+        if self.level_scale is not None and not 0 < self.level_scale <= 1:
             raise DnerfError(f"level_scale must be in (0, 1], got {self.level_scale}")
-        if self.refine_margin is not None and self.refine_margin < 1:
-            raise DnerfError(f"refine_margin must be None or at least 1, got {self.refine_margin}")
+        if not -self.window_before <= self.window_dense <= self.window_after or self.tail_samples < 0:
+            raise DnerfError("the window needs -window_before <= window_dense <= window_after and tail_samples >= 0")
+
+    @property
+    def bake_level(self) -> float:
+        """The bake's iso level over the generator's density threshold (level_scale resolved)."""
+        if self.level_scale is not None:
+            return self.level_scale
+        return WINDOW_LEVEL_SCALE if self.samples_per_hit > 1 else POINT_LEVEL_SCALE
 
 
 @dataclass
@@ -119,34 +143,39 @@ def bake_surface(generator, subject: Subject, config: SurfaceConfig = SurfaceCon
         raise DnerfError(f"the surface path bakes one subject at a time, got {len(subject)}")
     bake = subject.surface
     if (isinstance(bake, SurfaceBake) and bake.geometry.resolution == config.mesh_resolution
-            and bake.geometry.level_scale == config.level_scale and bake.caster.caster == config.caster):
+            and bake.geometry.level_scale == config.bake_level and bake.caster.caster == config.caster):
         return bake
     check_caster(config.caster)  # a missing extra fails before the (slow) marching cubes
     start = time.perf_counter()
     # the oracle's exact surface has no thin shell to catch: its bake is the labeled mesh's level
-    scale = config.level_scale if hasattr(base_generator(generator), "field") else 1.0
+    scale = config.bake_level if hasattr(base_generator(generator), "field") else 1.0
     geometry = extract_surface(base_generator(generator), subject, MeshConfig(resolution=config.mesh_resolution), scale)
-    geometry.level_scale = config.level_scale
+    geometry.level_scale = config.bake_level
     caster = MeshCaster(geometry.vertices, geometry.faces, config.caster)
     subject.surface = SurfaceBake(geometry, caster, time.perf_counter() - start)
     return subject.surface
 
 
-def _window(generator, config: SurfaceConfig, device) -> Tensor:
-    """[S] offsets along the ray around the hit (0 alone for one sample)."""
+def _step(generator) -> float:
+    """The generator's coarse volume sample spacing along a ray."""
     rc = base_generator(generator).rendering
-    step = (rc.ray_end - rc.ray_start) / max(rc.depth_resolution - 1, 1)
+    return (rc.ray_end - rc.ray_start) / max(rc.depth_resolution - 1, 1)
+
+
+def _window(generator, config: SurfaceConfig, device) -> Tensor:
+    """[S] offsets along the ray around the hit (the point's alone for one sample): S - tail
+    evenly over [-window_before, window_dense], the tail evenly up to window_after."""
     if config.samples_per_hit == 1:
         return _point(generator, config, device)
-    return torch.linspace(-config.window_before * step, config.window_after * step, config.samples_per_hit,
-                          device=device)
+    tail = min(config.tail_samples, config.samples_per_hit - 2)
+    dense = torch.linspace(-config.window_before, config.window_dense, config.samples_per_hit - tail)
+    far = torch.linspace(config.window_dense, config.window_after, tail + 1)[1:]
+    return (torch.cat([dense, far]) * _step(generator)).to(device)
 
 
 def _point(generator, config: SurfaceConfig, device) -> Tensor:
     """[1] the one sample's offset along the ray from the hit."""
-    rc = base_generator(generator).rendering
-    step = (rc.ray_end - rc.ray_start) / max(rc.depth_resolution - 1, 1)
-    return torch.full((1,), config.hit_offset * step, device=device)
+    return torch.full((1,), config.hit_offset * _step(generator), device=device)
 
 
 def _blend(values: Tensor, weights: Tensor) -> Tensor:
@@ -179,6 +208,19 @@ def _semantic_planes(branch, subject, bake: SurfaceBake) -> Tensor:
 
 def _shade_hits(generator, subject, bake: SurfaceBake, o: Tensor, d: Tensor, t: Tensor, offsets: Tensor,
                 composite: bool) -> _HitShading:
+    """_shade_block over all the hits; on a CPU in blocks of about SHADE_BLOCK_POINTS samples
+    (see there), concatenated."""
+    step = max(1, SHADE_BLOCK_POINTS // len(offsets))
+    if t.device.type != "cpu" or len(t) <= step:
+        return _shade_block(generator, subject, bake, o, d, t, offsets, composite)
+    parts = [_shade_block(generator, subject, bake, o[a:a + step], d[a:a + step], t[a:a + step], offsets, composite)
+             for a in range(0, len(t), step)]
+    cat = lambda xs: None if xs[0] is None else torch.cat(xs)  # noqa: E731
+    return _HitShading(*(cat([getattr(x, f.name) for x in parts]) for f in fields(_HitShading)))
+
+
+def _shade_block(generator, subject, bake: SurfaceBake, o: Tensor, d: Tensor, t: Tensor, offsets: Tensor,
+                 composite: bool) -> _HitShading:
     """Evaluate the fields at depths t + offsets [S] along the rays o, d [P,3] of P hit pixels:
     with composite, blended over the segment with the generator's own density (opacity = the
     segment's); else the S samples are one point each (S = 1), opaque, depth = that point's."""
@@ -191,9 +233,9 @@ def _shade_hits(generator, subject, bake: SurfaceBake, o: Tensor, d: Tensor, t: 
     p, s = depths.shape
     feats = None
     if hasattr(base, "field"):  # one decoder pass gives the density (weights) and the features
-        flat = seg.reshape(1, -1, 3)
         field = base.field_summed(subject) if hasattr(base, "field_summed") else base.field(subject)
-        sigma, feats = field(flat, flat)
+        flat = seg.reshape(1, -1, 3)
+        sigma, feats = field(flat, flat)  # no decoder here reads view directions
         sigma, feats = sigma[0].reshape(p, s, 1), feats[0].reshape(p, s, -1)
     if composite and s > 1:
         w, mid = compute_weights(sigma[None], depths[None, ..., None])
@@ -206,38 +248,39 @@ def _shade_hits(generator, subject, bake: SurfaceBake, o: Tensor, d: Tensor, t: 
     probs = sem = None
     branch = getattr(generator, "branch", None)
     if branch is not None:
-        k = branch.config.num_classes
-        from ..semantic.branch import plane_frame
-
-        # an articulated subject's branch reads its canonical planes where the generator does
-        sf, _ = branch.field(_semantic_planes(branch, subject, bake), plane_frame(generator, subject))(
-            seg.reshape(1, -1, 3))
-        sf = sf[0].reshape(p, s, -1)
-        probs = _blend(torch.softmax(sf[..., :k], dim=-1), weights)
-        probs[:, BACKGROUND_ID] += 1 - alpha  # the unoccupied share, as the volume path composites
-        sem = _blend(sf, weights)
+        probs, sem = _shade_semantics(generator, subject, bake, seg, weights, alpha)
     return _HitShading(None if feats is None else _blend(feats, weights), probs, sem, alpha, hit_depth)
 
 
-def _label_edges(labels: Tensor, margin: int) -> Tensor:
-    """[V,H,W] int labels -> bool: pixels within `margin` of a pixel with another label."""
-    x = labels[:, None].float()
-    k = 2 * margin + 1
-    hi = torch.nn.functional.max_pool2d(x, k, stride=1, padding=margin)
-    lo = -torch.nn.functional.max_pool2d(-x, k, stride=1, padding=margin)
-    return (hi != lo)[:, 0]
+def _shade_semantics(generator, subject, bake: SurfaceBake, seg: Tensor, weights: Tensor,
+                     alpha: Tensor) -> tuple[Tensor, Tensor]:
+    """The branch's class probabilities [P,K] and semantic features [P,F] of P hit pixels, blended
+    over their samples seg [P,S,3] with interval weights [P,S-1] ([P,1]: one opaque point each)
+    of opacity alpha [P]. As the fast volume path does (semantic/render.semantic_composite_fast),
+    the semantic field is evaluated only at samples whose share of the blend is at least
+    SEMANTIC_MIN_COEFFICIENT, the skipped shares spread over the kept samples of their pixel."""
+    from ..render.fast_march import Selection, composite_selected, sample_coefficients
+    from ..semantic.branch import plane_frame
+    from ..semantic.render import SEMANTIC_MIN_COEFFICIENT
 
-
-def _merge(a: _HitShading, b: _HitShading, where: Tensor) -> _HitShading:
-    """a with b's values put at the indices `where` (b's pixels)."""
-    def put(x, y):
-        if x is None:
-            return None
-        x = x.clone()
-        x[where] = y
-        return x
-    return _HitShading(put(a.features, b.features), put(a.probs, b.probs), put(a.sem_features, b.sem_features),
-                       put(a.alpha, b.alpha), put(a.depth, b.depth))
+    branch = generator.branch
+    k, (p, s) = branch.config.num_classes, seg.shape[:2]
+    coef = sample_coefficients(weights) if s > 1 else weights  # [P,S] each sample's share
+    keep = coef >= SEMANTIC_MIN_COEFFICIENT
+    kept = (coef * keep).sum(dim=1, keepdim=True)
+    coef = coef * torch.where(kept > 0, alpha[:, None] / kept.clamp_min(1e-30), torch.ones_like(kept))
+    covered = torch.where(kept[:, 0] > 0, alpha, torch.zeros_like(alpha))
+    sel = Selection.of(keep[None])
+    # an articulated subject's branch reads its canonical planes where the generator does
+    field = branch.field(_semantic_planes(branch, subject, bake), plane_frame(generator, subject))
+    points = seg[keep] if len(sel) else seg[:1, :1]  # nothing visible: one point gives the feature count
+    sf = field(points[None])[0][0]
+    if not len(sel):
+        return torch.nn.functional.one_hot(torch.full((p,), BACKGROUND_ID, device=seg.device), k).to(seg.dtype), \
+            sf.new_zeros(p, sf.shape[-1])
+    probs = composite_selected(torch.softmax(sf[:, :k], dim=-1), sel, coef[None], 1, p)[0]
+    probs[:, BACKGROUND_ID] += 1 - covered  # the unoccupied share, as the volume path composites
+    return probs, composite_selected(sf, sel, coef[None], 1, p)[0]
 
 
 @torch.no_grad()
@@ -263,22 +306,9 @@ def render_surface(generator, subject: Subject, cameras: Cameras, resolution: in
     r = len(origins)
     if not has_field:  # the oracle: its exact surface, shaded at the hit point
         shading = _HitShading(None, None, None, torch.ones(len(idx), device=device), t)
-    elif config.refine_margin is None or config.samples_per_hit == 1:  # the same samples for every hit
+    else:
         shading = _shade_hits(generator, subject, bake, o, d, t, _window(generator, config, device),
                               config.samples_per_hit > 1)
-    else:  # one point per hit; the window only near silhouettes and label boundaries
-        shading = _shade_hits(generator, subject, bake, o, d, t, _point(generator, config, device), False)
-        if shading.probs is not None:
-            labels = torch.full((r,), BACKGROUND_ID, dtype=torch.int64, device=device)
-            labels[idx] = shading.probs.argmax(dim=-1)
-        else:  # no branch: refine along the silhouette only
-            labels = hit.long()
-        edge = _label_edges(labels.reshape(n, res, res), config.refine_margin).reshape(-1)[idx]
-        sel = torch.nonzero(edge)[:, 0]
-        if len(sel):
-            refined = _shade_hits(generator, subject, bake, o[sel], d[sel], t[sel],
-                                  _window(generator, config, device), True)
-            shading = _merge(shading, refined, sel)
 
     features = _shade_features(base, subject, shading, hit_points, r, idx, rc.white_back, device)
     depth = torch.full((r, 1), float(rc.ray_end), device=device)

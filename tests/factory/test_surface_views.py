@@ -34,18 +34,22 @@ def agreement(gen, surface, volume):
 
 
 @pytest.mark.slow
-def test_surface_agrees_with_volume_default_car(car):
-    gen, subject = car
-    cams = spread_orbit_cameras(3, gen.orbit)
-    volume = render_views(gen, subject, cams, RES)
-    surface = render_views(gen, subject, cams, RES, render="surface")
-    miou, acc, depth_median, depth_p90 = agreement(gen, surface, volume)
-    # measured 0.948 / 0.993 on 4 views at 48x48 (the misses sit on silhouettes and part borders)
-    assert acc >= 0.98 and miou >= 0.9, (miou, acc)
-    assert depth_median <= 0.005 and depth_p90 <= 0.01, (depth_median, depth_p90)
-    mse = ((surface.rgb - volume.rgb) ** 2).mean()
-    assert 10 * torch.log10(1 / mse) > 28  # colors of the same surface (measured 32.6 dB)
-    # normals: unit on opaque pixels, facing the camera
+@pytest.mark.parametrize("category", ["car", "face"])
+def test_surface_agrees_with_volume_on_heldout_views(category):
+    """Issue 23 item 3 on a small case: a held-out subject and poses, 96x96 (the figure at 128^2
+    is scripts/bench.py --only surface). Measured: car mIoU 0.986, pixel accuracy 0.998, depth
+    error 0.04% of the object, RGB 46.5 dB; face 0.986, 0.999, 0.03%, 54.8 dB."""
+    from dnerf_core.lab import HELDOUT_SEED_START, random_orbit_cameras, render_agreement
+
+    gen = dn.load_generator(f"default:{category}", device="cpu")
+    subject = gen.sample([HELDOUT_SEED_START + 2])
+    cams = random_orbit_cameras(2, gen.orbit, torch.Generator().manual_seed(5))
+    volume = render_views(gen, subject, cams, 96)
+    surface = render_views(gen, subject, cams, 96, render="surface")
+    a = render_agreement(volume, surface, 2 * gen.bounds, len(gen.label_set))
+    assert a.miou >= 0.98 and a.pixel_accuracy >= 0.99, a
+    assert a.depth_error <= 0.01 and a.rgb_psnr >= 40, a
+    # normals: unit on opaque pixels
     n = surface.normals[surface.opacity > 0.5]
     assert torch.allclose(n.norm(dim=-1), torch.ones(len(n)), atol=1e-4)
     assert volume.normals is None
@@ -79,11 +83,13 @@ def test_same_bytes_twice_and_bake_cached(car):
     fresh = gen.sample([7])
     c = render_surface(gen, fresh, cams, 32)
     assert torch.equal(a.output.rgb, c.output.rgb) and torch.equal(a.output.labels, c.output.labels)
-    # one evaluation at the hit is a valid (cheaper, cruder) setting of the same path: every hit of
-    # the conservative bake is then opaque, so silhouettes grow (measured 94% equal labels)
+    # one evaluation at the hit is a valid (cheaper, cruder) setting of the same path, on its
+    # own bake at the surface's level: every hit is then opaque
     one = render_surface(gen, subject, cams, 32, SurfaceConfig(samples_per_hit=1))
+    assert one.output.opacity.unique().tolist() == [0.0, 1.0]
     assert torch.equal(one.output.opacity > 0, one.face[:, None] >= 0)
     assert (one.output.labels == a.output.labels).float().mean() > 0.9
+    bake_surface(gen, subject)  # back to the window's bake for the module's other tests
 
 
 def test_fast_path_dispatch(car):
@@ -176,18 +182,49 @@ def test_superres_over_the_hits_box_is_exact(car, monkeypatch):
     assert (cropped.opacity == 0).any()  # the box leaves pixels out
 
 
-def test_refined_surface_evaluates_the_window_only_at_edges(car):
-    """refine_margin: one point per hit, the window only near silhouettes and label borders:
-    close to the full window's labels, at a fraction of its evaluations."""
+def test_window_layout_and_blocks(car, monkeypatch):
+    """The window's samples: dense up to window_dense, the tail beyond, in coarse steps; shading
+    in blocks of hits gives the very bytes of one pass over all of them."""
+    import dnerf_core.factory.surface_views as sv
+
+    gen, subject = car
+    step = sv._step(gen)
+    offs = sv._window(gen, SurfaceConfig(), "cpu") / step
+    assert len(offs) == sv.DEFAULT_SAMPLES_PER_HIT and offs[0].item() == pytest.approx(-sv.WINDOW_BEFORE)
+    dense = offs[:len(offs) - sv.TAIL_SAMPLES]
+    assert dense[-1].item() == pytest.approx(sv.WINDOW_DENSE) and offs[-1].item() == pytest.approx(sv.WINDOW_AFTER)
+    assert (offs.diff() > 0).all() and offs.diff()[-1] > dense.diff().max()
+    assert sv._window(gen, SurfaceConfig(samples_per_hit=1), "cpu").tolist() == [pytest.approx(sv.POINT_HIT_OFFSET * step)]
+    cams = spread_orbit_cameras(2, gen.orbit)
+    blocked = render_surface(gen, subject, cams, 40).output
+    monkeypatch.setattr(sv, "SHADE_BLOCK_POINTS", 1 << 30)
+    whole = render_surface(gen, subject, cams, 40).output
+    for x, y in ((blocked.labels, whole.labels), (blocked.rgb, whole.rgb), (blocked.depth, whole.depth)):
+        assert torch.allclose(x.float(), y.float(), atol=1e-5)
+    with pytest.raises(DnerfError, match="window"):
+        SurfaceConfig(window_dense=20.0)
+    with pytest.raises(DnerfError, match="level_scale"):
+        SurfaceConfig(level_scale=0.0)
+
+
+def test_semantic_field_skips_weightless_samples(car, monkeypatch):
+    """The branch is evaluated only at window samples carrying at least SEMANTIC_MIN_COEFFICIENT
+    of the blend, as on the fast volume path: fewer evaluations, the same labels (floor 0 keeps
+    every sample)."""
+    import dnerf_core.semantic.render as sr
+
     gen, subject = car
     cams = spread_orbit_cameras(2, gen.orbit)
     counts = []
-    hook = gen.generator.decoder.net.register_forward_hook(lambda m, i, o: counts.append(i[0].shape[:-1].numel()))
+    hook = gen.branch.decoder.fc1.register_forward_hook(lambda m, i, o: counts.append(i[0].shape[:-1].numel()))
     try:
-        window = render_surface(gen, subject, cams, 40, SurfaceConfig()).output
-        refined = render_surface(gen, subject, cams, 40, SurfaceConfig(hit_offset=1.0, refine_margin=1)).output
+        skipping = render_surface(gen, subject, cams, 40).output
+        n_skip = sum(counts)
+        counts.clear()
+        monkeypatch.setattr(sr, "SEMANTIC_MIN_COEFFICIENT", 0.0)
+        every = render_surface(gen, subject, cams, 40).output
+        n_every = sum(counts)
     finally:
         hook.remove()
-    assert counts[-1] + counts[-2] < 0.6 * counts[0]
-    assert (refined.labels == window.labels).float().mean() >= 0.97
-    assert torch.equal(refined.opacity > 0, window.opacity > 0)  # the same hits
+    assert n_skip < 0.9 * n_every, (n_skip, n_every)
+    assert (skipping.labels == every.labels).float().mean() >= 0.999
