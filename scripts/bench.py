@@ -518,15 +518,15 @@ def _surface_eg3d_agreement() -> dict:
     """The surface path vs the volume path at EG3D size (random weights, a random-init branch; one
     held-out seed and pose at 64^2): a field with no surface, so this measures how far a window
     around a mesh of a fog is from the fog's full march, not a use case."""
-    from dnerf_core.labels import Label, LabelSet
+    from dnerf_core import LabelSet
     from dnerf_core.lab import bake_surface, heldout_seeds, LabeledGenerator, random_orbit_cameras, render_agreement
     from dnerf_core.lab import render_surface
 
     torch.manual_seed(0)
     gen, branch, label = _eg3d_with_branch()
     k = branch.config.num_classes
-    labeled = LabeledGenerator(gen, branch, LabelSet(tuple(Label(i, f"part{i}" if i else "background", (0, 0, 0))
-                                                           for i in range(k))))
+    parts = [f"part{i}" for i in range(1, k)]  # from_names puts the background first
+    labeled = LabeledGenerator(gen, branch, LabelSet.from_names(parts, [(0, 0, 0)] * k))
     seed = heldout_seeds(1, offset=700)[0]
     subject = gen.sample([seed])
     cam = random_orbit_cameras(1, gen.orbit, torch.Generator().manual_seed(100))
