@@ -482,8 +482,6 @@ def _mesh_label_scores(gen, subject, oracle, seed: int) -> dict:
 # window (19 samples per hit), a shorter one (11), one opaque point per hit.
 SURFACE_VARIANTS = {"surface": {}, "surface_11": {"samples_per_hit": 11, "tail_samples": 3},
                     "surface_point": {"samples_per_hit": 1}}
-# Agreement with the volume path is measured at the resolution the speed is (FAST_RESOLUTION).
-SURFACE_AGREEMENT_RESOLUTION = 128
 
 
 def _surface_variants(labeled, subject, cams, repeats: int) -> dict:
@@ -604,7 +602,7 @@ def bench_surface(quick: bool) -> dict:
     out["variants_128"] = _surface_variants(gen, subject, cams, repeats)
     _save_surface(out)
     agreement = {}
-    res = SURFACE_AGREEMENT_RESOLUTION
+    res = FAST_RESOLUTION  # agreement at the resolution the speed is quoted at
     for category in ("car", "face"):
         g = gen if category == "car" else dn.load_generator("default:face", device="cpu")
         rows = []

@@ -31,7 +31,11 @@ from ..errors import DnerfError
 from ..generators.base import SURFACE_OPACITY, RenderOutput, Subject
 from ..generators.posing import base_generator
 from ..labels import BACKGROUND_ID
+from ..render.fast_march import Selection, sample_coefficients
+from ..render.raymarch import compute_weights
 from ..render.surface_cast import DEFAULT_CASTER, MeshCaster, RayHits, check_caster
+from ..semantic.branch import plane_frame
+from ..semantic.render import SEMANTIC_MIN_COEFFICIENT, composite_kept, kept_shares
 from .mesh import MeshConfig, SurfaceGeometry, extract_surface
 
 # Marching-cubes grid of the bake (the labeled mesh export's default grid; the bake's level is
@@ -224,8 +228,6 @@ def _shade_block(generator, subject, bake: SurfaceBake, o: Tensor, d: Tensor, t:
     """Evaluate the fields at depths t + offsets [S] along the rays o, d [P,3] of P hit pixels:
     with composite, blended over the segment with the generator's own density (opacity = the
     segment's); else the S samples are one point each (S = 1), opaque, depth = that point's."""
-    from ..render.raymarch import compute_weights
-
     base = base_generator(generator)
     rc = base.rendering
     depths = (t[:, None] + offsets[None]).clamp(rc.ray_start, rc.ray_end)  # [P,S]
@@ -256,31 +258,23 @@ def _shade_semantics(generator, subject, bake: SurfaceBake, seg: Tensor, weights
                      alpha: Tensor) -> tuple[Tensor, Tensor]:
     """The branch's class probabilities [P,K] and semantic features [P,F] of P hit pixels, blended
     over their samples seg [P,S,3] with interval weights [P,S-1] ([P,1]: one opaque point each)
-    of opacity alpha [P]. As the fast volume path does (semantic/render.semantic_composite_fast),
+    of opacity alpha [P]. As on the fast volume path (semantic/render.semantic_composite_fast),
     the semantic field is evaluated only at samples whose share of the blend is at least
     SEMANTIC_MIN_COEFFICIENT, the skipped shares spread over the kept samples of their pixel."""
-    from ..render.fast_march import Selection, composite_selected, sample_coefficients
-    from ..semantic.branch import plane_frame
-    from ..semantic.render import SEMANTIC_MIN_COEFFICIENT
-
     branch = generator.branch
     k, (p, s) = branch.config.num_classes, seg.shape[:2]
-    coef = sample_coefficients(weights) if s > 1 else weights  # [P,S] each sample's share
-    keep = coef >= SEMANTIC_MIN_COEFFICIENT
-    kept = (coef * keep).sum(dim=1, keepdim=True)
-    coef = coef * torch.where(kept > 0, alpha[:, None] / kept.clamp_min(1e-30), torch.ones_like(kept))
-    covered = torch.where(kept[:, 0] > 0, alpha, torch.zeros_like(alpha))
-    sel = Selection.of(keep[None])
+    shares = sample_coefficients(weights) if s > 1 else weights  # [P,S] each sample's share
+    keep, coef, covered = kept_shares(shares[None], torch.ones_like(shares[None], dtype=torch.bool), alpha[None],
+                                      SEMANTIC_MIN_COEFFICIENT)
+    sel = Selection.of(keep)
     # an articulated subject's branch reads its canonical planes where the generator does
     field = branch.field(_semantic_planes(branch, subject, bake), plane_frame(generator, subject))
-    points = seg[keep] if len(sel) else seg[:1, :1]  # nothing visible: one point gives the feature count
-    sf = field(points[None])[0][0]
-    if not len(sel):
+    if not len(sel):  # nothing visible: all background; one point gives the feature count
+        sf = field(seg[None, :1, 0])[0][0]
         return torch.nn.functional.one_hot(torch.full((p,), BACKGROUND_ID, device=seg.device), k).to(seg.dtype), \
             sf.new_zeros(p, sf.shape[-1])
-    probs = composite_selected(torch.softmax(sf[:, :k], dim=-1), sel, coef[None], 1, p)[0]
-    probs[:, BACKGROUND_ID] += 1 - covered  # the unoccupied share, as the volume path composites
-    return probs, composite_selected(sf, sel, coef[None], 1, p)[0]
+    probs, feats = composite_kept(field(seg[keep[0]][None])[0][0], sel, coef, covered, k, BACKGROUND_ID)
+    return probs[0], feats[0]
 
 
 @torch.no_grad()

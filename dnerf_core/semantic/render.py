@@ -81,14 +81,9 @@ def semantic_composite_fast(field: SemanticFieldFn, marched: FastMarchResult, or
     are background. Needs the density prior (the generator's weights)."""
     n, r, _ = origins.shape
     o, d = origins[:, marched.rays], directions[:, marched.rays]
-    coef = sample_coefficients(marched.weights)
     floor = SEMANTIC_MIN_COEFFICIENT if min_coefficient is None else min_coefficient
-    keep = marched.evaluated & (coef > 0) & (coef >= floor)
-    covered = marched.weights.sum(dim=-1)  # the share of each ray the semantic field accounts for
-    if floor > 0:  # rescale each ray's kept shares to its full opacity (a ray with none: background)
-        kept = (coef * keep).sum(dim=-1)
-        coef = coef * torch.where(kept > 0, covered / kept.clamp_min(1e-30), torch.ones_like(kept))[..., None]
-        covered = torch.where(kept > 0, covered, torch.zeros_like(covered))
+    keep, coef, covered = kept_shares(sample_coefficients(marched.weights), marched.evaluated,
+                                      marched.weights.sum(dim=-1), floor)
     sel = Selection.of(keep)
     probs = origins.new_zeros(n, r, num_classes)
     probs[..., background_class] = 1
@@ -99,13 +94,38 @@ def semantic_composite_fast(field: SemanticFieldFn, marched: FastMarchResult, or
     (feats, sigma), _ = evaluate_compact(field, sel.rows, n, pts)
     if sigma is not None:
         raise ValueError("the fast path composites with the generator's weights: it needs the density prior")
-    r_in = len(marched.rays)
-    inner = composite_selected(torch.softmax(feats[:, :num_classes], dim=-1), sel, coef, n, r_in)
-    inner[..., background_class] += 1 - covered
+    inner, inner_feats = composite_kept(feats, sel, coef, covered, num_classes, background_class)
     probs[:, marched.rays] = inner
     out = origins.new_zeros(n, r, feats.shape[-1])
-    out[:, marched.rays] = composite_selected(feats, sel, coef, n, r_in)
+    out[:, marched.rays] = inner_feats
     return probs, out
+
+
+def kept_shares(coef: Tensor, evaluated: Tensor, opacity: Tensor, floor: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Which samples the semantic field is evaluated at, and their shares of the composite.
+
+    coef [...,S] each sample's share (render/fast_march.sample_coefficients), evaluated [...,S]
+    the samples whose density is known, opacity [...] each ray's. Kept: evaluated samples with a
+    share >= floor (and > 0). With floor > 0 each ray's kept shares are rescaled to its full
+    opacity, so its probabilities still sum to 1; a ray with none kept counts as empty.
+    Returns (keep [...,S] bool, coef [...,S], covered [...]: the opacity the kept samples carry)."""
+    keep = evaluated & (coef > 0) & (coef >= floor)
+    if floor > 0:
+        kept = (coef * keep).sum(dim=-1)
+        coef = coef * torch.where(kept > 0, opacity / kept.clamp_min(1e-30), torch.ones_like(kept))[..., None]
+        opacity = torch.where(kept > 0, opacity, torch.zeros_like(opacity))
+    return keep, coef, opacity
+
+
+def composite_kept(feats: Tensor, sel: Selection, coef: Tensor, covered: Tensor, num_classes: int,
+                   background_class: int = 0) -> tuple[Tensor, Tensor]:
+    """Semantic features [K,F] of the kept samples sel (of an [N,R,S] layout, coef [N,R,S] from
+    kept_shares, covered [N,R]) -> (class probabilities [N,R,K], features [N,R,F]); the share no
+    kept sample carries goes to the background class, as the volume path's empty space does."""
+    n, r = covered.shape
+    probs = composite_selected(torch.softmax(feats[:, :num_classes], dim=-1), sel, coef, n, r)
+    probs[..., background_class] += 1 - covered
+    return probs, composite_selected(feats, sel, coef, n, r)
 
 
 def render_semantic_rays(generator, subject, field: SemanticFieldFn, origins: Tensor, directions: Tensor,

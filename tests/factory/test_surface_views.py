@@ -211,7 +211,7 @@ def test_semantic_field_skips_weightless_samples(car, monkeypatch):
     """The branch is evaluated only at window samples carrying at least SEMANTIC_MIN_COEFFICIENT
     of the blend, as on the fast volume path: fewer evaluations, the same labels (floor 0 keeps
     every sample)."""
-    import dnerf_core.semantic.render as sr
+    import dnerf_core.factory.surface_views as sv
 
     gen, subject = car
     cams = spread_orbit_cameras(2, gen.orbit)
@@ -221,7 +221,7 @@ def test_semantic_field_skips_weightless_samples(car, monkeypatch):
         skipping = render_surface(gen, subject, cams, 40).output
         n_skip = sum(counts)
         counts.clear()
-        monkeypatch.setattr(sr, "SEMANTIC_MIN_COEFFICIENT", 0.0)
+        monkeypatch.setattr(sv, "SEMANTIC_MIN_COEFFICIENT", 0.0)
         every = render_surface(gen, subject, cams, 40).output
         n_every = sum(counts)
     finally:
