@@ -45,6 +45,37 @@ def bench_matmul(quick: bool) -> dict:
     return {"size": MATMUL_SIZE, "seconds": sec, "gflops": 2 * MATMUL_SIZE ** 3 / sec / 1e9}
 
 
+# Plane lookups side by side at the sizes the render paths use: one surface-path block (2048 hit
+# pixels x 19 samples), the default generator's planes and its branch's, EG3D size's.
+LOOKUP_POINTS = 2048 * 19
+LOOKUP_CASES = {"default_generator": (32, 64), "default_branch": (64, 64), "eg3d_generator": (32, 256),
+                "eg3d_branch": (64, 256)}
+
+
+def bench_lookup(quick: bool) -> dict:
+    """Summed tri-plane lookups of LOOKUP_POINTS points: grid_sample (the volume path's, the answer
+    key) vs the table's embedding bag (render/plane_taps.py: the fast and surface paths'), ms."""
+    from dnerf_core.render.plane_taps import plane_table, plane_taps, sample_table_summed
+    from dnerf_core.render.triplane import channels_innermost, sample_planes_summed
+
+    gen = torch.Generator().manual_seed(0)
+    pts = torch.rand(1, LOOKUP_POINTS, 3, generator=gen) * 1.8 - 0.9
+    out = {"points": LOOKUP_POINTS}
+    for name, (channels, res) in LOOKUP_CASES.items():
+        planes = channels_innermost(torch.randn(1, 3, channels, res, res, generator=gen))
+        table = plane_table(planes)
+        repeats = 5 if quick else 20
+        row = {"channels": channels, "resolution": res,
+               "grid_sample_ms": 1e3 * _median_seconds(lambda: sample_planes_summed(planes, pts, 2.0), repeats),
+               "table_ms": 1e3 * _median_seconds(lambda: sample_table_summed(table, pts, 2.0), repeats),
+               "taps_only_ms": 1e3 * _median_seconds(lambda: plane_taps(table, pts, 2.0), repeats),
+               "max_abs_difference": float((sample_table_summed(table, pts, 2.0)
+                                            - sample_planes_summed(planes, pts, 2.0)).abs().max())}
+        row["speedup"] = row["grid_sample_ms"] / row["table_ms"]
+        out[name] = row
+    return out
+
+
 def bench_oracle(quick: bool) -> dict:
     from dnerf_core.lab import ProceduralGenerator, random_orbit_cameras
 
@@ -738,7 +769,8 @@ def child_fast_eg3d(task: dict) -> dict:
     t0 = time.perf_counter()
     planes = branch.planes(subject)
     planes_sec = time.perf_counter() - t0
-    field = branch.field(planes)
+    # each path's lookup, as branch.render builds them (render/plane_taps.py on the fast path)
+    fields = {"volume": branch.field(planes), "fast": branch.field(planes, fast=True)}
     counter = DecoderCounter(gen, branch)
     t0 = time.perf_counter()
     grid = gen.occupancy(subject)
@@ -750,7 +782,7 @@ def child_fast_eg3d(task: dict) -> dict:
 
     def view(cam, path):
         r = ray_bundle(cam, FAST_RESOLUTION)
-        return render_semantic_rays(gen, subject, field, r.origins.reshape(1, -1, 3), r.directions.reshape(1, -1, 3),
+        return render_semantic_rays(gen, subject, fields[path], r.origins.reshape(1, -1, 3), r.directions.reshape(1, -1, 3),
                                     branch.config.num_classes, gen.chunk_rays, path)
 
     for path in ("volume", "fast"):
@@ -847,6 +879,7 @@ def bench_fast(quick: bool) -> dict:
 
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "matmul": bench_matmul,
+    "lookup": bench_lookup,
     "oracle": bench_oracle,
     "cloud": bench_cloud,
     "generators": bench_generators,

@@ -36,7 +36,8 @@ from torch import Tensor
 from ..errors import CheckpointError, DnerfError
 from ..io.tagged_file import load_tagged, save_tagged
 from ..render.raymarch import FieldFn
-from ..render.triplane import sample_planes, sample_planes_summed
+from ..render.plane_taps import summed_plane_lookup
+from ..render.triplane import sample_planes
 from .base import RenderOutput, Subject
 from .procedural.figure import (BOUNDS, ORBIT, RENDERING, Figure, PosedFigure, make_figure, random_pose,
                                 sample_pose_angles)
@@ -192,8 +193,8 @@ class ArticulatedTriPlane(TriPlaneGAN):
     def field_summed(self, subject: Subject) -> FieldFn:
         """field() with the planes sampled summed (what the fast path and occupancy grid march):
         the base class's unwarped version would read the planes at posed points."""
-        return self._warped(subject, lambda planes, pts, bw: self.decoder.decode_summed(
-            sample_planes_summed(planes, pts, bw), N_PLANES))
+        lookup = summed_plane_lookup(subject.planes, self.rendering.box_warp)
+        return self._warped(subject, lambda planes, pts, bw: self.decoder.decode_summed(lookup(pts), N_PLANES))
 
     @torch.no_grad()
     def render(self, subject: Subject, cameras, resolution: int | None = None, *, path: str = "volume",

@@ -21,7 +21,8 @@ from ..render.config import DEFAULT_CHUNK_RAYS, FAST_CHUNK_RAYS, RenderingConfig
 from ..render.fast_march import march_fast_chunked
 from ..render.occupancy import OccupancyGrid, build_occupancy, grid_half_extent, triplane_reach
 from ..render.raymarch import eg3d_density, march_chunked
-from ..render.triplane import channels_innermost, sample_planes, sample_planes_summed
+from ..render.plane_taps import summed_plane_lookup
+from ..render.triplane import channels_innermost, sample_planes
 from .base import RenderOutput, Subject
 from .networks.decoder import TriPlaneDecoder
 from .networks.layers import NoiseMode
@@ -217,12 +218,12 @@ class TriPlaneGAN(nn.Module):
         return fn
 
     def field_summed(self, subject: Subject):
-        """field(), the planes sampled summed (render/triplane.sample_planes_summed): the same
-        numbers up to float rounding, faster; what the fast path marches."""
-        planes, box_warp = subject.planes, self.rendering.box_warp
+        """field(), the planes sampled summed (render/plane_taps.summed_plane_lookup): the same
+        numbers up to float rounding, faster; what the fast and surface paths evaluate."""
+        lookup = summed_plane_lookup(subject.planes, self.rendering.box_warp)
 
         def fn(points: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
-            return self.decoder.decode_summed(sample_planes_summed(planes, points, box_warp), N_PLANES)
+            return self.decoder.decode_summed(lookup(points), N_PLANES)
 
         return fn
 
@@ -259,12 +260,14 @@ class TriPlaneGAN(nn.Module):
 
     def march_rays(self, subject: Subject, origins: Tensor, directions: Tensor, path: str = "volume"):
         """MarchedRays of rays [N,R,3] through the subject: the reference march ("volume") or its
-        fast twin ("fast": occupancy grid + early termination, render/fast_march.py)."""
+        fast twin ("fast": occupancy grid + early termination, render/fast_march.py, and the
+        planes looked up through render/plane_taps.py)."""
         check_march_path(path)
         if path == "fast":
             grid = self.occupancy(subject)
             if not grid.skips_anything():  # a full grid: the compaction would only cost time
-                return march_chunked(self.field(subject), origins, directions, self.rendering, self.chunk_rays)
+                return march_chunked(self.field_summed(subject), origins, directions, self.rendering,
+                                     self.chunk_rays)
             return march_fast_chunked(self.field_summed(subject), origins, directions, self.rendering, grid,
                                       max(self.chunk_rays, FAST_CHUNK_RAYS))
         return march_chunked(self.field(subject), origins, directions, self.rendering, self.chunk_rays)

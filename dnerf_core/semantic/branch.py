@@ -12,13 +12,14 @@ from ..errors import DnerfError
 from ..generators.base import Subject
 from ..generators.posing import base_generator
 from ..render.config import DEFAULT_CHUNK_RAYS, check_march_path
+from ..render.plane_taps import summed_plane_lookup
 from ..render.triplane import channels_innermost, sample_planes, sample_planes_summed
 from . import augmented
 from .augmented import AugmentedLayout
 from .config import SemanticConfig
 from .decoder import SemanticDecoder
 from .position import encode_positions, position_features
-from .render import SemanticFieldFn, log_probs, render_semantic_rays
+from .render import SemanticFieldFn, class_labels, log_probs, render_semantic_rays
 from .superres import SemanticSuperRes
 
 
@@ -41,7 +42,7 @@ class SemanticRender:
 
     @property
     def labels(self) -> Tensor:
-        return self.logits.argmax(dim=1)
+        return class_labels(self.logits)
 
 
 # points [N,P,3] where a subject is seen -> points [N,P,3] where its planes are read
@@ -124,13 +125,21 @@ class SemanticBranch(nn.Module):
             return None
         return encode_positions(points, self.box_warp / 2, self.config.position_frequencies)
 
-    def field(self, planes: Tensor, frame: PlaneFrame | None = None) -> SemanticFieldFn:
+    def field(self, planes: Tensor, frame: PlaneFrame | None = None, fast: bool = False) -> SemanticFieldFn:
         """The semantic field over projected planes; frame: plane_frame(generator, subject) when
-        the points are posed world points of an articulated subject (None: read them as given)."""
+        the points are posed world points of an articulated subject (None: read them as given);
+        fast: look the planes up through render/plane_taps.summed_plane_lookup (the fast and
+        surface paths; the same numbers up to float rounding) instead of grid_sample (the
+        volume path, the reference)."""
+        if fast:
+            lookup = summed_plane_lookup(planes, self.box_warp)
+        else:
+            lookup = lambda points: sample_planes_summed(planes, points, self.box_warp)  # noqa: E731
+
         def fn(points: Tensor):
             if frame is not None:
                 points = frame(points)
-            return self.decoder.head(sample_planes_summed(planes, points, self.box_warp), self.position(points))
+            return self.decoder.head(lookup(points), self.position(points))
         return fn
 
     def field_materialized(self, planes: Tensor, frame: PlaneFrame | None = None) -> SemanticFieldFn:
@@ -160,15 +169,16 @@ class SemanticBranch(nn.Module):
         if n_subj not in (1, n_views):
             raise DnerfError(f"{n_subj} subjects for {n_views} cameras: pass one subject or one per camera")
         res = resolution or generator.rendering.neural_resolution
+        check_march_path(path)
+        if not self.config.density_prior:
+            path = "volume"
         if field is None:
-            field = self.field(self.planes(subject) if planes is None else planes, plane_frame(generator, subject))
+            field = self.field(self.planes(subject) if planes is None else planes, plane_frame(generator, subject),
+                               fast=path == "fast")
         rays = ray_bundle(cameras.to(dtype=torch.float32), res)
         o, d = rays.origins, rays.directions
         if n_subj == 1:
             o, d = o.reshape(1, -1, 3), d.reshape(1, -1, 3)
-        check_march_path(path)
-        if not self.config.density_prior:
-            path = "volume"
         out = render_semantic_rays(generator, subject, field, o, d, self.config.num_classes, chunk_rays, path)
         img = lambda x: x.reshape(n_views, res, res, -1).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         probs, feats = img(out.probs), img(out.features)

@@ -37,7 +37,7 @@ class LabeledGenerator(LabelingWrapper):
         sem = self.branch.render(self.generator, subject, cameras, resolution, path=path)
         probs = torch.softmax(sem.logits, dim=1)
         return RenderOutput(rgb=self.generator.super_resolve(subject, sem.generator_features), rgb_raw=sem.rgb_raw, depth=sem.depth, opacity=sem.opacity,
-                            features=sem.features, labels=sem.logits.argmax(1), semantic=probs)
+                            features=sem.features, labels=sem.labels, semantic=probs)
 
 
 def with_semantic(generator, checkpoint) -> LabeledGenerator:

@@ -44,10 +44,11 @@ class SemanticRays:
     opacity: Tensor
 
 
-def march_generator(generator, subject, origins: Tensor, directions: Tensor) -> MarchResult:
-    """The frozen generator's march (no gradients): sample depths, weights and its own outputs."""
+def march_generator(generator, subject, origins: Tensor, directions: Tensor, field=None) -> MarchResult:
+    """The frozen generator's march (no gradients): sample depths, weights and its own outputs;
+    field: the generator's field to march (default generator.field(subject), the reference)."""
     with torch.no_grad():
-        return march(generator.field(subject), origins, directions, generator.rendering)
+        return march(field or generator.field(subject), origins, directions, generator.rendering)
 
 
 def composite_semantics(feats: Tensor, sigma: Tensor | None, weights: Tensor, depths: Tensor,
@@ -135,26 +136,34 @@ def render_semantic_rays(generator, subject, field: SemanticFieldFn, origins: Te
     built once and cached on the subject; the semantic field evaluated only where it shows)."""
     check_march_path(path)
     outs = []
+    skipping = False
     if path == "fast":
         grid = generator.occupancy(subject)
-        if not grid.skips_anything():  # a full grid: nothing to skip, the plain march (as render() does)
-            path = "volume"
-        else:
-            gen_field = generator.field_summed(subject)
+        gen_field = generator.field_summed(subject)  # the fast lookup, on a full grid's plain march too
+        # a full grid: nothing to skip, the plain march (as render() does)
+        skipping = grid.skips_anything()
+        if skipping:
             # the generator's and the semantic field's plane features, hidden units and outputs
             per_eval = 2 * (subject.planes.shape[2] + 2 * SEMANTIC_FLOATS_PER_EVALUATION)
             chunk_rays = max(chunk_rays, fast_chunk_rays(generator.rendering, per_eval,
                                                          float(grid.occupied_fraction().max())))
     for o, d in zip(origins.split(chunk_rays, dim=1), directions.split(chunk_rays, dim=1)):
-        if path == "fast":
+        if skipping:
             with torch.no_grad():
                 m = march_fast(gen_field, o, d, generator.rendering, grid)
             probs, feats = semantic_composite_fast(field, m, o, d, num_classes)
         else:
-            m = march_generator(generator, subject, o, d)
+            m = march_generator(generator, subject, o, d, gen_field if path == "fast" else None)
             probs, feats = semantic_composite(field, m, o, d, num_classes)
         outs.append((probs, feats, m.features, m.depth, m.opacity))
     return SemanticRays(*(torch.cat([o[i] for o in outs], dim=1) for i in range(5)))
+
+
+def class_labels(logits: Tensor) -> Tensor:
+    """[V,K,H,W] class scores -> [V,H,W] the highest-scoring class (argmax over dim 1, ties to the
+    first; torch.max's indices follow the same rule and are ~15x faster on a CPU for these
+    channel-strided images: 1.6 vs 28 ms at 8 x 7 x 128^2)."""
+    return logits.max(dim=1).indices
 
 
 def log_probs(probs: Tensor) -> Tensor:

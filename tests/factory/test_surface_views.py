@@ -205,14 +205,14 @@ def test_window_layout_and_blocks(car, monkeypatch):
         SurfaceConfig(window_dense=20.0)
     with pytest.raises(DnerfError, match="level_scale"):
         SurfaceConfig(level_scale=0.0)
+    with pytest.raises(DnerfError, match="semantic_floor"):
+        SurfaceConfig(semantic_floor=1.0)
 
 
-def test_semantic_field_skips_weightless_samples(car, monkeypatch):
-    """The branch is evaluated only at window samples carrying at least SEMANTIC_MIN_COEFFICIENT
-    of the blend, as on the fast volume path: fewer evaluations, the same labels (floor 0 keeps
-    every sample)."""
-    import dnerf_core.factory.surface_views as sv
-
+def test_semantic_field_skips_weightless_samples(car):
+    """The branch is evaluated only at window samples carrying at least semantic_floor of the
+    blend, as on the fast volume path: fewer evaluations, the same labels (floor 0 keeps every
+    sample)."""
     gen, subject = car
     cams = spread_orbit_cameras(2, gen.orbit)
     counts = []
@@ -221,8 +221,7 @@ def test_semantic_field_skips_weightless_samples(car, monkeypatch):
         skipping = render_surface(gen, subject, cams, 40).output
         n_skip = sum(counts)
         counts.clear()
-        monkeypatch.setattr(sv, "SEMANTIC_MIN_COEFFICIENT", 0.0)
-        every = render_surface(gen, subject, cams, 40).output
+        every = render_surface(gen, subject, cams, 40, SurfaceConfig(semantic_floor=0.0)).output
         n_every = sum(counts)
     finally:
         hook.remove()

@@ -189,3 +189,13 @@ def test_branch_with_latent_lazy_equals_materialized_and_shifts_per_subject(defa
     assert torch.allclose(diff, expected.expand_as(diff), atol=1e-5)
     with pytest.raises(DnerfError, match="reads a latent w"):
         branch.planes(replace(subject, ws=None))
+def test_class_labels_are_argmax_over_classes_ties_to_the_first():
+    from dnerf_core.semantic.render import class_labels
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 7, 9, generator=g)
+    logits[:, 2] = logits[:, 4] = logits.max(dim=1).values + 1  # a tie: class 2 wins
+    logits[0, :, 0, 0] = 0.5  # all equal: class 0
+    want = logits.argmax(dim=1)
+    got = class_labels(logits)
+    assert torch.equal(got, want) and bool((got[:, 1:, 1:] == 2).all()) and int(got[0, 0, 0]) == 0
