@@ -52,44 +52,43 @@ class PlaneTaps:
     weight: Tensor
 
 
-def plane_taps(table: PlaneTable, points: Tensor, box_warp: float) -> PlaneTaps:
-    """points [N,P,3] -> their bilinear taps into table (4 per plane); a tap outside its plane
-    has weight 0 and a clamped index (zero padding, as grid_sample's)."""
-    n, p, _ = points.shape
-    h, w = table.height, table.width
-    # [N,P,3,2] each plane's (width, height) coordinate, points laid out as the taps will be
-    axes = torch.tensor(PLANE_AXES, device=points.device).reshape(-1)
-    coords = points.to(table.rows.dtype).index_select(-1, axes).reshape(n, p, table.n_planes, 2)
-    size = coords.new_tensor([w, h])
-    # grid_sample's unnormalization (align_corners=False) of coordinate * 2 / box_warp; a
-    # non-finite coordinate goes outside the plane (weight 0; grid_sample gives NaN there), so a
-    # tap's index is always inside the table
-    f = torch.nan_to_num(coords.mul_(size * (1.0 / box_warp)).add_((size - 1) / 2), nan=-1.0)
-    f = torch.minimum(f.clamp_min_(-1.0), size)
+def _axis_taps(t: Tensor, size: int, box_warp: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """World coordinates t [3,M] read along a plane axis of `size` texels -> (lower texel, upper
+    texel, lower weight, upper weight) [3,M]: grid_sample's unnormalization (align_corners=False)
+    of t * 2 / box_warp; a tap outside the axis weighs 0 at a clamped texel (zero padding), and a
+    non-finite coordinate reads nothing (grid_sample gives NaN there)."""
+    f = torch.nan_to_num(t * (size / box_warp) + (size - 1) / 2, nan=-1.0).clamp_(-1.0, float(size))
     lo = f.floor()
     frac = f - lo
-    # the lower tap is inside for f in [0, size), the upper one (lo + 1) for f < size - 1
-    w_lo = (1 - frac).mul_((f >= 0) & (f < size))
-    w_hi = frac.mul_(f < size - 1)
-    last = size - 1
-    # (x, y * w) of both taps on each axis, clamped inside the plane; the table row computed in
-    # floats while they count it exactly (one integer conversion at the end), else in int64
-    step = coords.new_tensor([1.0, float(w)])
-    i_lo = torch.minimum(lo.clamp_min(0), last).mul_(step)
-    i_hi = torch.minimum(lo.add_(1), last).mul_(step)
-    (x_lo, y_lo), (x_hi, y_hi) = i_lo.unbind(-1), i_hi.unbind(-1)
-    plane_base = (torch.arange(n, device=points.device)[:, None, None] * table.n_planes
-                  + torch.arange(table.n_planes, device=points.device)) * (h * w)  # [N,1,3]
-    if table.rows.shape[0] <= 2 / torch.finfo(f.dtype).eps:
-        y_lo, y_hi = y_lo + plane_base.to(f.dtype), y_hi + plane_base.to(f.dtype)
-        index = torch.stack([y_lo + x_lo, y_lo + x_hi, y_hi + x_lo, y_hi + x_hi], dim=-1).to(torch.int64)
-    else:
-        index = (torch.stack([y_lo + x_lo, y_lo + x_hi, y_hi + x_lo, y_hi + x_hi], dim=-1).to(torch.int64)
-                 + plane_base[..., None])
-    (gx, gy), (fx, fy) = w_lo.unbind(-1), w_hi.unbind(-1)
-    weight = torch.stack([gx * gy, fx * gy, gx * fy, fx * fy], dim=-1)  # [N,P,3,4]
-    per_point = table.n_planes * TAPS_PER_PLANE
-    return PlaneTaps(index.reshape(n * p, per_point), weight.reshape(n * p, per_point))
+    w_lo = (1 - frac).masked_fill_((f < 0) | (f >= size), 0.0)
+    w_hi = frac.masked_fill_(f >= size - 1, 0.0)
+    return lo.clamp(0, size - 1), lo.add_(1).clamp_(max=size - 1), w_lo, w_hi
+
+
+def plane_taps(table: PlaneTable, points: Tensor, box_warp: float) -> PlaneTaps:
+    """points [N,P,3] -> their bilinear taps into table (4 per plane, in PLANE_AXES order).
+
+    Built from per-axis quantities on contiguous [3,M] rows and [M] pieces (broadcasting over
+    small trailing dimensions runs several times slower on a CPU); coordinates and texel rows in
+    the table's float type, at least float32, float64 past 2^24 rows (so rows count exactly),
+    converted to integers once."""
+    n, p, _ = points.shape
+    h, w = table.height, table.width
+    count = torch.promote_types(table.rows.dtype, torch.float32 if table.rows.shape[0] <= 2 ** 24 else torch.float64)
+    t = points.reshape(n * p, 3).to(count).T.contiguous()  # [3,M] world x, y, z
+    along = {size: _axis_taps(t, size, box_warp) for size in {w, h}}
+    subject_row = 0.0
+    if n > 1:
+        subject_row = (torch.arange(n, device=points.device, dtype=count)
+                       * (table.n_planes * h * w)).repeat_interleave(p)
+    index, weight = [], []
+    for k, (axis_w, axis_h) in enumerate(PLANE_AXES):
+        x_lo, x_hi, wx_lo, wx_hi = (q[axis_w] for q in along[w])
+        y_lo, y_hi, wy_lo, wy_hi = (q[axis_h] for q in along[h])
+        row_lo, row_hi = y_lo * w + subject_row + k * h * w, y_hi * w + subject_row + k * h * w
+        index += [row_lo + x_lo, row_lo + x_hi, row_hi + x_lo, row_hi + x_hi]
+        weight += [wy_lo * wx_lo, wy_lo * wx_hi, wy_hi * wx_lo, wy_hi * wx_hi]
+    return PlaneTaps(torch.stack(index, dim=1).to(torch.int64), torch.stack(weight, dim=1).to(table.rows.dtype))
 
 
 def sample_table_summed(table: PlaneTable, points: Tensor, box_warp: float) -> Tensor:

@@ -97,12 +97,18 @@ def test_lookup_takes_the_table_without_gradients_and_grid_sample_with_them():
     assert torch.equal(grad, want)
 
 
-def test_rows_beyond_float_precision_are_indexed_in_integers(monkeypatch):
-    import dnerf_core.render.plane_taps as pt
-
+def test_rows_beyond_float32_precision_are_counted_in_float64():
     planes, pts = _case(n=3, dtype=torch.float32)
     table = plane_table(planes)
-    want = plane_taps(table, pts, 1.6).index
-    # pretend the table has more rows than float32 counts exactly: the int64 branch
-    monkeypatch.setattr(pt.torch, "finfo", lambda dtype: type("F", (), {"eps": 1.0})())
-    assert torch.equal(plane_taps(table, pts, 1.6).index, want)
+    want = plane_taps(table, pts, 1.6)
+    # a table of more rows than float32 counts exactly: its rows are computed in float64
+    big = pt_table(table, rows=table.rows[:1].expand(2 ** 24 + 1, -1))
+    got = plane_taps(big, pts, 1.6)
+    assert torch.equal(got.index, want.index) and got.weight.dtype == torch.float32
+    assert torch.allclose(got.weight, want.weight, atol=1e-7)
+
+
+def pt_table(table, rows):
+    from dataclasses import replace
+
+    return replace(table, rows=rows)
