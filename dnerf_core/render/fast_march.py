@@ -41,8 +41,11 @@ COARSE_SEGMENT = 8
 # this many samples (a few MB) stay in the caches from the lookup through the MLP. This machine
 # streams big elementwise ops at ~3 GB/s, so one call over a view's 300k samples spent more time
 # moving activations than computing them (a 32-64-33 MLP: 193 ms whole, 108 ms in blocks of 8192).
+# With the table lookup (render/plane_taps.py) each call also builds its taps, a fixed cost per
+# call: labeled 128^2 views, s/view in three interleaved rounds, face 8192 0.68-0.77, 16384
+# 0.65-0.71, 32768 0.66-0.71; car 8192 0.72-0.75, 16384 0.65-0.70, 32768 0.68-0.72.
 # GPUs take the whole batch.
-CPU_FIELD_BLOCK = 8192
+CPU_FIELD_BLOCK = 16384
 
 
 @dataclass
