@@ -55,8 +55,7 @@ LOOKUP_CASES = {"default_generator": (32, 64), "default_branch": (64, 64), "eg3d
 def bench_lookup(quick: bool) -> dict:
     """Summed tri-plane lookups of LOOKUP_POINTS points: grid_sample (the volume path's, the answer
     key) vs the table's embedding bag (render/plane_taps.py: the fast and surface paths'), ms."""
-    from dnerf_core.render.plane_taps import plane_table, plane_taps, sample_table_summed
-    from dnerf_core.render.triplane import channels_innermost, sample_planes_summed
+    from dnerf_core.lab import channels_innermost, plane_table, plane_taps, sample_planes_summed, sample_table_summed
 
     gen = torch.Generator().manual_seed(0)
     pts = torch.rand(1, LOOKUP_POINTS, 3, generator=gen) * 1.8 - 0.9

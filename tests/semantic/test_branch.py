@@ -199,3 +199,20 @@ def test_class_labels_are_argmax_over_classes_ties_to_the_first():
     want = logits.argmax(dim=1)
     got = class_labels(logits)
     assert torch.equal(got, want) and bool((got[:, 1:, 1:] == 2).all()) and int(got[0, 0, 0]) == 0
+
+
+def test_fast_field_is_the_field_through_the_table_lookup(default_gen):
+    """field(fast=True) reads the planes through render/plane_taps (no gradient asked): the same
+    semantic features to float rounding; asked for gradients it is grid_sample's, exactly."""
+    torch.manual_seed(2)
+    branch = SemanticBranch.for_generator(default_gen, SemanticConfig(num_classes=5)).eval()
+    subject = default_gen.sample([3])
+    pts = (torch.rand(1, 500, 3, generator=torch.Generator().manual_seed(4)) * 2 - 1) * default_gen.bounds
+    with torch.no_grad():
+        planes = branch.planes(subject)
+        ref, fast = branch.field(planes)(pts)[0], branch.field(planes, fast=True)(pts)[0]
+    assert ref.shape == fast.shape and not torch.equal(ref, fast)
+    assert torch.allclose(ref, fast, atol=1e-5)
+    trained = branch.planes(subject)  # grad-tracked through the branch's weights
+    assert trained.requires_grad
+    assert torch.equal(branch.field(trained, fast=True)(pts)[0], branch.field(trained)(pts)[0])
