@@ -35,7 +35,7 @@ from ..render.fast_march import Selection, sample_coefficients
 from ..render.raymarch import compute_weights
 from ..render.surface_cast import DEFAULT_CASTER, MeshCaster, RayHits, check_caster
 from ..semantic.branch import plane_frame
-from ..semantic.render import class_labels, composite_kept, kept_shares
+from ..semantic.render import class_labels, composite_kept, kept_shares, log_probs
 from .mesh import MeshConfig, SurfaceGeometry, extract_surface
 
 # Marching-cubes grid of the bake (the labeled mesh export's default grid; the bake's level is
@@ -394,8 +394,6 @@ def _superres_cropped(branch, bake: SurfaceBake, log_p: Tensor, feats: Tensor, h
 
 def _empty_log_probs(log_p: Tensor) -> Tensor:
     """[1,K,1,1] the log probabilities of an empty ray (all background)."""
-    from ..semantic.render import log_probs
-
     probs = torch.zeros(1, log_p.shape[1], 1, 1, dtype=log_p.dtype, device=log_p.device)
     probs[:, BACKGROUND_ID] = 1
     return log_probs(probs)
@@ -405,8 +403,6 @@ def _labels(generator, subject, bake: SurfaceBake, shading: _HitShading, hit_poi
     """(labels [V,H,W] int64 or None, class probabilities [V,K,H,W] or None)."""
     branch = getattr(generator, "branch", None)
     if branch is not None:
-        from ..semantic.render import log_probs
-
         k = branch.config.num_classes
         probs = torch.zeros(r, k, device=device)
         probs[:, BACKGROUND_ID] = 1  # a missed ray is all background, as the volume path's empty ray
