@@ -23,8 +23,6 @@ from torch import Tensor
 
 from .triplane import PLANE_AXES, sample_planes_summed
 
-TAPS_PER_PLANE = 4
-
 
 @dataclass(frozen=True)
 class PlaneTable:

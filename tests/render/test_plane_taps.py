@@ -1,11 +1,12 @@
 """The table lookup of summed tri-plane features (render/plane_taps.py) against the answer key
 (render/triplane.sample_planes_slow summed over the planes)."""
+from dataclasses import replace
+
 import pytest
 import torch
 
 from dnerf_core.render.plane_taps import plane_table, plane_taps, sample_table_summed, summed_plane_lookup
-from dnerf_core.render.triplane import channels_innermost
-from dnerf_core.render.triplane import sample_planes_slow, sample_planes_summed
+from dnerf_core.render.triplane import channels_innermost, sample_planes_slow, sample_planes_summed
 
 
 def _case(n=2, c=4, h=5, w=6, p=40, dtype=torch.float64, seed=0):
@@ -102,13 +103,8 @@ def test_rows_beyond_float32_precision_are_counted_in_float64():
     table = plane_table(planes)
     want = plane_taps(table, pts, 1.6)
     # a table of more rows than float32 counts exactly: its rows are computed in float64
-    big = pt_table(table, rows=table.rows[:1].expand(2 ** 24 + 1, -1))
+    big = replace(table, rows=table.rows[:1].expand(2 ** 24 + 1, -1))
     got = plane_taps(big, pts, 1.6)
     assert torch.equal(got.index, want.index) and got.weight.dtype == torch.float32
     assert torch.allclose(got.weight, want.weight, atol=1e-7)
 
-
-def pt_table(table, rows):
-    from dataclasses import replace
-
-    return replace(table, rows=rows)
