@@ -546,15 +546,12 @@ def _surface_eg3d_agreement() -> dict:
     """The surface path vs the volume path at EG3D size (random weights, a random-init branch; one
     held-out seed and pose at 64^2): a field with no surface, so this measures how far a window
     around a mesh of a fog is from the fog's full march, not a use case."""
-    from dnerf_core import LabelSet
-    from dnerf_core.lab import bake_surface, heldout_seeds, LabeledGenerator, random_orbit_cameras, render_agreement
-    from dnerf_core.lab import render_surface
+    from dnerf_core.lab import bake_surface, heldout_seeds, random_orbit_cameras, render_agreement, render_surface
 
     torch.manual_seed(0)
     gen, branch, label = _eg3d_with_branch()
     k = branch.config.num_classes
-    parts = [f"part{i}" for i in range(1, k)]  # from_names puts the background first
-    labeled = LabeledGenerator(gen, branch, LabelSet.from_names(parts, [(0, 0, 0)] * k))
+    labeled = _eg3d_labeled(gen, branch)
     seed = heldout_seeds(1, offset=700)[0]
     subject = gen.sample([seed])
     cam = random_orbit_cameras(1, gen.orbit, torch.Generator().manual_seed(100))
@@ -755,15 +752,27 @@ def _eg3d_with_branch():
     return gen, branch, label
 
 
+def _eg3d_labeled(gen, branch):
+    """gen labeled by the random-init branch, its classes named part1.. after the background."""
+    from dnerf_core import LabelSet
+    from dnerf_core.lab import LabeledGenerator
+
+    k = branch.config.num_classes
+    parts = [f"part{i}" for i in range(1, k)]  # from_names puts the background first
+    return LabeledGenerator(gen, branch, LabelSet.from_names(parts, [(0, 0, 0)] * k))
+
+
 def child_fast_eg3d(task: dict) -> dict:
     """EG3D size, further views of a cached subject: everything before the super-resolution at
-    128^2 (raw RGB, features, depth, semantic labels from the lazy branch) volume vs fast."""
+    128^2 (raw RGB, features, depth, semantic labels from the lazy branch) volume vs fast vs
+    surface. The subject is a held-out seed whose random density crosses the bake's level (seed 1's
+    does not: no mesh); the surface row's one-time bake is reported apart."""
     from dnerf_core import ray_bundle
-    from dnerf_core.lab import random_orbit_cameras, render_semantic_rays
+    from dnerf_core.lab import bake_surface, heldout_seeds, random_orbit_cameras, render_semantic_rays, render_surface
 
     torch.manual_seed(0)
     gen, branch, label = _eg3d_with_branch()
-    subject = gen.sample([1])
+    subject = gen.sample([heldout_seeds(1, offset=700)[0]])
     cams = random_orbit_cameras(task["views"], gen.orbit, torch.Generator().manual_seed(3))
     t0 = time.perf_counter()
     planes = branch.planes(subject)
@@ -794,6 +803,19 @@ def child_fast_eg3d(task: dict) -> dict:
                      "mlp_gflops_reached": 2 * macs / 1e9 / sec,
                      "speedup_vs_official": OFFICIAL_EG3D["further_view_before_superres_seconds"] / sec}
     out["speedup"] = out["volume"]["seconds_per_view"] / out["fast"]["seconds_per_view"]
+    labeled = _eg3d_labeled(gen, branch)
+    t0 = time.perf_counter()
+    bake = bake_surface(labeled, subject)
+    out["surface_bake_seconds_once_per_subject"] = time.perf_counter() - t0
+    surface = lambda c: render_surface(labeled, subject, c, FAST_RESOLUTION, superres=False).output  # noqa: E731
+    sec = _time_views(surface, cams, task["repeats"])
+    counter.reset()
+    hit_fraction = (surface(cams[0]).opacity > 0).float().mean().item()
+    ev = dict(counter.counts)
+    macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(branch)
+    out["surface"] = {"seconds_per_view": sec, "decoder_evaluations_per_view": ev, "hit_fraction": hit_fraction,
+                      "bake_faces": len(bake.geometry.faces), "mlp_gflops_reached": 2 * macs / 1e9 / sec,
+                      "speedup_vs_official": OFFICIAL_EG3D["further_view_before_superres_seconds"] / sec}
     return {**out, "peak_rss_mb": _peak_rss_mb()}
 
 
@@ -854,7 +876,9 @@ def bench_fast(quick: bool) -> dict:
         print(f"[bench] fast: {key} done", file=sys.stderr, flush=True)
 
     def share(row):
-        for path in ("volume", "fast"):
+        for path in ("volume", "fast", "surface"):
+            if path not in row:
+                continue
             row[path]["share_of_matmul_peak"] = row[path]["mlp_gflops_reached"] / gflops
         return row
 

@@ -182,6 +182,25 @@ def test_superres_over_the_hits_box_is_exact(car, monkeypatch):
     assert (cropped.opacity == 0).any()  # the box leaves pixels out
 
 
+def test_superres_false_gives_the_raw_outputs(car):
+    """superres=False: the raw RGB and the composited probabilities' labels, which agree with the
+    volume path's before its super-resolution (the branch's probs_raw); the other outputs are
+    those of the full render."""
+    gen, subject = car
+    cams = spread_orbit_cameras(2, gen.orbit)
+    full = render_surface(gen, subject, cams, 64).output
+    raw = render_surface(gen, subject, cams, 64, superres=False).output
+    assert torch.equal(raw.rgb, raw.rgb_raw) and torch.equal(raw.rgb_raw, full.rgb_raw)
+    assert torch.equal(raw.depth, full.depth) and torch.equal(raw.opacity, full.opacity)
+    assert raw.semantic.shape == full.semantic.shape
+    assert torch.allclose(raw.semantic.sum(dim=1), torch.ones(2, 64, 64), atol=1e-5)
+    assert torch.equal(raw.labels, raw.semantic.max(dim=1).indices)
+    volume = gen.branch.render(gen.generator, subject, cams, 64)
+    scores = segmentation_scores(confusion_matrix(raw.labels, volume.probs_raw.argmax(1), len(gen.label_set)))
+    assert scores.miou >= 0.98 and scores.accuracy >= 0.99, scores  # measured 0.9998, 0.9999
+    assert not torch.equal(raw.labels, full.labels)  # the super-resolution does change some pixels
+
+
 def test_window_layout_and_blocks(car, monkeypatch):
     """The window's samples: dense up to window_dense, the tail beyond, in coarse steps; shading
     in blocks of hits gives the very bytes of one pass over all of them."""
