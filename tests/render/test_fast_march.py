@@ -113,6 +113,10 @@ def test_compact_evaluation_and_composite_equal_the_dense_ones():
     dense = torch.where(mask[..., None], x, torch.zeros_like(x))
     assert torch.allclose(composite_selected(sel.take(x), sel, sample_coefficients(weights), 3, 5),
                           accumulate(dense, weights[..., None]), atol=1e-6)
+    # mixed precisions composite in the promoted type, as values * coefficients would
+    mixed = composite_selected(sel.take(x), sel, sample_coefficients(weights.double()), 3, 5)
+    assert mixed.dtype == torch.float64
+    assert torch.allclose(mixed, accumulate(dense.double(), weights.double()[..., None]), atol=1e-12)
 
 
 @pytest.mark.parametrize("rows", [1, 3])
