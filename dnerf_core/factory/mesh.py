@@ -54,10 +54,13 @@ def _query(fn, subject: Subject, points: np.ndarray, chunk: int) -> torch.Tensor
 
 @torch.no_grad()
 def density_grid(generator: Generator, subject: Subject, config: MeshConfig = MeshConfig()) -> np.ndarray:
-    """[R,R,R] density, axes (x, y, z), sampled at R points per axis spanning [-bounds, bounds]."""
+    """[R,R,R] density, axes (x, y, z), sampled at R points per axis spanning [-bounds, bounds];
+    through the generator's density_summed where it has one (the planes read summed: on a CPU the
+    table lookup, render/plane_taps.py; the same numbers to float rounding, the 128^3 grid of a
+    default generator 1.9 -> 1.2 s)."""
     axis = np.linspace(-generator.bounds, generator.bounds, config.resolution, dtype=np.float32)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    dens = _query(generator.density, subject, grid, config.chunk_points)
+    dens = _query(getattr(generator, "density_summed", generator.density), subject, grid, config.chunk_points)
     return dens.reshape(config.resolution, config.resolution, config.resolution).numpy()
 
 

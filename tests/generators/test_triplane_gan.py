@@ -171,6 +171,18 @@ def test_bfloat16_superresolution_is_close_to_float32():
         TriPlaneGAN(TINY, superres_dtype=torch.float16)
 
 
+def test_density_summed_is_density_without_features(tiny):
+    """density_summed (the density grids' path: planes sampled summed, the output layer's density
+    row alone) gives density()'s numbers to float rounding, inside and outside the box; the
+    decoder's sigma alone is decode_summed's sigma."""
+    subject = tiny.sample([3])
+    pts = (torch.rand(1, 500, 3, generator=torch.Generator().manual_seed(0)) - 0.5) * 1.4 * tiny.rendering.box_warp
+    ref = tiny.density(subject, pts)
+    assert torch.allclose(tiny.density_summed(subject, pts), ref, rtol=1e-4, atol=1e-5)
+    summed = torch.randn(1, 7, tiny.decoder.net[0].weight.shape[1], generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(tiny.decoder.sigma_summed(summed), tiny.decoder.decode_summed(summed)[0], atol=1e-6)
+
+
 def test_same_seed_same_bytes(tiny):
     cams = random_orbit_cameras(1, tiny.orbit, torch.Generator().manual_seed(6))
     a = tiny.render(tiny.sample([8]), cams)

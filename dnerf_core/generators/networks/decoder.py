@@ -30,6 +30,12 @@ class TriPlaneDecoder(nn.Module):
         path samples them summed: no [N,3,P,C] intermediate and no strided mean over it)."""
         return self.decode_mean(summed / n_planes)
 
+    def sigma_summed(self, summed: Tensor, n_planes: int = 3) -> Tensor:
+        """decode_summed's raw sigma [N,P,1] alone, the output layer computing only its density row
+        (density grids: the occupancy grid, the surface bake and the mesh read no features)."""
+        first, activation, last = self.net
+        return last.forward_outputs(activation(first(summed / n_planes)), slice(0, 1))
+
     def decode_mean(self, mean_features: Tensor) -> tuple[Tensor, Tensor]:
         x = self.net(mean_features)
         sigma = x[..., :1]

@@ -30,7 +30,11 @@ class FullyConnected(nn.Module):
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.lr_multiplier)
+        return self.forward_outputs(x, slice(None))
+
+    def forward_outputs(self, x: Tensor, outputs: slice) -> Tensor:
+        """forward(x)[..., outputs], computing only those outputs."""
+        x = F.linear(x, self.weight[outputs] * self.weight_gain, self.bias[outputs] * self.lr_multiplier)
         return ops.lrelu_agc(x) if self.activation == "lrelu" else x
 
 
