@@ -42,7 +42,7 @@ from .base import RenderOutput, Subject
 from .procedural.figure import (BOUNDS, ORBIT, RENDERING, Figure, PosedFigure, make_figure, random_pose,
                                 sample_pose_angles)
 from .procedural.skeleton import POSE_NAMES, Pose, PoseError, named_pose, resolve_pose
-from .triplane_gan import N_PLANES, TriPlaneConfig, TriPlaneGAN
+from .triplane_gan import TriPlaneConfig, TriPlaneGAN
 
 FORMAT = "dnerf-articulated"
 VERSION = 1
@@ -190,11 +190,12 @@ class ArticulatedTriPlane(TriPlaneGAN):
         field at the warped points, masked samples at MASKED_SIGMA."""
         return self._warped(subject, lambda planes, pts, bw: self.decoder(sample_planes(planes, pts, bw)))
 
-    def field_summed(self, subject: Subject) -> FieldFn:
-        """field() with the planes sampled summed (what the fast path and occupancy grid march):
-        the base class's unwarped version would read the planes at posed points."""
+    def summed_field(self, subject: Subject, decode) -> FieldFn:
+        """TriPlaneGAN.summed_field at the warped points, masked samples at MASKED_SIGMA (what
+        field_summed and density_summed read: the base class's would read the planes at posed
+        points)."""
         lookup = summed_plane_lookup(subject.planes, self.rendering.box_warp)
-        return self._warped(subject, lambda planes, pts, bw: self.decoder.decode_summed(lookup(pts), N_PLANES))
+        return self._warped(subject, lambda planes, pts, bw: decode(lookup(pts)))
 
     @torch.no_grad()
     def render(self, subject: Subject, cameras, resolution: int | None = None, *, path: str = "volume",

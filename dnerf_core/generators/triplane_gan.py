@@ -8,6 +8,7 @@ unless the super-resolution is asked to run in bfloat16 (superres_dtype).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -217,15 +218,22 @@ class TriPlaneGAN(nn.Module):
 
         return fn
 
-    def field_summed(self, subject: Subject):
-        """field(), the planes sampled summed (render/plane_taps.summed_plane_lookup): the same
-        numbers up to float rounding, faster; what the fast and surface paths evaluate."""
+    def summed_field(self, subject: Subject, decode: Callable[[Tensor], tuple]):
+        """(points [N,P,3], directions) -> decode(the planes' features at the points, summed over
+        the planes [N,P,C]) (render/plane_taps.summed_plane_lookup): what field_summed and
+        density_summed decode; a generator that reads its planes elsewhere than at the given points
+        (the articulated one) overrides this alone."""
         lookup = summed_plane_lookup(subject.planes, self.rendering.box_warp)
 
-        def fn(points: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
-            return self.decoder.decode_summed(lookup(points), N_PLANES)
+        def fn(points: Tensor, directions: Tensor) -> tuple:
+            return decode(lookup(points))
 
         return fn
+
+    def field_summed(self, subject: Subject):
+        """field(), the planes sampled summed: the same numbers up to float rounding, faster; what
+        the fast and surface paths evaluate."""
+        return self.summed_field(subject, lambda summed: self.decoder.decode_summed(summed, N_PLANES))
 
     def density(self, subject: Subject, points: Tensor) -> Tensor:
         """[B,P] activated density at world points [B,P,3] (chunked)."""
@@ -236,8 +244,8 @@ class TriPlaneGAN(nn.Module):
         """density() with the planes sampled summed and no features decoded (what the occupancy
         grid and the marching-cubes grids are built from: faster, the same numbers up to float
         rounding)."""
-        lookup = summed_plane_lookup(subject.planes, self.rendering.box_warp)
-        sig = [self.decoder.sigma_summed(lookup(p), N_PLANES)[..., 0] for p in points.split(self.chunk_rays * 16, dim=1)]
+        field = self.summed_field(subject, lambda summed: (self.decoder.sigma_summed(summed, N_PLANES), None))
+        sig = [field(p, p)[0][..., 0] for p in points.split(self.chunk_rays * 16, dim=1)]
         return eg3d_density(torch.cat(sig, dim=1))
 
     def labels_at(self, subject: Subject, points: Tensor) -> None:

@@ -76,6 +76,17 @@ def test_masked_samples_have_zero_density(tiny):
     assert torch.equal(rest_owner, warp.part[warp.keep])
 
 
+def test_density_grids_read_the_warped_field(tiny):
+    """density_summed (what the occupancy grid and the marching-cubes grids are built from) is
+    density() of the posed subject to float rounding: warped points, masked samples exactly 0."""
+    subject = tiny.sample([2], pose="walk")
+    pts = (torch.rand(1, 4000, 3, generator=torch.Generator().manual_seed(1)) * 2 - 1) * BOUNDS
+    ref = tiny.density(subject, pts)
+    fast = tiny.density_summed(subject, pts)
+    assert torch.allclose(fast, ref, rtol=1e-4, atol=1e-5)
+    assert torch.equal(fast == 0, ref == 0) and (ref == 0).float().mean() > 0.5
+
+
 def test_renders_repeat_follow_the_pose_and_round_trip(tiny, tmp_path):
     assert isinstance(tiny, Generator)
     cams = orbit_cameras([0.4, 2.0], [0.1, 0.2], tiny.orbit)
