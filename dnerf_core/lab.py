@@ -60,6 +60,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     **_from("dnerf_core.render.raymarch", "march_chunked"),
     **_from("dnerf_core.render.triplane", "channels_innermost", "sample_planes", "sample_planes_summed"),
     **_from("dnerf_core.render.plane_taps", "plane_table", "plane_taps", "sample_table_summed"),
+    **_from("dnerf_core.render.plane_mlp", "native_available", "native_kernel"),
     **_from("dnerf_core.render.agreement", "pooled_agreement", "render_agreement"),
     # the semantic branch
     **_from("dnerf_core.semantic.branch", "SemanticBranch"),

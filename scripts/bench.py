@@ -9,6 +9,7 @@ in the same run as the yardstick for "fraction of peak" figures. Timings are med
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -509,16 +510,17 @@ def _mesh_label_scores(gen, subject, oracle, seed: int) -> dict:
 
 
 # The surface path's shading modes side by side (factory/surface_views.SurfaceConfig): the default
-# window (19 samples per hit), a shorter one (11), one opaque point per hit.
+# window (19 samples per hit), a shorter one (11), one opaque point per hit; and the default with
+# the native kernel off (render/plane_mlp.py: the fields' eager PyTorch code).
 SURFACE_VARIANTS = {"surface": {}, "surface_11": {"samples_per_hit": 11, "tail_samples": 3},
-                    "surface_point": {"samples_per_hit": 1}}
+                    "surface_point": {"samples_per_hit": 1}, "surface_eager": {}}
 
 
 def _surface_variants(labeled, subject, cams, repeats: int) -> dict:
     """Each SURFACE_VARIANTS mode on labeled 128^2 views of a baked subject (8 views a batch, as
     render_views): seconds and CPU seconds per view, decoder evaluations per view (generator +
     semantic) and the GFLOP/s their MLPs reach."""
-    from dnerf_core.lab import render_surface, SurfaceConfig
+    from dnerf_core.lab import native_available, native_kernel, render_surface, SurfaceConfig
 
     counter = DecoderCounter(labeled.generator, labeled.branch)
     out = {}
@@ -529,15 +531,18 @@ def _surface_variants(labeled, subject, cams, repeats: int) -> dict:
             for start in range(0, len(cams), 8):
                 render_surface(labeled, subject, cams[start:start + 8], FAST_RESOLUTION, cfg)
 
+        native = name != "surface_eager" and native_available()
         c0 = time.process_time()
-        sec = _median_seconds(run, repeats, warmup=1) / len(cams)
+        with native_kernel(native):
+            sec = _median_seconds(run, repeats, warmup=1) / len(cams)
         cpu = (time.process_time() - c0) / (repeats + 1) / len(cams)
-        counter.reset()
-        run()
+        with counter.counting():
+            run()
         ev = {k: v / len(cams) for k, v in counter.counts.items()}
         macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(labeled.branch)
-        out[name] = {"config": kw, "seconds_per_view": sec, "views_per_second": 1 / sec, "cpu_seconds_per_view": cpu,
-                     "decoder_evaluations_per_view": ev, "mlp_gflops_reached": 2 * macs / 1e9 / sec}
+        out[name] = {"config": kw, "native_kernel": native, "seconds_per_view": sec, "views_per_second": 1 / sec,
+                     "cpu_seconds_per_view": cpu, "decoder_evaluations_per_view": ev,
+                     "mlp_gflops_reached": 2 * macs / 1e9 / sec}
         print(f"[bench] surface: {name}@128 {1 / sec:.2f} views/s", file=sys.stderr, flush=True)
     return out
 
@@ -681,7 +686,9 @@ GEN_DECODER_MACS = 32 * 64 + 64 * 33
 
 class DecoderCounter:
     """Counts the points every decoder MLP of a render evaluates (forward hooks on the generator's
-    decoder and the semantic decoder's last layer): real counts, whatever path ran."""
+    decoder and the semantic decoder's last layer): real counts of the path that ran. The native
+    kernel (render/plane_mlp.py) runs no module, so count inside `counting()`, which runs the
+    eager decoders: the same points are evaluated either way."""
 
     def __init__(self, gen, branch=None):
         self.counts = {"generator": 0, "semantic": 0}
@@ -696,6 +703,16 @@ class DecoderCounter:
 
     def reset(self):
         self.counts = {k: 0 for k in self.counts}
+
+    @contextlib.contextmanager
+    def counting(self):
+        """Reset, then run the body with the native kernel off (its evaluations are counted)."""
+        from dnerf_core.lab import native_kernel
+
+        self.reset()
+        with native_kernel(False):
+            yield self.counts
+
 
 
 def _semantic_macs(branch) -> int:
@@ -715,29 +732,35 @@ def child_fast_default(task: dict) -> dict:
     vs fast, side by side: seconds per view, decoder evaluations per view, the one-time grid build,
     and the share of the measured matmul FLOP/s the decoder MLPs reach."""
     from dnerf_core import load_generator as load_labeled
-    from dnerf_core.lab import random_orbit_cameras
+    from dnerf_core.lab import native_available, native_kernel, random_orbit_cameras
 
     labeled = load_labeled(task["spec"], device="cpu")
     gen, branch = labeled.generator, labeled.branch
     subject = labeled.sample([1_000_001])
     cams = random_orbit_cameras(task["views"], labeled.orbit, torch.Generator().manual_seed(3))
     counter = DecoderCounter(gen, branch)
+    with counter.counting():  # a twin subject's grid, built by the counted eager decoder
+        gen.occupancy(labeled.sample([1_000_001]))
+    grid_evaluations = counter.counts["generator"]
     t0 = time.perf_counter()
     grid = gen.occupancy(subject)
     build = time.perf_counter() - t0
     out = {"generator": task["spec"], "resolution": FAST_RESOLUTION, "views": len(cams),
-           "grid_build_seconds": build, "grid_build_evaluations": counter.counts["generator"],
-           "grid_occupied_fraction": grid.occupied_fraction().item()}
-    for path in ("volume", "fast"):
-        sec = _time_views(lambda c: labeled.render(subject, c, FAST_RESOLUTION, path=path), cams, task["repeats"])
-        counter.reset()
-        labeled.render(subject, cams[0], FAST_RESOLUTION, path=path)
+           "native_kernel": native_available(), "grid_build_seconds": build,
+           "grid_build_evaluations": grid_evaluations, "grid_occupied_fraction": grid.occupied_fraction().item()}
+    # fast_eager: the fast path with the native kernel off (render/plane_mlp.py)
+    for row, path in (("volume", "volume"), ("fast", "fast"), ("fast_eager", "fast")):
+        with native_kernel(row != "fast_eager"):
+            sec = _time_views(lambda c: labeled.render(subject, c, FAST_RESOLUTION, path=path), cams, task["repeats"])
+        with counter.counting():
+            labeled.render(subject, cams[0], FAST_RESOLUTION, path=path)
         ev = dict(counter.counts)
         macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(branch)
-        out[path] = {"seconds_per_view": sec, "views_per_second": 1 / sec,
-                     "decoder_evaluations_per_view": ev, "mlp_gflop_per_view": 2 * macs / 1e9,
-                     "mlp_gflops_reached": 2 * macs / 1e9 / sec}
+        out[row] = {"seconds_per_view": sec, "views_per_second": 1 / sec,
+                    "decoder_evaluations_per_view": ev, "mlp_gflop_per_view": 2 * macs / 1e9,
+                    "mlp_gflops_reached": 2 * macs / 1e9 / sec}
     out["speedup"] = out["volume"]["seconds_per_view"] / out["fast"]["seconds_per_view"]
+    out["native_kernel_speedup_fast"] = out["fast_eager"]["seconds_per_view"] / out["fast"]["seconds_per_view"]
     out["views_to_repay_grid_build"] = build / (out["volume"]["seconds_per_view"] - out["fast"]["seconds_per_view"])
     return {**out, "peak_rss_mb": _peak_rss_mb()}
 
@@ -768,7 +791,8 @@ def child_fast_eg3d(task: dict) -> dict:
     surface. The subject is a held-out seed whose random density crosses the bake's level (seed 1's
     does not: no mesh); the surface row's one-time bake is reported apart."""
     from dnerf_core import ray_bundle
-    from dnerf_core.lab import bake_surface, heldout_seeds, random_orbit_cameras, render_semantic_rays, render_surface
+    from dnerf_core.lab import (bake_surface, heldout_seeds, native_available, native_kernel, random_orbit_cameras,
+                                render_semantic_rays, render_surface)
 
     torch.manual_seed(0)
     gen, branch, label = _eg3d_with_branch()
@@ -777,8 +801,6 @@ def child_fast_eg3d(task: dict) -> dict:
     t0 = time.perf_counter()
     planes = branch.planes(subject)
     planes_sec = time.perf_counter() - t0
-    # each path's lookup, as branch.render builds them (render/plane_taps.py on the fast path)
-    fields = {"volume": branch.field(planes), "fast": branch.field(planes, fast=True)}
     counter = DecoderCounter(gen, branch)
     t0 = time.perf_counter()
     grid = gen.occupancy(subject)
@@ -786,17 +808,19 @@ def child_fast_eg3d(task: dict) -> dict:
     out = {"generator": label, "resolution": FAST_RESOLUTION, "views": len(cams),
            "semantic_planes_seconds_once_per_subject": planes_sec, "grid_build_seconds": build,
            "grid_occupied_fraction": grid.occupied_fraction().item(), "official_before_superres_seconds":
-           OFFICIAL_EG3D["further_view_before_superres_seconds"]}
+           OFFICIAL_EG3D["further_view_before_superres_seconds"], "native_kernel": native_available()}
 
     def view(cam, path):
         r = ray_bundle(cam, FAST_RESOLUTION)
-        return render_semantic_rays(gen, subject, fields[path], r.origins.reshape(1, -1, 3), r.directions.reshape(1, -1, 3),
+        # each path's field, as branch.render builds them (the native kernel or the table lookup on the fast path)
+        field = branch.field(planes, fast=path == "fast")
+        return render_semantic_rays(gen, subject, field, r.origins.reshape(1, -1, 3), r.directions.reshape(1, -1, 3),
                                     branch.config.num_classes, gen.chunk_rays, path)
 
     for path in ("volume", "fast"):
         sec = _time_views(lambda c: view(c, path), cams, task["repeats"])
-        counter.reset()
-        view(cams[0], path)
+        with counter.counting():
+            view(cams[0], path)
         ev = dict(counter.counts)
         macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(branch)
         out[path] = {"seconds_per_view": sec, "decoder_evaluations_per_view": ev,
@@ -808,14 +832,17 @@ def child_fast_eg3d(task: dict) -> dict:
     bake = bake_surface(labeled, subject)
     out["surface_bake_seconds_once_per_subject"] = time.perf_counter() - t0
     surface = lambda c: render_surface(labeled, subject, c, FAST_RESOLUTION, superres=False).output  # noqa: E731
-    sec = _time_views(surface, cams, task["repeats"])
-    counter.reset()
-    hit_fraction = (surface(cams[0]).opacity > 0).float().mean().item()
+    with counter.counting():
+        hit_fraction = (surface(cams[0]).opacity > 0).float().mean().item()
     ev = dict(counter.counts)
     macs = ev["generator"] * GEN_DECODER_MACS + ev["semantic"] * _semantic_macs(branch)
-    out["surface"] = {"seconds_per_view": sec, "decoder_evaluations_per_view": ev, "hit_fraction": hit_fraction,
-                      "bake_faces": len(bake.geometry.faces), "mlp_gflops_reached": 2 * macs / 1e9 / sec,
-                      "speedup_vs_official": OFFICIAL_EG3D["further_view_before_superres_seconds"] / sec}
+    # surface_eager: the same with the native kernel off (render/plane_mlp.py)
+    for row in ("surface", "surface_eager"):
+        with native_kernel(row == "surface"):
+            sec = _time_views(surface, cams, task["repeats"])
+        out[row] = {"seconds_per_view": sec, "decoder_evaluations_per_view": ev, "hit_fraction": hit_fraction,
+                    "bake_faces": len(bake.geometry.faces), "mlp_gflops_reached": 2 * macs / 1e9 / sec,
+                    "speedup_vs_official": OFFICIAL_EG3D["further_view_before_superres_seconds"] / sec}
     return {**out, "peak_rss_mb": _peak_rss_mb()}
 
 

@@ -51,7 +51,7 @@ fi
 
 target="."
 [ "$dev" = 1 ] && target=".[dev]"
-stamp="$venv/.dnerf-setup-$dev-$(cat pyproject.toml | sha1sum | cut -c1-12)"
+stamp="$venv/.dnerf-setup-$dev-$(cat pyproject.toml setup.py dnerf_core/render/_plane_mlp_native.c | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   log "installing dnerf ($target)"
   "$py" -m pip install -q --disable-pip-version-check -e "$target" "$NUMPY_PIN"

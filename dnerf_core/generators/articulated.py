@@ -36,7 +36,7 @@ from torch import Tensor
 from ..errors import CheckpointError, DnerfError
 from ..io.tagged_file import load_tagged, save_tagged
 from ..render.raymarch import FieldFn
-from ..render.plane_taps import summed_plane_lookup
+from ..render.plane_mlp import SummedDecode, summed_plane_reader
 from ..render.triplane import sample_planes
 from .base import RenderOutput, Subject
 from .procedural.figure import (BOUNDS, ORBIT, RENDERING, Figure, PosedFigure, make_figure, random_pose,
@@ -190,12 +190,12 @@ class ArticulatedTriPlane(TriPlaneGAN):
         field at the warped points, masked samples at MASKED_SIGMA."""
         return self._warped(subject, lambda planes, pts, bw: self.decoder(sample_planes(planes, pts, bw)))
 
-    def summed_field(self, subject: Subject, decode) -> FieldFn:
+    def summed_field(self, subject: Subject, decode: SummedDecode) -> FieldFn:
         """TriPlaneGAN.summed_field at the warped points, masked samples at MASKED_SIGMA (what
         field_summed and density_summed read: the base class's would read the planes at posed
         points)."""
-        lookup = summed_plane_lookup(subject.planes, self.rendering.box_warp)
-        return self._warped(subject, lambda planes, pts, bw: decode(lookup(pts)))
+        read = summed_plane_reader(subject.planes, self.rendering.box_warp, decode)
+        return self._warped(subject, lambda planes, pts, bw: read(pts))
 
     @torch.no_grad()
     def render(self, subject: Subject, cameras, resolution: int | None = None, *, path: str = "volume",

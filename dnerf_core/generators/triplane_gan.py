@@ -8,7 +8,6 @@ unless the super-resolution is asked to run in bfloat16 (superres_dtype).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +21,7 @@ from ..render.config import DEFAULT_CHUNK_RAYS, FAST_CHUNK_RAYS, RenderingConfig
 from ..render.fast_march import march_fast_chunked
 from ..render.occupancy import OccupancyGrid, build_occupancy, grid_half_extent, triplane_reach
 from ..render.raymarch import eg3d_density, march_chunked
-from ..render.plane_taps import summed_plane_lookup
+from ..render.plane_mlp import SummedDecode, summed_plane_reader
 from ..render.triplane import channels_innermost, sample_planes
 from .base import RenderOutput, Subject
 from .networks.decoder import TriPlaneDecoder
@@ -218,22 +217,23 @@ class TriPlaneGAN(nn.Module):
 
         return fn
 
-    def summed_field(self, subject: Subject, decode: Callable[[Tensor], tuple]):
-        """(points [N,P,3], directions) -> decode(the planes' features at the points, summed over
-        the planes [N,P,C]) (render/plane_taps.summed_plane_lookup): what field_summed and
-        density_summed decode; a generator that reads its planes elsewhere than at the given points
-        (the articulated one) overrides this alone."""
-        lookup = summed_plane_lookup(subject.planes, self.rendering.box_warp)
+    def summed_field(self, subject: Subject, decode: SummedDecode):
+        """(points [N,P,3], directions) -> decode's outputs from the planes' features at the points,
+        summed over the planes (render/plane_mlp.summed_plane_reader: the native kernel where it
+        runs, else the table lookup and decode.eager): what field_summed and density_summed read;
+        a generator that reads its planes elsewhere than at the given points (the articulated
+        one) overrides this alone."""
+        read = summed_plane_reader(subject.planes, self.rendering.box_warp, decode)
 
         def fn(points: Tensor, directions: Tensor) -> tuple:
-            return decode(lookup(points))
+            return read(points)
 
         return fn
 
     def field_summed(self, subject: Subject):
         """field(), the planes sampled summed: the same numbers up to float rounding, faster; what
         the fast and surface paths evaluate."""
-        return self.summed_field(subject, lambda summed: self.decoder.decode_summed(summed, N_PLANES))
+        return self.summed_field(subject, self.decoder.summed_decode(N_PLANES))
 
     def density(self, subject: Subject, points: Tensor) -> Tensor:
         """[B,P] activated density at world points [B,P,3] (chunked)."""
@@ -244,7 +244,7 @@ class TriPlaneGAN(nn.Module):
         """density() with the planes sampled summed and no features decoded (what the occupancy
         grid and the marching-cubes grids are built from: faster, the same numbers up to float
         rounding)."""
-        field = self.summed_field(subject, lambda summed: (self.decoder.sigma_summed(summed, N_PLANES), None))
+        field = self.summed_field(subject, self.decoder.summed_decode(N_PLANES, density_only=True))
         sig = [field(p, p)[0][..., 0] for p in points.split(self.chunk_rays * 16, dim=1)]
         return eg3d_density(torch.cat(sig, dim=1))
 

@@ -12,6 +12,7 @@ from ..errors import DnerfError
 from ..generators.base import Subject
 from ..generators.posing import base_generator
 from ..render.config import DEFAULT_CHUNK_RAYS, check_march_path
+from ..render.plane_mlp import summed_plane_reader
 from ..render.plane_taps import summed_plane_lookup
 from ..render.triplane import channels_innermost, sample_planes, sample_planes_summed
 from . import augmented
@@ -128,18 +129,18 @@ class SemanticBranch(nn.Module):
     def field(self, planes: Tensor, frame: PlaneFrame | None = None, fast: bool = False) -> SemanticFieldFn:
         """The semantic field over projected planes; frame: plane_frame(generator, subject) when
         the points are posed world points of an articulated subject (None: read them as given);
-        fast: look the planes up through render/plane_taps.summed_plane_lookup (the fast and
-        surface paths; the same numbers up to float rounding) instead of grid_sample (the
-        volume path, the reference)."""
-        if fast:
-            lookup = summed_plane_lookup(planes, self.box_warp)
+        fast: read the planes through render/plane_mlp.summed_plane_reader (the native kernel or
+        the table lookup: the fast and surface paths; the same numbers up to float rounding)
+        instead of grid_sample (the volume path, the reference)."""
+        if fast and self.config.position_frequencies == 0:
+            read = summed_plane_reader(planes, self.box_warp, self.decoder.summed_decode())
         else:
-            lookup = lambda points: sample_planes_summed(planes, points, self.box_warp)  # noqa: E731
+            lookup = (summed_plane_lookup(planes, self.box_warp) if fast
+                      else lambda points: sample_planes_summed(planes, points, self.box_warp))
+            read = lambda points: self.decoder.head(lookup(points), self.position(points))  # noqa: E731
 
         def fn(points: Tensor):
-            if frame is not None:
-                points = frame(points)
-            return self.decoder.head(lookup(points), self.position(points))
+            return read(points if frame is None else frame(points))
         return fn
 
     def field_materialized(self, planes: Tensor, frame: PlaneFrame | None = None) -> SemanticFieldFn:

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..render.plane_mlp import PlaneMLP, SummedDecode
+
 
 class SemanticDecoder(nn.Module):
     def __init__(self, in_features: int, num_classes: int, hidden: int = 64, out_features: int = 32,
@@ -49,10 +51,17 @@ class SemanticDecoder(nn.Module):
         x = F.softplus(projected + self.fc0_bias)
         for layer in self.mid:
             x = F.softplus(layer(x))
-        x = self.fc1(x)
-        if self.own_density:
-            return x[..., 1:], x[..., :1]
-        return x, None
+        return self._outputs(self.fc1(x))
+
+    def _outputs(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The output layer's [...,F(+1)] -> (features, own raw density or None)."""
+        return (x[..., 1:], x[..., :1]) if self.own_density else (x, None)
+
+    def summed_decode(self) -> SummedDecode:
+        """head() of projected features without a position encoding, with its form for the native
+        kernel (render/plane_mlp.py) when the decoder has one hidden layer (else eager only)."""
+        mlp = None if len(self.mid) else PlaneMLP(None, self.fc0_bias, self.fc1.weight.T, self.fc1.bias)
+        return SummedDecode(lambda projected: self.head(projected), mlp, self._outputs)
 
     def forward(self, summed: Tensor, position: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Reference: summed raw augmented features [...,D] (then the latent's [...,L] when the

@@ -118,13 +118,20 @@ def kept_shares(coef: Tensor, evaluated: Tensor, opacity: Tensor, floor: float) 
     return keep, coef, opacity
 
 
+def softmax_rows(x: Tensor) -> Tensor:
+    """torch.softmax(x, dim=-1) of [K,C] rows of a few classes, computed over a transposed copy:
+    a CPU's softmax over a short last dimension runs a scalar loop per row (22k x 7 logits:
+    0.9 ms, transposed 0.2 ms). The same numbers up to float rounding; a [K,C] view."""
+    return torch.softmax(x.T.contiguous(), dim=0).T
+
+
 def composite_kept(feats: Tensor, sel: Selection, coef: Tensor, covered: Tensor, num_classes: int,
                    background_class: int = 0) -> tuple[Tensor, Tensor]:
     """Semantic features [K,F] of the kept samples sel (of an [N,R,S] layout, coef [N,R,S] from
     kept_shares, covered [N,R]) -> (class probabilities [N,R,K], features [N,R,F]); the share no
     kept sample carries goes to the background class, as the volume path's empty space does."""
     n, r = covered.shape
-    probs = composite_selected(torch.softmax(feats[:, :num_classes], dim=-1), sel, coef, n, r)
+    probs = composite_selected(softmax_rows(feats[:, :num_classes]), sel, coef, n, r)
     probs[..., background_class] += 1 - covered
     return probs, composite_selected(feats, sel, coef, n, r)
 

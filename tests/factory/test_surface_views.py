@@ -11,6 +11,7 @@ from dnerf_core.errors import DnerfError, MissingExtraError
 from dnerf_core.factory.surface_views import SurfaceBake, SurfaceConfig, bake_surface, render_surface
 from dnerf_core.factory.views import render_views
 from dnerf_core.io.metrics import confusion_matrix, segmentation_scores
+from dnerf_core.render.plane_mlp import native_available, native_kernel
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("open3d") is None, reason="the fast extra (open3d) is absent")
 
@@ -231,18 +232,40 @@ def test_window_layout_and_blocks(car, monkeypatch):
 def test_semantic_field_skips_weightless_samples(car):
     """The branch is evaluated only at window samples carrying at least semantic_floor of the
     blend, as on the fast volume path: fewer evaluations, the same labels (floor 0 keeps every
-    sample)."""
+    sample). Counted through the eager decoder's hook (the native kernel runs no module)."""
     gen, subject = car
     cams = spread_orbit_cameras(2, gen.orbit)
     counts = []
     hook = gen.branch.decoder.fc1.register_forward_hook(lambda m, i, o: counts.append(i[0].shape[:-1].numel()))
     try:
-        skipping = render_surface(gen, subject, cams, 40).output
-        n_skip = sum(counts)
-        counts.clear()
-        every = render_surface(gen, subject, cams, 40, SurfaceConfig(semantic_floor=0.0)).output
-        n_every = sum(counts)
+        with native_kernel(False):
+            skipping = render_surface(gen, subject, cams, 40).output
+            n_skip = sum(counts)
+            counts.clear()
+            every = render_surface(gen, subject, cams, 40, SurfaceConfig(semantic_floor=0.0)).output
+            n_every = sum(counts)
     finally:
         hook.remove()
     assert n_skip < 0.9 * n_every, (n_skip, n_every)
     assert (skipping.labels == every.labels).float().mean() >= 0.999
+
+
+@pytest.mark.skipif(not native_available(), reason="the native kernel is not built here")
+@pytest.mark.parametrize("path", ["surface", "fast"])
+def test_native_kernel_renders_what_the_eager_fields_render(car, path):
+    """The surface and fast paths with the native plane-MLP kernel (render/plane_mlp.py) against
+    the same paths on the fields' eager code: the same labels, RGB and depth to float rounding."""
+    gen, subject = car
+    cams = spread_orbit_cameras(2, gen.orbit)
+
+    def render():
+        if path == "surface":
+            return render_surface(gen, subject, cams, 40).output
+        return gen.render(subject, cams, 40, path="fast")
+
+    native = render()
+    with native_kernel(False):
+        eager = render()
+    assert (native.labels == eager.labels).float().mean() >= 0.999
+    for x, y in ((native.rgb, eager.rgb), (native.depth, eager.depth), (native.opacity, eager.opacity)):
+        assert torch.allclose(x, y, atol=1e-4), (x - y).abs().max()

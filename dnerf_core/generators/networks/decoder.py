@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ...render.plane_mlp import PlaneMLP, SummedDecode
 from .layers import FullyConnected
 
 # Features are squashed into a range a little wider than [0,1] so sigmoid never has to saturate
@@ -35,6 +36,22 @@ class TriPlaneDecoder(nn.Module):
         (density grids: the occupancy grid, the surface bake and the mesh read no features)."""
         first, activation, last = self.net
         return last.forward_outputs(activation(first(summed / n_planes)), slice(0, 1))
+
+    def summed_decode(self, n_planes: int = 3, density_only: bool = False) -> SummedDecode:
+        """decode_summed (density_only: sigma_summed, features None) with its form for the native
+        kernel (render/plane_mlp.py): the mean over planes and the equalized-lr gains folded into
+        the weights, the features' sigmoid and margin as the kernel's output activation."""
+        first, _, last = self.net
+        rows = slice(0, 1) if density_only else slice(None)
+        w_in, b_in = (first.weight * (first.weight_gain / n_planes)).T, first.bias * first.lr_multiplier
+        w_out, b_out = (last.weight[rows] * last.weight_gain).T, last.bias[rows] * last.lr_multiplier
+        if density_only:
+            return SummedDecode(lambda summed: (self.sigma_summed(summed, n_planes), None),
+                                PlaneMLP(w_in, b_in, w_out, b_out), lambda y: (y, None))
+        return SummedDecode(lambda summed: self.decode_summed(summed, n_planes),
+                            PlaneMLP(w_in, b_in, w_out, b_out, sigmoid_from=1, sigmoid_scale=1 + 2 * FEATURE_MARGIN,
+                                     sigmoid_shift=-FEATURE_MARGIN),
+                            lambda y: (y[..., :1], y[..., 1:]))
 
     def decode_mean(self, mean_features: Tensor) -> tuple[Tensor, Tensor]:
         x = self.net(mean_features)
