@@ -216,8 +216,11 @@ def test_window_layout_and_blocks(car, monkeypatch):
     assert (offs.diff() > 0).all() and offs.diff()[-1] > dense.diff().max()
     assert sv._window(gen, SurfaceConfig(samples_per_hit=1), "cpu").tolist() == [pytest.approx(sv.POINT_HIT_OFFSET * step)]
     cams = spread_orbit_cameras(2, gen.orbit)
+    for name in ("SHADE_BLOCK_POINTS", "NATIVE_SHADE_BLOCK_POINTS"):  # ~100 hits a block
+        monkeypatch.setattr(sv, name, 100 * sv.DEFAULT_SAMPLES_PER_HIT)
     blocked = render_surface(gen, subject, cams, 40).output
-    monkeypatch.setattr(sv, "SHADE_BLOCK_POINTS", 1 << 30)
+    for name in ("SHADE_BLOCK_POINTS", "NATIVE_SHADE_BLOCK_POINTS"):
+        monkeypatch.setattr(sv, name, 1 << 30)
     whole = render_surface(gen, subject, cams, 40).output
     for x, y in ((blocked.labels, whole.labels), (blocked.rgb, whole.rgb), (blocked.depth, whole.depth)):
         assert torch.allclose(x.float(), y.float(), atol=1e-5)
