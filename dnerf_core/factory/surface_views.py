@@ -397,9 +397,12 @@ def _superres_cropped(branch, bake: SurfaceBake, log_p: Tensor, feats: Tensor, h
         bake.cache = {k: v for k, v in bake.cache.items() if not (isinstance(k, tuple) and k[0] == key[0])}
         bake.cache["superres_branch"] = branch
     empty = bake.cache.get(key)
-    if empty is None:  # the empty ray's inputs everywhere (a missed pixel's, from _labels)
-        empty = bake.cache[key] = branch.superres(_empty_log_probs(log_p).expand(1, -1, h, w).contiguous(),
-                                                  feats.new_zeros(1, feats.shape[1], h, w))
+    if empty is None:  # the empty ray's inputs everywhere (a missed pixel's, from _labels), in
+        # the layout _labels hands over (channels-last): the convolutions round alike
+        cl = torch.channels_last
+        empty = bake.cache[key] = branch.superres(
+            _empty_log_probs(log_p).expand(1, -1, h, w).contiguous(memory_format=cl),
+            feats.new_zeros(1, feats.shape[1], h, w).contiguous(memory_format=cl))
     rows, cols = hit.any(dim=(0, 2)).nonzero()[:, 0], hit.any(dim=(0, 1)).nonzero()[:, 0]
     y0, y1 = max(int(rows[0]) - 2 * rad, 0), min(int(rows[-1]) + 1 + 2 * rad, h)
     x0, x1 = max(int(cols[0]) - 2 * rad, 0), min(int(cols[-1]) + 1 + 2 * rad, w)
