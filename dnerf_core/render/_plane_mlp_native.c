@@ -241,7 +241,7 @@ static void run_tile(const dn_plane_mlp *f, const float *points, int64_t base, i
                 _mm256_store_ps(hid[p] + q, softplus8(_mm256_add_ps(_mm256_load_ps(feat[p] + q), _mm256_loadu_ps(f->b_in + q))));
     }
     dense(&hid[0][0], DN_MAX_WIDTH, f->w_out, f->out_pad, f->b_out, nh, f->out_pad, &res[0][0], DN_MAX_WIDTH);
-    for (int64_t q = f->sigmoid_from / 8 * 8; q < f->out; q += 8) {
+    for (int64_t q = f->sigmoid_from / 8 * 8; f->sigmoid_from < f->out && q < f->out; q += 8) {
         /* the block's columns below sigmoid_from keep y */
         const __m256 keep = _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7),
                                           _mm256_set1_ps((float)(f->sigmoid_from - q)), _CMP_LT_OQ);
@@ -255,6 +255,8 @@ static void run_tile(const dn_plane_mlp *f, const float *points, int64_t base, i
 }
 
 static int shape_ok(const dn_plane_mlp *f) {
+    for (int a = 0; a < 6; ++a)
+        if (f->axes[a] < 0 || f->axes[a] > 2) return 0;
     return f->c > 0 && f->c % 8 == 0 && f->c <= DN_MAX_WIDTH && f->hidden > 0 && f->hidden % 8 == 0
         && f->hidden <= DN_MAX_WIDTH && (f->w_in || f->hidden == f->c) && f->out > 0
         && f->out_pad == (f->out + 7) / 8 * 8 && f->out_pad <= DN_MAX_WIDTH && f->points_per_subject > 0
