@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .plane_taps import plane_table, summed_plane_lookup
+from .plane_taps import check_point_sets, plane_table, summed_plane_lookup
 from .triplane import PLANE_AXES
 
 # the kernel keeps a tile's widths in fixed buffers (DN_MAX_WIDTH in the C file)
@@ -159,8 +159,7 @@ def _native_reader(planes: Tensor, box_warp: float, mlp: PlaneMLP) -> Callable[[
     keep = (table, w_in, b_in, w_out, b_out)  # alive as long as the reader
 
     def read(points: Tensor) -> Tensor:
-        if points.shape[0] != n:
-            raise ValueError(f"{points.shape[0]} point sets for planes of {n} subjects")
+        check_point_sets(points.shape[0], n)
         pts = points.detach().to(torch.float32).reshape(-1, 3).contiguous()
         result = torch.empty(pts.shape[0], out, dtype=torch.float32)
         if len(pts):

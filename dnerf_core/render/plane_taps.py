@@ -89,11 +89,17 @@ def plane_taps(table: PlaneTable, points: Tensor, box_warp: float) -> PlaneTaps:
     return PlaneTaps(torch.stack(index, dim=1).to(torch.int64), torch.stack(weight, dim=1).to(table.rows.dtype))
 
 
+def check_point_sets(n_sets: int, n_subjects: int) -> None:
+    """Points [N,P,3] read planes of N subjects: one set per subject (a table read past its last
+    subject would read another's texels, or past the table)."""
+    if n_sets != n_subjects:
+        raise ValueError(f"{n_sets} point sets for a table of {n_subjects} subjects")
+
+
 def sample_table_summed(table: PlaneTable, points: Tensor, box_warp: float) -> Tensor:
     """points [N,P,3] -> [N,P,C] summed bilinear features (sample_planes_summed's numbers)."""
     n, p, _ = points.shape
-    if n != table.n:
-        raise ValueError(f"{n} point sets for a table of {table.n} subjects")
+    check_point_sets(n, table.n)
     taps = plane_taps(table, points, box_warp)
     return F.embedding_bag(taps.index, table.rows, mode="sum", per_sample_weights=taps.weight).reshape(n, p, -1)
 

@@ -42,9 +42,9 @@ class TriPlaneDecoder(nn.Module):
         kernel (render/plane_mlp.py): the mean over planes and the equalized-lr gains folded into
         the weights, the features' sigmoid and margin as the kernel's output activation."""
         first, _, last = self.net
-        rows = slice(0, 1) if density_only else slice(None)
-        w_in, b_in = (first.weight * (first.weight_gain / n_planes)).T, first.bias * first.lr_multiplier
-        w_out, b_out = (last.weight[rows] * last.weight_gain).T, last.bias[rows] * last.lr_multiplier
+        w_in, b_in = first.effective()
+        w_out, b_out = last.effective(slice(0, 1) if density_only else slice(None))
+        w_in, w_out = (w_in / n_planes).T, w_out.T
         if density_only:
             return SummedDecode(lambda summed: (self.sigma_summed(summed, n_planes), None),
                                 PlaneMLP(w_in, b_in, w_out, b_out), lambda y: (y, None))

@@ -34,8 +34,13 @@ class FullyConnected(nn.Module):
 
     def forward_outputs(self, x: Tensor, outputs: slice) -> Tensor:
         """forward(x)[..., outputs], computing only those outputs."""
-        x = F.linear(x, self.weight[outputs] * self.weight_gain, self.bias[outputs] * self.lr_multiplier)
+        x = F.linear(x, *self.effective(outputs))
         return ops.lrelu_agc(x) if self.activation == "lrelu" else x
+
+    def effective(self, outputs: slice = slice(None)) -> tuple[Tensor, Tensor]:
+        """(weight [O,in], bias [O]) of those outputs with the equalized-lr gains applied: what
+        F.linear multiplies by (and what a fused kernel is handed)."""
+        return self.weight[outputs] * self.weight_gain, self.bias[outputs] * self.lr_multiplier
 
 
 class SynthesisLayer(nn.Module):
